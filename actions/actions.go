@@ -1,0 +1,125 @@
+// Package actions holds the executors of the core step actions: run a command, soak under load, probe once
+// over HTTP, and check the timeline so far.
+package actions
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/canarygate/canarygate/checks"
+	"github.com/canarygate/canarygate/runner"
+	"github.com/canarygate/canarygate/scenarios"
+)
+
+// Core returns the executors of the core actions.
+func Core() runner.Registry {
+	return runner.Registry{
+		scenarios.ActionRun:   runner.ExecutorFunc(Run),
+		scenarios.ActionSoak:  runner.ExecutorFunc(Soak),
+		scenarios.ActionHTTP:  runner.ExecutorFunc(HTTP),
+		scenarios.ActionCheck: runner.ExecutorFunc(Check),
+	}
+}
+
+// KillGrace is how long a command gets between SIGTERM and SIGKILL when its step ends early.
+var KillGrace = 5 * time.Second
+
+// Run runs the step's command; its stdout and stderr go into the step output. A non-zero exit fails the step.
+func Run(ctx context.Context, env *runner.Env) error {
+	a := env.Step.Action.(*scenarios.RunAction)
+	cmd := exec.CommandContext(ctx, a.Command, a.Args...)
+	cmd.Dir = a.Dir
+	cmd.Stdout, cmd.Stderr = env.Output, env.Output
+	cmd.Env = os.Environ()
+	for k, v := range a.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	// The command may start children (a shell script running kubectl...): give it its own process group and
+	// end the whole group when the step times out or the run is interrupted.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = KillGrace
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && ctx.Err() == nil {
+		return fmt.Errorf("%s exited with status %d", a.Command, exit.ExitCode())
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s stopped: %w", a.Command, ctx.Err())
+	}
+	return fmt.Errorf("run %s: %w", a.Command, err)
+}
+
+// Soak holds for the step's duration: the load keeps running and is attributed to this step.
+func Soak(ctx context.Context, env *runner.Env) error {
+	a := env.Step.Action.(*scenarios.SoakAction)
+	t := time.NewTimer(a.Duration.D())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// HTTP sends one request and fails unless the status is expected.
+func HTTP(ctx context.Context, env *runner.Env) error {
+	a := env.Step.Action.(*scenarios.HTTPAction)
+	var body io.Reader
+	if a.Body != "" {
+		body = strings.NewReader(a.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, a.Method, a.URL, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range a.Headers {
+		if strings.EqualFold(k, "Host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a.Method, a.URL, err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+	fmt.Fprintf(env.Output, "%s %s → %s\n%s\n", a.Method, a.URL, resp.Status, bytes.TrimSpace(snippet))
+	if !slices.Contains(a.Expect, resp.StatusCode) {
+		return fmt.Errorf("%s %s answered %s, expected %v", a.Method, a.URL, resp.Status, a.Expect)
+	}
+	return nil
+}
+
+// Check judges a gate on the run so far and fails the step when it fails.
+func Check(_ context.Context, env *runner.Env) error {
+	a := env.Step.Action.(*scenarios.CheckAction)
+	if env.Snapshot == nil {
+		return errors.New("no measurements available to check")
+	}
+	c := checks.Evaluate(a.Gate, env.Snapshot())
+	fmt.Fprintf(env.Output, "%s: %s\n", c.Name, c.Summary)
+	for _, e := range c.Evidence {
+		fmt.Fprintf(env.Output, "  %s\n", e)
+	}
+	if !c.Passed {
+		return fmt.Errorf("check %s failed: %s", c.Name, c.Summary)
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+// Package checks evaluates a scenario's gates on a run's timeline. Each gate returns pass or fail with
+// evidence: the numbers it judged and the first failures, with the time and the step they happened in.
+// Gates of other packages (Istio's, for instance) register their own evaluators by kind.
+package checks
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+)
+
+// Evaluator judges one gate kind on a run.
+type Evaluator func(spec scenarios.GateSpec, run *summary.Run) summary.Check
+
+var evaluators = map[string]Evaluator{}
+
+// Register adds an evaluator for a gate kind.
+func Register(kind string, e Evaluator) {
+	if _, dup := evaluators[kind]; dup {
+		panic("checks: evaluator registered twice: " + kind)
+	}
+	evaluators[kind] = e
+}
+
+func init() {
+	Register(scenarios.GateNoUnexpectedStatus, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
+		return noUnexpectedStatus(s.(*scenarios.NoUnexpectedStatus), r)
+	})
+	Register(scenarios.GateMaxErrorRatio, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
+		return maxErrorRatio(s.(*scenarios.MaxErrorRatio), r)
+	})
+	Register(scenarios.GateMaxConsecutiveFailures, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
+		return maxConsecutive(s.(*scenarios.MaxConsecutiveFailures), r)
+	})
+	Register(scenarios.GateLatencyP99, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
+		return latencyP99(s.(*scenarios.LatencyP99), r)
+	})
+	Register(scenarios.GateStepsSucceeded, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
+		return stepsSucceeded(r)
+	})
+}
+
+// Evaluate judges one gate.
+func Evaluate(g scenarios.Gate, run *summary.Run) summary.Check {
+	e, ok := evaluators[g.Kind]
+	var c summary.Check
+	if !ok {
+		c = summary.Check{Passed: false, Summary: fmt.Sprintf("no evaluator for check kind %q in this build", g.Kind)}
+	} else {
+		c = e(g.Spec, run)
+	}
+	c.Name, c.Kind = g.Name, g.Kind
+	if g.Spec != nil {
+		c.Description = g.Spec.Describe()
+	}
+	return c
+}
+
+// EvaluateAll judges every gate, in order.
+func EvaluateAll(gates []scenarios.Gate, run *summary.Run) []summary.Check {
+	out := make([]summary.Check, 0, len(gates))
+	for _, g := range gates {
+		out = append(out, Evaluate(g, run))
+	}
+	return out
+}
+
+// AllPassed reports whether every check passed.
+func AllPassed(cs []summary.Check) bool {
+	for _, c := range cs {
+		if !c.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+func selectStreams(run *summary.Run, names []string) []summary.Stream {
+	if len(names) == 0 {
+		return run.Streams
+	}
+	var out []summary.Stream
+	for _, s := range run.Streams {
+		if slices.Contains(names, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// failuresByPhase says where a stream's failures happened: "upgrade: 45 (HTTP 503 ×45)".
+func failuresByPhase(run *summary.Run, s summary.Stream) []string {
+	var out []string
+	for i, ps := range s.PerPhase {
+		if ps.Failures == 0 || i >= len(run.Phases) {
+			continue
+		}
+		var codes []string
+		for code, n := range ps.Codes {
+			if !slices.Contains(expectStrings(s.Expect), code) {
+				label := "HTTP " + code
+				if code == "0" {
+					label = "transport error"
+				}
+				codes = append(codes, fmt.Sprintf("%s ×%d", label, n))
+			}
+		}
+		sort.Strings(codes)
+		out = append(out, fmt.Sprintf("%s: %s during %q (%s)", s.Name, plural(ps.Failures, "failure"), run.Phases[i].Name, strings.Join(codes, ", ")))
+	}
+	return out
+}
+
+func expectStrings(codes []int) []string {
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = fmt.Sprint(c)
+	}
+	return out
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func noUnexpectedStatus(g *scenarios.NoUnexpectedStatus, run *summary.Run) summary.Check {
+	c := summary.Check{Passed: true}
+	var requests, failures int64
+	for _, s := range selectStreams(run, g.Streams) {
+		requests += s.Totals.Requests
+		failures += s.Totals.Failures
+		c.Evidence = append(c.Evidence, fmt.Sprintf("%s: %d requests, %d unexpected (expected status %v)", s.Name, s.Totals.Requests, s.Totals.Failures, s.Expect))
+		if s.Totals.Failures > 0 {
+			c.Passed = false
+			c.Evidence = append(c.Evidence, failuresByPhase(run, s)...)
+			c.Failures = append(c.Failures, s.FirstFailures...)
+		}
+	}
+	if requests == 0 {
+		c.Passed = false
+		c.Summary = "no requests were measured: nothing shows the upgrade was free of errors"
+		return c
+	}
+	c.Summary = fmt.Sprintf("%s unexpected out of %d requests", plural(failures, "response"), requests)
+	return c
+}
+
+func maxErrorRatio(g *scenarios.MaxErrorRatio, run *summary.Run) summary.Check {
+	c := summary.Check{Passed: true}
+	worst := 0.0
+	for _, s := range selectStreams(run, g.Streams) {
+		ratio := 0.0
+		if s.Totals.Requests > 0 {
+			ratio = float64(s.Totals.Failures) / float64(s.Totals.Requests)
+		}
+		worst = max(worst, ratio)
+		c.Evidence = append(c.Evidence, fmt.Sprintf("%s: %d/%d failed = %.4f%%", s.Name, s.Totals.Failures, s.Totals.Requests, ratio*100))
+		if ratio > g.Max {
+			c.Passed = false
+			c.Failures = append(c.Failures, s.FirstFailures...)
+		}
+	}
+	c.Summary = fmt.Sprintf("worst error ratio %.4f%% (limit %.4f%%)", worst*100, g.Max*100)
+	return c
+}
+
+func maxConsecutive(g *scenarios.MaxConsecutiveFailures, run *summary.Run) summary.Check {
+	c := summary.Check{Passed: true}
+	var worst int64
+	for _, s := range selectStreams(run, g.Streams) {
+		worst = max(worst, s.MaxConsecutiveFailures)
+		c.Evidence = append(c.Evidence, fmt.Sprintf("%s: longest run of failures %d", s.Name, s.MaxConsecutiveFailures))
+		if s.MaxConsecutiveFailures > int64(g.Max) {
+			c.Passed = false
+			c.Failures = append(c.Failures, s.FirstFailures...)
+		}
+	}
+	c.Summary = fmt.Sprintf("longest run of consecutive failures %d (limit %d)", worst, g.Max)
+	return c
+}
+
+func latencyP99(g *scenarios.LatencyP99, run *summary.Run) summary.Check {
+	c := summary.Check{Passed: true}
+	limit := float64(g.Max.D().Microseconds()) / 1000
+	worst, worstWhere := 0.0, ""
+	for _, s := range selectStreams(run, g.Streams) {
+		for i, ps := range s.PerPhase {
+			if i >= len(run.Phases) || ps.Requests == 0 {
+				continue
+			}
+			name := run.Phases[i].Name
+			if len(g.Steps) > 0 && !slices.Contains(g.Steps, name) {
+				continue
+			}
+			if ps.Latency.P99 > worst {
+				worst, worstWhere = ps.Latency.P99, fmt.Sprintf("%s during %q", s.Name, name)
+			}
+			if ps.Latency.P99 > limit {
+				c.Passed = false
+				c.Evidence = append(c.Evidence, fmt.Sprintf("%s during %q: p99 %.1f ms > %.1f ms", s.Name, name, ps.Latency.P99, limit))
+			}
+		}
+	}
+	if worstWhere == "" {
+		c.Summary = "no requests in the selected steps"
+		c.Passed = false
+		return c
+	}
+	c.Summary = fmt.Sprintf("worst p99 %.1f ms (%s), limit %.1f ms", worst, worstWhere, limit)
+	return c
+}
+
+func stepsSucceeded(run *summary.Run) summary.Check {
+	c := summary.Check{Passed: true}
+	var steps, bad int
+	for _, p := range run.Phases {
+		if !p.IsStep() {
+			continue
+		}
+		steps++
+		if p.Outcome != summary.OutcomePassed {
+			bad++
+			c.Passed = false
+			msg := fmt.Sprintf("step %q %s", p.Name, p.Outcome)
+			if p.Error != "" {
+				msg += ": " + p.Error
+			}
+			c.Evidence = append(c.Evidence, msg)
+		}
+	}
+	if run.Interrupted {
+		c.Passed = false
+		c.Evidence = append(c.Evidence, "the run was interrupted before every step ran")
+	}
+	c.Summary = fmt.Sprintf("%d of %d steps succeeded", steps-bad, steps)
+	return c
+}

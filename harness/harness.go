@@ -1,0 +1,349 @@
+// Package harness runs one rehearsal: it starts the scenario's traffic, lets the step runner carry out the
+// steps on the same timeline, stops the traffic, runs teardown, judges the gates and writes every report —
+// also when a step failed, the harness hit an error or the run was interrupted, so that what was measured is
+// never lost.
+package harness
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/canarygate/canarygate/actions"
+	"github.com/canarygate/canarygate/checks"
+	"github.com/canarygate/canarygate/loadgen"
+	"github.com/canarygate/canarygate/report"
+	"github.com/canarygate/canarygate/runner"
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+	"github.com/canarygate/canarygate/timeline"
+)
+
+// Status is the live state of a run, handed to Options.Tick once a second.
+type Status struct {
+	Phase    string
+	Elapsed  time.Duration
+	RPS      float64
+	Requests int64
+	Failures int64
+}
+
+// Options configure a run. The zero value runs the core actions and writes the scenario's reports.
+type Options struct {
+	// OutDir overrides the scenario's report.dir.
+	OutDir string
+	// Formats overrides the scenario's report.formats.
+	Formats []string
+	// Version is the canarygate version written into the summary.
+	Version string
+	// Registry adds executors to the core ones (Kubernetes, Helm, Istio actions).
+	Registry runner.Registry
+	// Services are handed to executors in runner.Env.
+	Services map[string]any
+	// Observer hears about steps starting and ending.
+	Observer runner.Observer
+	// Tick, when set, is called about once a second with the live status.
+	Tick func(Status)
+	// StepSummary, when set, is a file the markdown summary is appended to (GitHub's $GITHUB_STEP_SUMMARY).
+	StepSummary string
+	// LoadOptions are passed to the load generator.
+	LoadOptions []loadgen.Option
+}
+
+// Result is a finished (or cut short) run.
+type Result struct {
+	Run *summary.Run
+	// Dir is where the reports were written.
+	Dir string
+}
+
+// ErrMissingExecutor is returned before anything runs when a scenario uses an action kind this build cannot run.
+var ErrMissingExecutor = errors.New("no executor for action kind")
+
+// Run carries out the scenario. It returns the run (with its verdict) whenever traffic started; the error is
+// a harness or report-writing failure, not a failed gate.
+func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, error) {
+	reg := actions.Core().Merge(opts.Registry)
+	if missing := reg.Missing(sc); len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
+	}
+	dir := sc.Report.Dir
+	if opts.OutDir != "" {
+		dir = opts.OutDir
+	}
+	formats := sc.Report.Formats
+	if len(opts.Formats) > 0 {
+		formats = opts.Formats
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create report directory: %w", err)
+	}
+
+	tl := timeline.New()
+	specs := make([]loadgen.StreamSpec, 0, len(sc.Traffic.Streams))
+	targets := make([]loadgen.Target, 0, len(sc.Traffic.Streams))
+	for _, st := range sc.Traffic.Streams {
+		specs = append(specs, loadgen.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect})
+		h := http.Header{}
+		for k, v := range st.Headers {
+			h.Set(k, v)
+		}
+		targets = append(targets, loadgen.Target{
+			Name: st.Name, Method: st.Method, URL: st.URL, Header: h, Body: []byte(st.Body),
+			Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Timeout: st.Timeout.D(),
+		})
+	}
+	agg := loadgen.NewAggregate(tl, specs)
+
+	var stepResults []runner.Result
+	snapshot := func() *summary.Run { return build(sc, tl, agg, stepResults, opts.Version) }
+	// Check steps snapshot while the runner appends to stepResults: hand them a copy made under no race by
+	// building from the timeline and aggregate only (step outcomes are not needed by traffic gates).
+	liveSnapshot := func() *summary.Run { return build(sc, tl, agg, nil, opts.Version) }
+
+	var sink resultSink = discard{}
+	resultsPath := ""
+	if slices.Contains(formats, scenarios.FormatVegeta) {
+		resultsPath = filepath.Join(dir, summary.ResultsFileName)
+		f, err := newFileSink(resultsPath)
+		if err != nil {
+			return nil, err
+		}
+		sink = f
+	}
+
+	tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
+	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoad()
+	results := loadgen.Attack(loadCtx, targets, opts.LoadOptions...)
+	consumed := make(chan error, 1)
+	go func() {
+		var firstErr error
+		for r := range results {
+			agg.Add(r)
+			if err := sink.write(r); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("write results file: %w", err)
+			}
+		}
+		consumed <- firstErr
+	}()
+	stopTicker := startTicker(ctx, tl, agg, opts.Tick)
+
+	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer, Services: opts.Services}
+	sleep(ctx, sc.Traffic.Warmup.D())
+	if ctx.Err() == nil {
+		res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
+		stepResults = append(stepResults, res...)
+	} else {
+		stepResults = append(stepResults, skipped(sc.Steps, timeline.KindStep)...)
+	}
+	if ctx.Err() == nil {
+		tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
+		sleep(ctx, sc.Traffic.Cooldown.D())
+	}
+	stopLoad()
+	loadErr := <-consumed
+	stopTicker()
+	agg.Close()
+	tl.End()
+	if err := sink.close(); err != nil && loadErr == nil {
+		loadErr = err
+	}
+
+	// Teardown always runs, also after an interrupt: it is what leaves the user's cluster as it was.
+	teardownCtx := context.WithoutCancel(ctx)
+	res, _ := r.Run(teardownCtx, sc.Teardown, timeline.KindTeardown)
+	stepResults = append(stepResults, res...)
+	tl.End()
+
+	run := snapshot()
+	run.Checks = checks.EvaluateAll(sc.Checks, run)
+	if resultsPath != "" {
+		run.ResultsFile = summary.ResultsFileName
+	}
+	switch {
+	case ctx.Err() != nil:
+		run.Interrupted = true
+		run.Verdict = summary.VerdictInterrupted
+	case loadErr != nil:
+		run.Verdict = summary.VerdictError
+		run.Error = loadErr.Error()
+	case checks.AllPassed(run.Checks):
+		run.Verdict = summary.VerdictPass
+	default:
+		run.Verdict = summary.VerdictFail
+	}
+	out := &Result{Run: run, Dir: dir}
+	if err := report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary}); err != nil {
+		return out, err
+	}
+	return out, loadErr
+}
+
+func skipped(steps []scenarios.Step, kind timeline.Kind) []runner.Result {
+	out := make([]runner.Result, 0, len(steps))
+	for _, st := range steps {
+		out = append(out, runner.Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1, Outcome: summary.OutcomeSkipped})
+	}
+	return out
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func startTicker(ctx context.Context, tl *timeline.Timeline, agg *loadgen.Aggregate, tick func(Status)) (stop func()) {
+	if tick == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var lastReq int64
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			req, fail := agg.Counts()
+			phase := ""
+			if ph := tl.Phases(); len(ph) > 0 {
+				phase = ph[len(ph)-1].Name
+			}
+			tick(Status{Phase: phase, Elapsed: tl.Now(), RPS: float64(req - lastReq), Requests: req, Failures: fail})
+			lastReq = req
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// build assembles the run from the timeline, the aggregate and the step results.
+func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *loadgen.Aggregate, steps []runner.Result, version string) *summary.Run {
+	phases := tl.Phases()
+	now := tl.Now()
+	run := &summary.Run{
+		SchemaVersion: summary.SchemaVersion,
+		Tool:          "canarygate",
+		ToolVersion:   version,
+		Scenario:      sc.Name,
+		ScenarioFile:  sc.File,
+		Description:   sc.Description,
+		Started:       tl.Start().UTC().Truncate(time.Millisecond),
+		DurationMs:    msf(now),
+		Streams:       agg.Snapshot(),
+	}
+	byPhase := map[int]runner.Result{}
+	for _, s := range steps {
+		if s.Phase >= 0 {
+			byPhase[s.Phase] = s
+		}
+	}
+	for i, p := range phases {
+		end := p.End
+		if p.Open {
+			end = now
+		}
+		ph := summary.Phase{Name: p.Name, Kind: string(p.Kind), StartMs: msf(p.Start), EndMs: msf(end)}
+		if s, ok := byPhase[i]; ok {
+			fillStep(&ph, s)
+		}
+		run.Phases = append(run.Phases, ph)
+	}
+	if len(phases) > 0 {
+		run.DurationMs = run.Phases[len(run.Phases)-1].EndMs
+	}
+	for _, s := range steps {
+		if s.Phase < 0 {
+			ph := summary.Phase{Name: s.Name, Kind: string(s.Kind), StartMs: run.DurationMs, EndMs: run.DurationMs}
+			fillStep(&ph, s)
+			run.Phases = append(run.Phases, ph)
+		}
+	}
+	// Streams' PerPhase follows the phases; skipped steps saw no traffic.
+	for i := range run.Streams {
+		for len(run.Streams[i].PerPhase) < len(run.Phases) {
+			run.Streams[i].PerPhase = append(run.Streams[i].PerPhase, summary.Stats{})
+		}
+	}
+	return run
+}
+
+func fillStep(ph *summary.Phase, s runner.Result) {
+	ph.Action = s.Action
+	ph.Description = s.Description
+	ph.Outcome = s.Outcome
+	if s.Err != nil {
+		ph.Error = s.Err.Error()
+	}
+	ph.Output = s.Output
+	ph.Changes = s.Changes
+	ph.Diagnostics = s.Diagnostics
+}
+
+func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+type resultSink interface {
+	write(*vegeta.Result) error
+	close() error
+}
+
+type discard struct{}
+
+func (discard) write(*vegeta.Result) error { return nil }
+func (discard) close() error               { return nil }
+
+// fileSink writes results in vegeta's gob encoding, which `vegeta report` and `vegeta plot` read.
+type fileSink struct {
+	f   *os.File
+	w   *bufio.Writer
+	enc vegeta.Encoder
+}
+
+func newFileSink(path string) (*fileSink, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create results file: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	return &fileSink{f: f, w: w, enc: vegeta.NewEncoder(w)}, nil
+}
+
+func (s *fileSink) write(r *vegeta.Result) error {
+	// Successful bodies and response headers are not evidence of anything and would make the file grow
+	// with every request; failures keep what the server said.
+	if r.Code >= 200 && r.Code < 400 {
+		r.Body = nil
+	}
+	r.Headers = nil
+	return s.enc.Encode(r)
+}
+
+func (s *fileSink) close() error {
+	if err := s.w.Flush(); err != nil {
+		s.f.Close()
+		return fmt.Errorf("write results file: %w", err)
+	}
+	return s.f.Close()
+}

@@ -1,0 +1,113 @@
+// Package plan is `canarygate plan`: show what a scenario will do, with every default filled in.
+package plan
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/canarygate/canarygate/internal/cli/load"
+	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/scenarios"
+)
+
+// NewCommand returns the plan command.
+func NewCommand(s streams.IO) *cobra.Command {
+	var (
+		f      load.Flags
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan SCENARIO",
+		Short: "Show every phase and step a scenario will carry out, the objects it touches and the defaults it uses",
+		Args:  load.Args(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := f.Scenario(args[0])
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "text":
+				Write(s.Out, sc)
+				return nil
+			case "yaml":
+				enc := yaml.NewEncoder(s.Out)
+				enc.SetIndent(2)
+				return enc.Encode(sc)
+			default:
+				return exitcode.With(exitcode.BadInput, fmt.Errorf("--output %q: expected text or yaml", output))
+			}
+		},
+	}
+	f.Add(cmd.Flags())
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, or yaml (the scenario with every default filled in)")
+	return cmd
+}
+
+// Write prints the plan as text.
+func Write(w io.Writer, sc *scenarios.Scenario) {
+	fmt.Fprintf(w, "Scenario %s (%s)\n", sc.Name, sc.File)
+	if sc.Description != "" {
+		fmt.Fprintf(w, "  %s\n", strings.Join(strings.Fields(sc.Description), " "))
+	}
+	for _, c := range sc.Clusters {
+		fmt.Fprintf(w, "Cluster %s: provider %s%s\n", c.Name, c.Provider, clusterDetail(c))
+	}
+	fmt.Fprintln(w, "Traffic (runs from the warm-up to the end of the cool-down):")
+	for _, st := range sc.Traffic.Streams {
+		host := ""
+		if h, ok := st.Headers["Host"]; ok {
+			host = " Host: " + h
+		}
+		fmt.Fprintf(w, "  %-16s %s %s%s at %s, timeout %s, success = status %v\n", st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect)
+	}
+	n := 1
+	fmt.Fprintf(w, "Plan:\n  %2d. %-28s load only for %s (baseline)\n", n, scenarios.PhaseWarmup, sc.Traffic.Warmup)
+	for _, st := range sc.Steps {
+		n++
+		line(w, n, st)
+	}
+	n++
+	fmt.Fprintf(w, "  %2d. %-28s load only for %s, then traffic stops\n", n, scenarios.PhaseCooldown, sc.Traffic.Cooldown)
+	for _, st := range sc.Teardown {
+		n++
+		line(w, n, st)
+	}
+	fmt.Fprintln(w, "Checks:")
+	for _, g := range sc.Checks {
+		fmt.Fprintf(w, "  - %s: %s\n", g.Name, g.Spec.Describe())
+	}
+	fmt.Fprintf(w, "Reports: %s in %s\n", strings.Join(sc.Report.Formats, ", "), sc.Report.Dir)
+}
+
+func line(w io.Writer, n int, st scenarios.Step) {
+	flags := []string{"timeout " + st.Timeout.String()}
+	if st.ContinueOnError {
+		flags = append(flags, "continue on error")
+	}
+	if st.Cluster != "" {
+		flags = append(flags, "cluster "+st.Cluster)
+	}
+	fmt.Fprintf(w, "  %2d. %-28s [%s] %s (%s)\n", n, st.Name, st.Kind, st.Action.Describe(), strings.Join(flags, ", "))
+}
+
+func clusterDetail(c scenarios.Cluster) string {
+	var parts []string
+	if c.Kubeconfig != "" {
+		parts = append(parts, "kubeconfig "+c.Kubeconfig)
+	}
+	if c.Context != "" {
+		parts = append(parts, "context "+c.Context)
+	}
+	if c.NodeImage != "" {
+		parts = append(parts, "node image "+c.NodeImage)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}

@@ -1,0 +1,96 @@
+// Package run is `canarygate run`: carry out a scenario under load and judge it.
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canarygate/canarygate/harness"
+	"github.com/canarygate/canarygate/internal/cli/load"
+	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/internal/progress"
+	"github.com/canarygate/canarygate/internal/version"
+	"github.com/canarygate/canarygate/report"
+	"github.com/canarygate/canarygate/summary"
+)
+
+// NewCommand returns the run command.
+func NewCommand(s streams.IO) *cobra.Command {
+	var (
+		f       load.Flags
+		out     string
+		formats []string
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario (a shipped name or a file) and write its reports",
+		Long: `Run a scenario: start its traffic, carry out its steps, stop the traffic, run teardown, judge the
+checks and write the reports. SCENARIO is a file or the name of a shipped scenario (see
+'canarygate scenarios'). The markdown summary is also appended to $GITHUB_STEP_SUMMARY when set.
+
+` + exitcode.Help,
+		Args: load.Args(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := f.Scenario(args[0])
+			if err != nil {
+				return err
+			}
+			p := progress.New(s.ErrOut)
+			res, err := harness.Run(cmd.Context(), sc, harness.Options{
+				OutDir: out, Formats: formats, Version: version.String(),
+				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
+			})
+			p.Done()
+			if res == nil {
+				if errors.Is(err, harness.ErrMissingExecutor) {
+					return exitcode.With(exitcode.BadInput, err)
+				}
+				return exitcode.With(exitcode.Harness, err)
+			}
+			printVerdict(s, res)
+			if err != nil {
+				return exitcode.With(exitcode.Harness, err)
+			}
+			return exitcode.Silent(CodeFor(res.Run))
+		},
+	}
+	f.Add(cmd.Flags())
+	cmd.Flags().StringVarP(&out, "out", "o", "", "report directory (default: the scenario's report.dir)")
+	cmd.Flags().StringSliceVar(&formats, "format", nil, "reports to write: html, junit, json, markdown, vegeta (default: the scenario's report.formats)")
+	return cmd
+}
+
+// CodeFor maps a run's verdict to its exit code.
+func CodeFor(r *summary.Run) int {
+	switch r.Verdict {
+	case summary.VerdictPass:
+		return exitcode.OK
+	case summary.VerdictFail:
+		return exitcode.GateFailed
+	case summary.VerdictInterrupted:
+		return exitcode.Interrupted
+	default:
+		return exitcode.Harness
+	}
+}
+
+func printVerdict(s streams.IO, res *harness.Result) {
+	r := res.Run
+	for _, c := range r.Checks {
+		mark := "✓"
+		if !c.Passed {
+			mark = "✗"
+		}
+		fmt.Fprintf(s.Out, "%s check %s: %s\n", mark, c.Name, c.Summary)
+	}
+	mark := "✓"
+	if r.Verdict != summary.VerdictPass {
+		mark = "✗"
+	}
+	fmt.Fprintf(s.Out, "%s %s: %s — %d requests, %d unexpected; reports in %s (%s)\n",
+		mark, r.Scenario, r.Verdict, r.TotalRequests(), r.TotalFailures(), res.Dir, report.HTMLFile)
+}

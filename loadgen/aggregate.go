@@ -1,0 +1,291 @@
+package loadgen
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/canarygate/canarygate/summary"
+	"github.com/canarygate/canarygate/timeline"
+)
+
+// Bounds on the evidence an Aggregate keeps, so memory does not grow with failures either.
+const (
+	MaxFirstFailures   = 20
+	MaxDistinctErrors  = 50
+	MaxFailureBodySize = 256
+	otherErrors        = "(other errors)"
+)
+
+// StreamSpec describes a stream to the Aggregate: what counts as success, and what the summary says of it.
+type StreamSpec struct {
+	Name   string
+	Method string
+	URL    string
+	Rate   string
+	// Expect lists the status codes that are successes; empty means exactly 200.
+	Expect []int
+}
+
+// Aggregate folds results into bounded statistics per stream: totals, per phase of the timeline (by the time
+// each request was sent) and per second. It is safe for concurrent use: results are added by the consumer of
+// the attack while check steps take snapshots.
+type Aggregate struct {
+	tl *timeline.Timeline
+
+	mu      sync.Mutex
+	streams []*streamAgg
+	byName  map[string]*streamAgg
+	closed  bool
+}
+
+type stats struct {
+	requests, successes, failures int64
+	codes                         map[uint16]int64
+	hist                          histogram
+}
+
+func (s *stats) add(r *vegeta.Result, failed bool) {
+	s.requests++
+	if failed {
+		s.failures++
+	} else {
+		s.successes++
+	}
+	if s.codes == nil {
+		s.codes = map[uint16]int64{}
+	}
+	s.codes[r.Code]++
+	s.hist.add(r.Latency)
+}
+
+type second struct {
+	requests, failures int64
+	hist               histogram
+}
+
+type streamAgg struct {
+	spec    StreamSpec
+	expect  map[uint16]bool
+	total   stats
+	phases  []*stats
+	seconds []*second
+	consec  int64
+	maxRun  int64
+	first   []summary.Failure
+	errors  map[string]int64
+}
+
+// NewAggregate prepares an aggregate over the timeline's phases for the given streams.
+func NewAggregate(tl *timeline.Timeline, streams []StreamSpec) *Aggregate {
+	a := &Aggregate{tl: tl, byName: map[string]*streamAgg{}}
+	for _, s := range streams {
+		a.stream(s)
+	}
+	return a
+}
+
+func (a *Aggregate) stream(spec StreamSpec) *streamAgg {
+	if s, ok := a.byName[spec.Name]; ok {
+		return s
+	}
+	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}}
+	if len(spec.Expect) == 0 {
+		s.expect[200] = true
+	}
+	for _, c := range spec.Expect {
+		s.expect[uint16(c)] = true
+	}
+	a.streams = append(a.streams, s)
+	a.byName[spec.Name] = s
+	return s
+}
+
+// Failed reports whether r is a failure for a stream expecting the given codes: a transport error, or a status
+// that is not expected.
+func Failed(r *vegeta.Result, expect map[uint16]bool) bool {
+	return r.Code == 0 || !expect[r.Code]
+}
+
+// failureMessage names a failure the way the report groups them.
+func failureMessage(r *vegeta.Result) string {
+	if r.Code == 0 {
+		if r.Error == "" {
+			return "no response"
+		}
+		return r.Error
+	}
+	if text := http.StatusText(int(r.Code)); text != "" {
+		return fmt.Sprintf("HTTP %d %s", r.Code, text)
+	}
+	return "HTTP " + strconv.Itoa(int(r.Code))
+}
+
+// Add folds one result in. Results after Close are ignored.
+func (a *Aggregate) Add(r *vegeta.Result) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
+	s, ok := a.byName[r.Attack]
+	if !ok {
+		s = a.stream(StreamSpec{Name: r.Attack, Method: r.Method, URL: r.URL})
+	}
+	failed := Failed(r, s.expect)
+	s.total.add(r, failed)
+
+	phase, ok := a.tl.PhaseAt(r.Timestamp)
+	if ok {
+		for len(s.phases) <= phase {
+			s.phases = append(s.phases, &stats{})
+		}
+		s.phases[phase].add(r, failed)
+	}
+	sec := int(a.tl.Offset(r.Timestamp) / time.Second)
+	if sec < 0 {
+		sec = 0
+	}
+	for len(s.seconds) <= sec {
+		s.seconds = append(s.seconds, nil)
+	}
+	if s.seconds[sec] == nil {
+		s.seconds[sec] = &second{}
+	}
+	s.seconds[sec].requests++
+	s.seconds[sec].hist.add(r.Latency)
+
+	if !failed {
+		s.consec = 0
+		return
+	}
+	s.seconds[sec].failures++
+	s.consec++
+	if s.consec > s.maxRun {
+		s.maxRun = s.consec
+	}
+	msg := failureMessage(r)
+	if _, known := s.errors[msg]; known || len(s.errors) < MaxDistinctErrors {
+		s.errors[msg]++
+	} else {
+		s.errors[otherErrors]++
+	}
+	if len(s.first) < MaxFirstFailures {
+		f := summary.Failure{
+			Stream: s.spec.Name,
+			AtMs:   ms(a.tl.Offset(r.Timestamp)),
+			Code:   r.Code,
+			Error:  msg,
+			Body:   trimBody(r.Body),
+		}
+		if ok {
+			f.Phase = a.tl.Phase(phase).Name
+		}
+		s.first = append(s.first, f)
+	}
+}
+
+// Close marks the aggregate complete: later results are ignored.
+func (a *Aggregate) Close() {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+}
+
+func trimBody(b []byte) string {
+	if len(b) > MaxFailureBodySize {
+		b = b[:MaxFailureBodySize]
+	}
+	s := string(b)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Snapshot returns the statistics so far, per stream, with PerPhase aligned to the timeline's phases.
+func (a *Aggregate) Snapshot() []summary.Stream {
+	phases := a.tl.Phases()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]summary.Stream, 0, len(a.streams))
+	for _, s := range a.streams {
+		st := summary.Stream{
+			Name: s.spec.Name, Method: s.spec.Method, URL: s.spec.URL, Rate: s.spec.Rate,
+			Expect:                 expectList(s),
+			Totals:                 s.total.summary(),
+			PerPhase:               make([]summary.Stats, len(phases)),
+			MaxConsecutiveFailures: s.maxRun,
+			FirstFailures:          append([]summary.Failure(nil), s.first...),
+		}
+		for i := range phases {
+			if i < len(s.phases) {
+				st.PerPhase[i] = s.phases[i].summary()
+			}
+		}
+		for t, sec := range s.seconds {
+			if sec == nil {
+				continue
+			}
+			q := sec.hist.quantiles(0.5, 0.99)
+			st.Series = append(st.Series, summary.Second{T: int64(t), Requests: sec.requests, Failures: sec.failures, P50Ms: ms(q[0]), P99Ms: ms(q[1])})
+		}
+		for msg, n := range s.errors {
+			st.Errors = append(st.Errors, summary.ErrorCount{Message: msg, Count: n})
+		}
+		sort.Slice(st.Errors, func(i, j int) bool {
+			if st.Errors[i].Count != st.Errors[j].Count {
+				return st.Errors[i].Count > st.Errors[j].Count
+			}
+			return st.Errors[i].Message < st.Errors[j].Message
+		})
+		out = append(out, st)
+	}
+	return out
+}
+
+func expectList(s *streamAgg) []int {
+	out := make([]int, 0, len(s.expect))
+	for c := range s.expect {
+		out = append(out, int(c))
+	}
+	sort.Ints(out)
+	return out
+}
+
+func (s *stats) summary() summary.Stats {
+	out := summary.Stats{Requests: s.requests, Successes: s.successes, Failures: s.failures}
+	if len(s.codes) > 0 {
+		out.Codes = make(map[string]int64, len(s.codes))
+		for c, n := range s.codes {
+			out.Codes[strconv.Itoa(int(c))] = n
+		}
+	}
+	if s.hist.count > 0 {
+		q := s.hist.quantiles(0.5, 0.9, 0.95, 0.99)
+		out.Latency = summary.Latency{
+			Min: ms(s.hist.min), Mean: ms(s.hist.mean()), P50: ms(q[0]), P90: ms(q[1]), P95: ms(q[2]), P99: ms(q[3]), Max: ms(s.hist.max),
+		}
+	}
+	return out
+}
+
+// Counts returns the requests and failures so far over every stream (the live status line).
+func (a *Aggregate) Counts() (requests, failures int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range a.streams {
+		requests += s.total.requests
+		failures += s.total.failures
+	}
+	return requests, failures
+}

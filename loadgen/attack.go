@@ -1,0 +1,97 @@
+package loadgen
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Target is one stream of identical requests at a constant rate.
+type Target struct {
+	Name    string
+	Method  string
+	URL     string
+	Header  http.Header
+	Body    []byte
+	Rate    vegeta.Rate
+	Timeout time.Duration
+}
+
+// Defaults for attacks.
+const (
+	// DefaultWorkers is the initial number of workers per stream; vegeta adds more when they are all busy.
+	DefaultWorkers = 10
+	// DefaultMaxBody is how much of each response body is kept: enough to show what a failure said.
+	DefaultMaxBody = 512
+	// DefaultTimeout bounds a request whose Target has no timeout.
+	DefaultTimeout = 5 * time.Second
+)
+
+type config struct {
+	workers uint64
+	maxBody int64
+	extra   []func(*vegeta.Attacker)
+}
+
+// Option configures Attack.
+type Option func(*config)
+
+// WithWorkers sets the initial workers per stream.
+func WithWorkers(n uint64) Option { return func(c *config) { c.workers = n } }
+
+// WithMaxBody sets how many bytes of each response body results keep.
+func WithMaxBody(n int64) Option { return func(c *config) { c.maxBody = n } }
+
+// WithAttackerOptions passes options straight to every vegeta attacker (TLS, proxies, HTTP/2...).
+func WithAttackerOptions(opts ...func(*vegeta.Attacker)) Option {
+	return func(c *config) { c.extra = append(c.extra, opts...) }
+}
+
+// Attack starts one vegeta attacker per target and returns their results on one channel. The attacks run until
+// ctx ends; requests in flight then finish (bounded by their timeout) and the channel closes after the last
+// result, so nothing measured is lost.
+func Attack(ctx context.Context, targets []Target, opts ...Option) <-chan *vegeta.Result {
+	cfg := config{workers: DefaultWorkers, maxBody: DefaultMaxBody}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	out := make(chan *vegeta.Result, 1024)
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		timeout := t.Timeout
+		if timeout <= 0 {
+			timeout = DefaultTimeout
+		}
+		attackerOpts := append([]func(*vegeta.Attacker){
+			vegeta.Workers(cfg.workers),
+			vegeta.Timeout(timeout),
+			vegeta.KeepAlive(true),
+			vegeta.MaxBody(cfg.maxBody),
+		}, cfg.extra...)
+		atk := vegeta.NewAttacker(attackerOpts...)
+		tgt := vegeta.Target{Method: t.Method, URL: t.URL, Header: t.Header.Clone(), Body: t.Body}
+		if tgt.Header == nil {
+			tgt.Header = http.Header{}
+		}
+		res := atk.Attack(vegeta.NewStaticTargeter(tgt), t.Rate, 0, t.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range res {
+				out <- r
+			}
+		}()
+		go func() {
+			<-ctx.Done()
+			atk.Stop()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out
+}

@@ -1,0 +1,144 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/canarygate/canarygate/summary"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr,omitempty"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+func secs(ms float64) string { return fmt.Sprintf("%.3f", ms/1000) }
+
+// WriteJUnit writes the run as JUnit XML: one testsuite for the run, a testcase per step and per check.
+func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
+	suite := junitSuite{
+		Name:      "canarygate/" + run.Scenario,
+		Time:      secs(run.DurationMs),
+		Timestamp: run.Started.Format("2006-01-02T15:04:05"),
+		Properties: []junitProperty{
+			{Name: "verdict", Value: run.Verdict},
+			{Name: "scenario.file", Value: run.ScenarioFile},
+			{Name: "canarygate.version", Value: run.ToolVersion},
+			{Name: "requests", Value: fmt.Sprint(run.TotalRequests())},
+			{Name: "unexpected", Value: fmt.Sprint(run.TotalFailures())},
+		},
+	}
+	if run.Error != "" {
+		suite.Errors++
+		suite.SystemOut = "harness error: " + run.Error
+	}
+	for _, r := range rows(run) {
+		if !r.IsStep() {
+			continue
+		}
+		tc := junitCase{Name: r.Name, Classname: run.Scenario + ".steps", Time: secs(r.DurationMs()), SystemOut: r.Output}
+		detail := stepDetail(r)
+		switch r.Outcome {
+		case summary.OutcomePassed:
+		case summary.OutcomeSkipped:
+			tc.Skipped = &junitMessage{Message: "skipped: an earlier step failed or the run was interrupted"}
+			suite.Skipped++
+		default:
+			tc.Failure = &junitMessage{Message: firstLine(r.Error), Type: r.Outcome, Text: detail}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	for _, c := range run.Checks {
+		name := "check: " + c.Name
+		if c.Phase != "" {
+			name += " (during " + c.Phase + ")"
+		}
+		tc := junitCase{Name: name, Classname: run.Scenario + ".checks", Time: "0.000"}
+		if !c.Passed {
+			var b strings.Builder
+			for _, e := range c.Evidence {
+				b.WriteString(e + "\n")
+			}
+			for _, f := range c.Failures {
+				fmt.Fprintf(&b, "%s at %.3fs during %q: %s\n", f.Stream, f.AtMs/1000, f.Phase, f.Error)
+			}
+			tc.Failure = &junitMessage{Message: c.Summary, Type: "check", Text: b.String()}
+			suite.Failures++
+		} else {
+			tc.SystemOut = c.Summary
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	suite.Tests = len(suite.Cases)
+	doc := junitSuites{Name: "canarygate", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func stepDetail(r stepRow) string {
+	var b strings.Builder
+	if r.Error != "" {
+		b.WriteString(r.Error + "\n")
+	}
+	fmt.Fprintf(&b, "requests during step: %d, unexpected: %d, p99: %.1f ms\n", r.Requests, r.Failures, r.P99)
+	for _, d := range r.Diagnostics {
+		b.WriteString(d + "\n")
+	}
+	return b.String()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

@@ -1,0 +1,237 @@
+// Package runner is the step runner: it carries out a scenario's steps in order on the rehearsal's timeline,
+// each with its own timeout and context, stops at the first failure unless the step says continueOnError,
+// and records what every step did (outcome, output, changes, diagnostics) in typed results.
+//
+// What a step does is an Executor registered for its action kind; the runner knows no action itself.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+	"github.com/canarygate/canarygate/timeline"
+)
+
+// Env is what an executor gets besides its context: the step, where its output goes, and the run so far.
+// It is a typed struct rather than context values so that what a step may use is visible in one place.
+type Env struct {
+	Scenario *scenarios.Scenario
+	Step     *scenarios.Step
+	// Output collects the step's output for the report.
+	Output io.Writer
+	// Snapshot returns the run as measured so far (check steps judge it).
+	Snapshot func() *summary.Run
+	// Services holds what other packages provide to their executors (cluster clients, for instance), by name.
+	Services map[string]any
+
+	mu          sync.Mutex
+	changes     []string
+	diagnostics []string
+}
+
+// Changed records something the step changed ("namespace demo-a: label istio.io/rev: 1-29 → 1-30").
+func (e *Env) Changed(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.changes = append(e.changes, fmt.Sprintf(format, args...))
+}
+
+// Diagnose records evidence gathered about a failure (events, pod logs).
+func (e *Env) Diagnose(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.diagnostics = append(e.diagnostics, fmt.Sprintf(format, args...))
+}
+
+// Executor carries out one action kind.
+type Executor interface {
+	Execute(ctx context.Context, env *Env) error
+}
+
+// ExecutorFunc adapts a function to Executor.
+type ExecutorFunc func(ctx context.Context, env *Env) error
+
+// Execute implements Executor.
+func (f ExecutorFunc) Execute(ctx context.Context, env *Env) error { return f(ctx, env) }
+
+// Registry maps action kinds to executors.
+type Registry map[string]Executor
+
+// Merge returns a registry with the entries of r and others (later ones win).
+func (r Registry) Merge(others ...Registry) Registry {
+	out := Registry{}
+	for _, reg := range append([]Registry{r}, others...) {
+		for k, v := range reg {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Missing lists the action kinds used by s that r cannot execute.
+func (r Registry) Missing(s *scenarios.Scenario) []string {
+	seen := map[string]bool{}
+	for _, list := range [][]scenarios.Step{s.Steps, s.Teardown} {
+		for _, st := range list {
+			if _, ok := r[st.Kind]; !ok {
+				seen[st.Kind] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Result is what one step did.
+type Result struct {
+	Name        string
+	Kind        timeline.Kind
+	Action      string
+	Description string
+	// Phase is the step's index on the timeline; -1 for a skipped step.
+	Phase       int
+	Outcome     string
+	Err         error
+	Output      string
+	Changes     []string
+	Diagnostics []string
+}
+
+// Observer hears about steps as they start and end (progress lines).
+type Observer interface {
+	StepStarted(name string, kind timeline.Kind)
+	StepFinished(r Result)
+}
+
+// Runner carries out steps.
+type Runner struct {
+	Scenario *scenarios.Scenario
+	Registry Registry
+	Timeline *timeline.Timeline
+	Snapshot func() *summary.Run
+	Observer Observer
+	Services map[string]any
+	// MaxOutput bounds the output kept per step.
+	MaxOutput int
+}
+
+// DefaultMaxOutput is how much of a step's output the report keeps.
+const DefaultMaxOutput = 64 << 10
+
+// ErrInterrupted marks steps cut short because the run was interrupted.
+var ErrInterrupted = errors.New("interrupted")
+
+// Run carries out steps in order. After a failed step (one without continueOnError) the rest are skipped; when
+// ctx ends, the running step is cancelled and the rest are skipped. It returns the results and whether a step
+// failed in a way that stops the run.
+func (r *Runner) Run(ctx context.Context, steps []scenarios.Step, kind timeline.Kind) (results []Result, stopped bool) {
+	for i := range steps {
+		st := &steps[i]
+		if stopped || ctx.Err() != nil {
+			results = append(results, Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1, Outcome: summary.OutcomeSkipped})
+			continue
+		}
+		res := r.runOne(ctx, st, kind)
+		results = append(results, res)
+		if res.Outcome != summary.OutcomePassed && !st.ContinueOnError {
+			stopped = true
+		}
+	}
+	return results, stopped
+}
+
+func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timeline.Kind) Result {
+	res := Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe()}
+	if r.Observer != nil {
+		r.Observer.StepStarted(st.Name, kind)
+	}
+	res.Phase = r.Timeline.Begin(st.Name, kind)
+	maxOut := r.MaxOutput
+	if maxOut <= 0 {
+		maxOut = DefaultMaxOutput
+	}
+	out := &boundedBuffer{max: maxOut}
+	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Services: r.Services}
+
+	ctx, cancel := context.WithTimeout(parent, st.Timeout.D())
+	defer cancel()
+	var err error
+	if ex, ok := r.Registry[st.Kind]; !ok {
+		err = fmt.Errorf("no executor for action kind %q in this build", st.Kind)
+	} else {
+		err = safeExecute(ctx, ex, env)
+	}
+	switch {
+	case err == nil:
+		res.Outcome = summary.OutcomePassed
+	case parent.Err() != nil:
+		res.Outcome = summary.OutcomeFailed
+		err = fmt.Errorf("%w: %w", ErrInterrupted, err)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		res.Outcome = summary.OutcomeTimedOut
+		err = fmt.Errorf("timed out after %s: %w", st.Timeout, err)
+	default:
+		res.Outcome = summary.OutcomeFailed
+	}
+	res.Err = err
+	res.Output = out.String()
+	env.mu.Lock()
+	res.Changes, res.Diagnostics = env.changes, env.diagnostics
+	env.mu.Unlock()
+	if r.Observer != nil {
+		r.Observer.StepFinished(res)
+	}
+	return res
+}
+
+// safeExecute turns an executor's panic into the step's failure: one broken action must not lose the
+// measurements of the whole run.
+func safeExecute(ctx context.Context, ex Executor, env *Env) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("action panicked: %v", p)
+		}
+	}()
+	return ex.Execute(ctx, env)
+}
+
+// boundedBuffer keeps the first max bytes written and counts the rest.
+type boundedBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	max     int
+	dropped int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.max - len(b.buf)
+	if room > len(p) {
+		room = len(p)
+	}
+	if room > 0 {
+		b.buf = append(b.buf, p[:room]...)
+	}
+	b.dropped += len(p) - max(room, 0)
+	return len(p), nil
+}
+
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dropped > 0 {
+		return string(b.buf) + fmt.Sprintf("\n… %d more bytes not kept", b.dropped)
+	}
+	return string(b.buf)
+}

@@ -1,0 +1,146 @@
+package scenarios
+
+import (
+	yaml "go.yaml.in/yaml/v3"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Core action kinds.
+const (
+	ActionRun   = "run"
+	ActionSoak  = "soak"
+	ActionHTTP  = "http"
+	ActionCheck = "check"
+)
+
+func init() {
+	RegisterAction(ActionRun, func() ActionSpec { return &RunAction{} })
+	RegisterAction(ActionSoak, func() ActionSpec { return &SoakAction{} })
+	RegisterAction(ActionHTTP, func() ActionSpec { return &HTTPAction{} })
+	RegisterAction(ActionCheck, func() ActionSpec { return &CheckAction{} })
+}
+
+// RunAction runs a command; a non-zero exit fails the step. Its output goes into the report.
+type RunAction struct {
+	Pos     Pos               `yaml:"-" json:"-"`
+	Command string            `yaml:"command" json:"command"`
+	Args    []string          `yaml:"args,omitempty" json:"args,omitempty"`
+	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	Dir     string            `yaml:"dir,omitempty" json:"dir,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *RunAction) Validate(_ *Scenario, p Problems, path string) {
+	if strings.TrimSpace(a.Command) == "" {
+		p.Add(a.Pos.Field("command"), join(path, "command"), "required: the program to run (args go in args)")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *RunAction) Describe() string {
+	return "run " + strings.TrimSpace(a.Command+" "+strings.Join(a.Args, " "))
+}
+
+// SoakAction holds the rehearsal under load for a while (e.g. to let proxies of two revisions talk).
+type SoakAction struct {
+	Pos      Pos      `yaml:"-" json:"-"`
+	Duration Duration `yaml:"duration" json:"duration"`
+}
+
+// Validate implements ActionSpec.
+func (a *SoakAction) Validate(_ *Scenario, p Problems, path string) {
+	if a.Duration <= 0 {
+		p.Add(a.Pos.Field("duration"), join(path, "duration"), "required: a positive duration such as 30s")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *SoakAction) Describe() string { return fmt.Sprintf("hold under load for %s", a.Duration) }
+
+// DefaultTimeout gives a soak room beyond its own duration.
+func (a *SoakAction) DefaultTimeout() Duration { return a.Duration + Duration(time.Minute) }
+
+// HTTPAction sends one probe request and expects a status.
+type HTTPAction struct {
+	Pos     Pos               `yaml:"-" json:"-"`
+	Method  string            `yaml:"method" json:"method"`
+	URL     string            `yaml:"url" json:"url"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Body    string            `yaml:"body,omitempty" json:"body,omitempty"`
+	Expect  []int             `yaml:"expect" json:"expect"`
+}
+
+// Validate implements ActionSpec.
+func (a *HTTPAction) Validate(_ *Scenario, p Problems, path string) {
+	validateURL(p, a.Pos, path, a.URL)
+	validateMethod(p, a.Pos, path, a.Method)
+	validateCodes(p, a.Pos, path, a.Expect)
+}
+
+// Describe implements ActionSpec.
+func (a *HTTPAction) Describe() string {
+	return fmt.Sprintf("probe %s %s, expect %v", a.Method, a.URL, a.Expect)
+}
+
+// CheckAction evaluates a gate on the timeline so far (e.g. "no non-200 until now") and fails the step when
+// the gate fails.
+type CheckAction struct {
+	Gate
+}
+
+func (a *CheckAction) decodeNode(dec *decoder, n *yaml.Node, path string) { a.Gate.decodeNode(dec, n, path) }
+
+// Validate implements ActionSpec.
+func (a *CheckAction) Validate(s *Scenario, p Problems, path string) {
+	if a.Spec != nil {
+		a.Spec.Validate(s, p, join(path, a.Kind))
+	}
+	if a.Name == "" {
+		a.Name = a.Kind
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *CheckAction) Describe() string {
+	if a.Spec == nil {
+		return "check"
+	}
+	return "check so far: " + a.Spec.Describe()
+}
+
+// MarshalYAML writes the inner gate.
+func (a *CheckAction) MarshalYAML() (any, error) { return a.Gate.MarshalYAML() }
+
+func validateURL(p Problems, pos Pos, path, raw string) {
+	if raw == "" {
+		p.Add(pos.Field("url"), join(path, "url"), "required: an absolute http:// or https:// URL")
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Add(pos.Field("url"), join(path, "url"), "%q is not an absolute http:// or https:// URL", raw)
+	}
+}
+
+func validateMethod(p Problems, pos Pos, path, m string) {
+	if m == "" {
+		return
+	}
+	for _, r := range m {
+		if r < 'A' || r > 'Z' {
+			p.Add(pos.Field("method"), join(path, "method"), "%q is not an HTTP method: expected upper-case letters such as GET or POST", m)
+			return
+		}
+	}
+}
+
+func validateCodes(p Problems, pos Pos, path string, codes []int) {
+	for i, c := range codes {
+		if c < 100 || c > 599 {
+			p.Add(pos.Field("expect"), fmt.Sprintf("%s[%d]", join(path, "expect"), i), "%d is not an HTTP status code: expected 100 to 599", c)
+		}
+	}
+}

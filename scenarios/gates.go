@@ -1,0 +1,147 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Gate kinds.
+const (
+	GateNoUnexpectedStatus     = "noUnexpectedStatus"
+	GateMaxErrorRatio          = "maxErrorRatio"
+	GateMaxConsecutiveFailures = "maxConsecutiveFailures"
+	GateLatencyP99             = "latencyP99"
+	GateStepsSucceeded         = "stepsSucceeded"
+)
+
+func init() {
+	RegisterGate(GateNoUnexpectedStatus, func() GateSpec { return &NoUnexpectedStatus{} })
+	RegisterGate(GateMaxErrorRatio, func() GateSpec { return &MaxErrorRatio{} })
+	RegisterGate(GateMaxConsecutiveFailures, func() GateSpec { return &MaxConsecutiveFailures{} })
+	RegisterGate(GateLatencyP99, func() GateSpec { return &LatencyP99{} })
+	RegisterGate(GateStepsSucceeded, func() GateSpec { return &StepsSucceeded{} })
+}
+
+// StreamSelector limits a gate to some streams (default: all).
+type StreamSelector struct {
+	Streams []string `yaml:"streams,omitempty" json:"streams,omitempty"`
+}
+
+func (s StreamSelector) validate(sc *Scenario, p Problems, pos Pos, path string) {
+	for i, name := range s.Streams {
+		if _, ok := sc.StreamByName(name); !ok {
+			p.Add(pos.Field("streams"), fmt.Sprintf("%s.streams[%d]", path, i), "no traffic stream named %q", name)
+		}
+	}
+}
+
+func (s StreamSelector) describe() string {
+	if len(s.Streams) == 0 {
+		return "every stream"
+	}
+	return "streams " + strings.Join(s.Streams, ", ")
+}
+
+// NoUnexpectedStatus fails on any response whose status is not in its stream's expect list (or a transport
+// error): the zero-downtime gate.
+type NoUnexpectedStatus struct {
+	Pos            Pos `yaml:"-" json:"-"`
+	StreamSelector `yaml:",inline" json:",inline"`
+}
+
+// Validate implements GateSpec.
+func (g *NoUnexpectedStatus) Validate(s *Scenario, p Problems, path string) {
+	g.validate(s, p, g.Pos, path)
+}
+
+// Describe implements GateSpec.
+func (g *NoUnexpectedStatus) Describe() string {
+	return "zero unexpected statuses on " + g.describe()
+}
+
+// MaxErrorRatio fails when failures/requests exceeds Max on a stream.
+type MaxErrorRatio struct {
+	Pos            Pos `yaml:"-" json:"-"`
+	StreamSelector `yaml:",inline" json:",inline"`
+	Max            float64 `yaml:"max" json:"max"`
+}
+
+// Validate implements GateSpec.
+func (g *MaxErrorRatio) Validate(s *Scenario, p Problems, path string) {
+	g.validate(s, p, g.Pos, path)
+	if g.Max < 0 || g.Max > 1 {
+		p.Add(g.Pos.Field("max"), join(path, "max"), "%v is not a ratio: expected 0 to 1 (0.01 = 1%%)", g.Max)
+	}
+}
+
+// Describe implements GateSpec.
+func (g *MaxErrorRatio) Describe() string {
+	return fmt.Sprintf("error ratio ≤ %g on %s", g.Max, g.describe())
+}
+
+// MaxConsecutiveFailures fails when more than Max failures follow each other on a stream.
+type MaxConsecutiveFailures struct {
+	Pos            Pos `yaml:"-" json:"-"`
+	StreamSelector `yaml:",inline" json:",inline"`
+	Max            int `yaml:"max" json:"max"`
+}
+
+// Validate implements GateSpec.
+func (g *MaxConsecutiveFailures) Validate(s *Scenario, p Problems, path string) {
+	g.validate(s, p, g.Pos, path)
+	if g.Max < 0 {
+		p.Add(g.Pos.Field("max"), join(path, "max"), "%d is negative: expected a count of 0 or more", g.Max)
+	}
+}
+
+// Describe implements GateSpec.
+func (g *MaxConsecutiveFailures) Describe() string {
+	return fmt.Sprintf("at most %d consecutive failures on %s", g.Max, g.describe())
+}
+
+// LatencyP99 fails when the p99 latency of any selected step (default: every phase) exceeds Max.
+type LatencyP99 struct {
+	Pos            Pos `yaml:"-" json:"-"`
+	StreamSelector `yaml:",inline" json:",inline"`
+	Steps          []string `yaml:"steps,omitempty" json:"steps,omitempty"`
+	Max            Duration `yaml:"max" json:"max"`
+}
+
+// Validate implements GateSpec.
+func (g *LatencyP99) Validate(s *Scenario, p Problems, path string) {
+	g.validate(s, p, g.Pos, path)
+	if g.Max <= 0 {
+		p.Add(g.Pos.Field("max"), join(path, "max"), "required: a positive duration such as 500ms")
+	}
+	for i, name := range g.Steps {
+		if _, ok := s.StepByName(name); !ok && name != PhaseWarmup && name != PhaseCooldown {
+			p.Add(g.Pos.Field("steps"), fmt.Sprintf("%s.steps[%d]", path, i), "no step named %q (nor %s/%s)", name, PhaseWarmup, PhaseCooldown)
+		}
+	}
+}
+
+// Describe implements GateSpec.
+func (g *LatencyP99) Describe() string {
+	where := "every phase"
+	if len(g.Steps) > 0 {
+		where = "steps " + strings.Join(g.Steps, ", ")
+	}
+	return fmt.Sprintf("p99 latency ≤ %s in %s on %s", g.Max, where, g.describe())
+}
+
+// StepsSucceeded fails when any step failed or timed out.
+type StepsSucceeded struct {
+	Pos Pos `yaml:"-" json:"-"`
+}
+
+// Validate implements GateSpec.
+func (g *StepsSucceeded) Validate(*Scenario, Problems, string) {}
+
+// Describe implements GateSpec.
+func (g *StepsSucceeded) Describe() string { return "every step succeeded" }
+
+// Phase names that are not steps: load before the first step and after the last.
+const (
+	PhaseWarmup   = "warm-up"
+	PhaseCooldown = "cool-down"
+)

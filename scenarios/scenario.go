@@ -1,0 +1,257 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Scenario is one upgrade rehearsal: traffic that runs for the whole rehearsal, steps that carry out the
+// upgrade, gates that judge the timeline afterwards, and where the reports go.
+type Scenario struct {
+	Pos Pos `yaml:"-" json:"-"`
+	// File is where the scenario was read from (a path, or scenarios/NAME.yaml for a shipped one).
+	File string `yaml:"-" json:"file,omitempty"`
+
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Clusters the steps act on; a step names one with its cluster field (the first is the default).
+	Clusters []Cluster `yaml:"clusters,omitempty" json:"clusters,omitempty"`
+	Traffic  Traffic   `yaml:"traffic" json:"traffic"`
+	Steps    []Step    `yaml:"steps" json:"steps"`
+	// Teardown steps always run, after the steps, whatever happened to them.
+	Teardown []Step  `yaml:"teardown,omitempty" json:"teardown,omitempty"`
+	Checks   []Gate  `yaml:"checks,omitempty" json:"checks,omitempty"`
+	Report   Report  `yaml:"report" json:"report"`
+}
+
+// Cluster is a Kubernetes cluster the steps act on.
+type Cluster struct {
+	Pos  Pos    `yaml:"-" json:"-"`
+	Name string `yaml:"name" json:"name"`
+	// Provider is "existing" (a kubeconfig) or "kind" (created for the run).
+	Provider   string `yaml:"provider" json:"provider"`
+	Kubeconfig string `yaml:"kubeconfig,omitempty" json:"kubeconfig,omitempty"`
+	Context    string `yaml:"context,omitempty" json:"context,omitempty"`
+	// NodeImage and Config apply to provider kind.
+	NodeImage string `yaml:"nodeImage,omitempty" json:"nodeImage,omitempty"`
+	Config    string `yaml:"config,omitempty" json:"config,omitempty"`
+}
+
+// Traffic is the load that runs for the whole rehearsal.
+type Traffic struct {
+	Pos Pos `yaml:"-" json:"-"`
+	// Warmup is load before the first step: the baseline.
+	Warmup Duration `yaml:"warmup" json:"warmup"`
+	// Cooldown is load after the last step, before traffic stops: late failures show here.
+	Cooldown Duration `yaml:"cooldown" json:"cooldown"`
+	Streams  []Stream `yaml:"streams" json:"streams"`
+}
+
+// Stream is one constant-rate flow of identical requests.
+type Stream struct {
+	Pos    Pos    `yaml:"-" json:"-"`
+	Name   string `yaml:"name" json:"name"`
+	Method string `yaml:"method" json:"method"`
+	URL    string `yaml:"url" json:"url"`
+	// Headers are sent with every request; "Host" sets the Host header (virtual hosts behind an ingress).
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Body    string            `yaml:"body,omitempty" json:"body,omitempty"`
+	Rate    Rate              `yaml:"rate" json:"rate"`
+	// Timeout bounds each request.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// Expect lists the status codes that count as success (default exactly 200).
+	Expect []int `yaml:"expect" json:"expect"`
+}
+
+// Step is a name plus exactly one action.
+type Step struct {
+	Pos             Pos      `yaml:"-" json:"-"`
+	Name            string   `yaml:"name" json:"name"`
+	Timeout         Duration `yaml:"timeout" json:"timeout"`
+	ContinueOnError bool     `yaml:"continueOnError,omitempty" json:"continueOnError,omitempty"`
+	// Cluster names the cluster the action works on (default: the first one).
+	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// Kind is the action's kind ("run", "soak", ...), the key under which it was written.
+	Kind   string     `yaml:"-" json:"kind"`
+	Action ActionSpec `yaml:"-" json:"action"`
+}
+
+// Gate is one check of the finished (or, in a check step, the running) timeline.
+type Gate struct {
+	Pos Pos `yaml:"-" json:"-"`
+	// Name defaults to the kind.
+	Name string   `yaml:"name,omitempty" json:"name"`
+	Kind string   `yaml:"-" json:"kind"`
+	Spec GateSpec `yaml:"-" json:"spec"`
+}
+
+// Report says where reports go and which are written.
+type Report struct {
+	Pos     Pos      `yaml:"-" json:"-"`
+	Dir     string   `yaml:"dir" json:"dir"`
+	Formats []string `yaml:"formats" json:"formats"`
+}
+
+// Report formats.
+const (
+	FormatHTML     = "html"
+	FormatJUnit    = "junit"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+	FormatVegeta   = "vegeta"
+)
+
+// AllFormats lists every report format, the default.
+var AllFormats = []string{FormatHTML, FormatJUnit, FormatJSON, FormatMarkdown, FormatVegeta}
+
+// ActionSpec is the parameters of one action kind. Implementations live beside their kind's registration.
+type ActionSpec interface {
+	// Validate records problems with the spec; path is the field path of the spec ("steps[1].run").
+	Validate(s *Scenario, p Problems, path string)
+	// Describe says in one line what the action will do and which objects it touches (shown by plan).
+	Describe() string
+}
+
+// GateSpec is the parameters of one gate kind.
+type GateSpec interface {
+	Validate(s *Scenario, p Problems, path string)
+	Describe() string
+}
+
+// ActionDefaulter is implemented by actions whose step timeout default depends on the action (a soak).
+type ActionDefaulter interface {
+	DefaultTimeout() Duration
+}
+
+var (
+	actionKinds = map[string]func() ActionSpec{}
+	gateKinds   = map[string]func() GateSpec{}
+)
+
+// RegisterAction makes an action kind known to the parser. It panics on a duplicate kind: that is a
+// programming error found by any test.
+func RegisterAction(kind string, newSpec func() ActionSpec) {
+	if _, dup := actionKinds[kind]; dup {
+		panic("scenarios: action kind registered twice: " + kind)
+	}
+	actionKinds[kind] = newSpec
+}
+
+// RegisterGate makes a gate kind known to the parser.
+func RegisterGate(kind string, newSpec func() GateSpec) {
+	if _, dup := gateKinds[kind]; dup {
+		panic("scenarios: gate kind registered twice: " + kind)
+	}
+	gateKinds[kind] = newSpec
+}
+
+// ActionKinds lists the registered action kinds, sorted.
+func ActionKinds() []string { return sortedKeys(actionKinds) }
+
+// GateKinds lists the registered gate kinds, sorted.
+func GateKinds() []string { return sortedKeys(gateKinds) }
+
+func sortedKeys[T any](m map[string]T) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// decodeOneOf decodes a mapping that holds the struct's own fields plus exactly one key naming a registered
+// kind. It is shared by steps (actions) and gates (checks).
+func decodeOneOf[T any](dec *decoder, n *yaml.Node, path string, v any, what string, kinds map[string]func() T, set func(kind string, spec T)) {
+	found := 0
+	var kindsSeen []string
+	dec.decodeStruct(n, path, reflectValue(v), func(key string, kn, vn *yaml.Node) bool {
+		newSpec, ok := kinds[key]
+		if !ok {
+			return false
+		}
+		found++
+		kindsSeen = append(kindsSeen, key)
+		spec := newSpec()
+		sv := reflectValue(spec)
+		if resolve(vn) != nil && resolve(vn).Tag == "!!null" {
+			// "stepsSucceeded:" with nothing after it: a kind without parameters.
+		} else {
+			dec.decode(vn, join(path, key), sv)
+		}
+		set(key, spec)
+		return true
+	})
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	switch {
+	case found == 0:
+		dec.add(n, path, "no %s given: expected exactly one of %v", what, sortedKeys(kinds))
+	case found > 1:
+		dec.add(n, path, "more than one %s given (%v): expected exactly one", what, kindsSeen)
+	}
+}
+
+func (s *Step) decodeNode(dec *decoder, n *yaml.Node, path string) {
+	decodeOneOf(dec, n, path, s, "action", actionKinds, func(kind string, spec ActionSpec) {
+		s.Kind, s.Action = kind, spec
+	})
+}
+
+func (g *Gate) decodeNode(dec *decoder, n *yaml.Node, path string) {
+	decodeOneOf(dec, n, path, g, "check", gateKinds, func(kind string, spec GateSpec) {
+		g.Kind, g.Spec = kind, spec
+	})
+}
+
+// MarshalYAML writes a step back in the form it is written in (plan shows this).
+func (s Step) MarshalYAML() (any, error) {
+	m := yaml.Node{Kind: yaml.MappingNode}
+	add := func(k string, v any) {
+		var vn yaml.Node
+		_ = vn.Encode(v)
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &vn)
+	}
+	add("name", s.Name)
+	add("timeout", s.Timeout)
+	if s.ContinueOnError {
+		add("continueOnError", true)
+	}
+	if s.Cluster != "" {
+		add("cluster", s.Cluster)
+	}
+	add(s.Kind, s.Action)
+	return &m, nil
+}
+
+// MarshalYAML writes a gate back in the form it is written in.
+func (g Gate) MarshalYAML() (any, error) {
+	return map[string]any{"name": g.Name, g.Kind: g.Spec}, nil
+}
+
+// StepByName finds a step or teardown step.
+func (s *Scenario) StepByName(name string) (*Step, bool) {
+	for _, list := range [][]Step{s.Steps, s.Teardown} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// StreamByName finds a traffic stream.
+func (s *Scenario) StreamByName(name string) (*Stream, bool) {
+	for i := range s.Traffic.Streams {
+		if s.Traffic.Streams[i].Name == name {
+			return &s.Traffic.Streams[i], true
+		}
+	}
+	return nil, false
+}
+
+func (s *Scenario) String() string { return fmt.Sprintf("scenario %q (%s)", s.Name, s.File) }

@@ -1,0 +1,110 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Duration is a time.Duration written as Go writes durations ("30s", "2m", "1h30m").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes d back as "30s" (used by plan).
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// MarshalText makes d readable in JSON too.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+func (d *Duration) decodeNode(dec *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		dec.expected(n, path, "a duration such as 30s, 2m or 1h30m")
+		return
+	}
+	s := dec.scalar(n, path)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		dec.add(n, path, "%q is not a duration: expected a number with a unit, such as 30s, 2m or 1h30m", s)
+		return
+	}
+	*d = Duration(v)
+}
+
+// Rate is a constant request rate: Freq requests every Per. Written "50/s", "10/1s", "600/1m", "5/100ms" or a
+// bare number (per second), as vegeta's -rate flag takes it.
+type Rate struct {
+	Freq int
+	Per  time.Duration
+}
+
+// PerSecond is the rate in requests per second.
+func (r Rate) PerSecond() float64 {
+	if r.Per <= 0 {
+		return 0
+	}
+	return float64(r.Freq) / r.Per.Seconds()
+}
+
+func (r Rate) String() string {
+	if r.Per == time.Second {
+		return fmt.Sprintf("%d/s", r.Freq)
+	}
+	return fmt.Sprintf("%d/%s", r.Freq, r.Per)
+}
+
+// MarshalYAML writes r as "50/s".
+func (r Rate) MarshalYAML() (any, error) { return r.String(), nil }
+
+// MarshalText makes r readable in JSON too.
+func (r Rate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// ParseRate parses "50/s", "10/1s", "600/1m", "5/100ms" or "50".
+func ParseRate(s string) (Rate, error) {
+	const want = "expected requests per interval, such as 50/s, 600/1m or 5/100ms, with a whole number of requests above 0"
+	num, per, hasPer := strings.Cut(strings.TrimSpace(s), "/")
+	freq, err := strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || freq <= 0 {
+		return Rate{}, fmt.Errorf("%q is not a rate: %s", s, want)
+	}
+	r := Rate{Freq: freq, Per: time.Second}
+	if hasPer {
+		per = strings.TrimSpace(per)
+		switch {
+		case per == "":
+			return Rate{}, fmt.Errorf("%q is not a rate: %s", s, want)
+		case per[0] >= '0' && per[0] <= '9':
+			d, err := time.ParseDuration(per)
+			if err != nil || d <= 0 {
+				return Rate{}, fmt.Errorf("%q is not a rate: interval %q must be a positive duration; %s", s, per, want)
+			}
+			r.Per = d
+		default: // "s", "m", "ms": one unit
+			d, err := time.ParseDuration("1" + per)
+			if err != nil {
+				return Rate{}, fmt.Errorf("%q is not a rate: unknown interval %q; %s", s, per, want)
+			}
+			r.Per = d
+		}
+	}
+	return r, nil
+}
+
+func (r *Rate) decodeNode(dec *decoder, n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		dec.expected(n, path, "a rate such as 50/s")
+		return
+	}
+	v, err := ParseRate(dec.scalar(n, path))
+	if err != nil {
+		dec.add(n, path, "%v", err)
+		return
+	}
+	*r = v
+}

@@ -1,0 +1,197 @@
+package scenarios
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults filled in by Parse; plan shows the result.
+var (
+	DefaultWarmup      = Duration(5 * time.Second)
+	DefaultCooldown    = Duration(5 * time.Second)
+	DefaultMethod      = "GET"
+	DefaultRate        = Rate{Freq: 10, Per: time.Second}
+	DefaultTimeout     = Duration(5 * time.Second)
+	DefaultExpect      = []int{200}
+	DefaultStepTimeout = Duration(10 * time.Minute)
+	DefaultReportDir   = "canarygate-report"
+)
+
+// DefaultGates are the gates of a scenario that names none: the zero-downtime verdict.
+func DefaultGates() []Gate {
+	return []Gate{
+		{Name: GateNoUnexpectedStatus, Kind: GateNoUnexpectedStatus, Spec: &NoUnexpectedStatus{}},
+		{Name: GateStepsSucceeded, Kind: GateStepsSucceeded, Spec: &StepsSucceeded{}},
+	}
+}
+
+// applyDefaults fills in what the user left out. It runs before validation so that validation sees what will run.
+func (s *Scenario) applyDefaults() {
+	if s.Traffic.Pos.Fields == nil || !has(s.Traffic.Pos, "warmup") {
+		s.Traffic.Warmup = DefaultWarmup
+	}
+	if !has(s.Traffic.Pos, "cooldown") {
+		s.Traffic.Cooldown = DefaultCooldown
+	}
+	for i := range s.Traffic.Streams {
+		st := &s.Traffic.Streams[i]
+		if st.Method == "" {
+			st.Method = DefaultMethod
+		}
+		if !has(st.Pos, "rate") {
+			st.Rate = DefaultRate
+		}
+		if !has(st.Pos, "timeout") {
+			st.Timeout = DefaultTimeout
+		}
+		if !has(st.Pos, "expect") {
+			st.Expect = slices.Clone(DefaultExpect)
+		}
+	}
+	for _, list := range [][]Step{s.Steps, s.Teardown} {
+		for i := range list {
+			st := &list[i]
+			if !has(st.Pos, "timeout") {
+				st.Timeout = DefaultStepTimeout
+				if d, ok := st.Action.(ActionDefaulter); ok {
+					st.Timeout = d.DefaultTimeout()
+				}
+			}
+			if h, ok := st.Action.(*HTTPAction); ok {
+				if h.Method == "" {
+					h.Method = DefaultMethod
+				}
+				if len(h.Expect) == 0 {
+					h.Expect = slices.Clone(DefaultExpect)
+				}
+			}
+		}
+	}
+	if len(s.Checks) == 0 && !has(s.Pos, "checks") {
+		s.Checks = DefaultGates()
+	}
+	for i := range s.Checks {
+		if s.Checks[i].Name == "" {
+			s.Checks[i].Name = s.Checks[i].Kind
+		}
+	}
+	if s.Report.Dir == "" {
+		s.Report.Dir = DefaultReportDir
+	}
+	if len(s.Report.Formats) == 0 {
+		s.Report.Formats = slices.Clone(AllFormats)
+	}
+	if len(s.Clusters) > 0 {
+		for i := range s.Steps {
+			if s.Steps[i].Cluster == "" {
+				s.Steps[i].Cluster = s.Clusters[0].Name
+			}
+		}
+		for i := range s.Teardown {
+			if s.Teardown[i].Cluster == "" {
+				s.Teardown[i].Cluster = s.Clusters[0].Name
+			}
+		}
+	}
+}
+
+func has(p Pos, key string) bool { _, ok := p.Fields[key]; return ok }
+
+// validate records every semantic problem of a decoded scenario.
+func (s *Scenario) validate(p Problems) {
+	if strings.TrimSpace(s.Name) == "" {
+		p.Add(s.Pos.Field("name"), "name", "required: a name for the scenario")
+	}
+	if !has(s.Pos, "traffic") {
+		p.Add(s.Pos, "traffic", "required: at least one traffic stream under traffic.streams")
+	}
+	if s.Traffic.Warmup < 0 {
+		p.Add(s.Traffic.Pos.Field("warmup"), "traffic.warmup", "%s is negative: expected a duration of 0 or more", s.Traffic.Warmup)
+	}
+	if s.Traffic.Cooldown < 0 {
+		p.Add(s.Traffic.Pos.Field("cooldown"), "traffic.cooldown", "%s is negative: expected a duration of 0 or more", s.Traffic.Cooldown)
+	}
+	if has(s.Pos, "traffic") && len(s.Traffic.Streams) == 0 {
+		p.Add(s.Traffic.Pos.Field("streams"), "traffic.streams", "required: at least one traffic stream")
+	}
+	seenStream := map[string]bool{}
+	for i, st := range s.Traffic.Streams {
+		path := fmt.Sprintf("traffic.streams[%d]", i)
+		switch {
+		case strings.TrimSpace(st.Name) == "":
+			p.Add(st.Pos.Field("name"), path+".name", "required: a name for the stream")
+		case seenStream[st.Name]:
+			p.Add(st.Pos.Field("name"), path+".name", "duplicate stream name %q: names must be unique", st.Name)
+		}
+		seenStream[st.Name] = true
+		validateURL(p, st.Pos, path, st.URL)
+		validateMethod(p, st.Pos, path, st.Method)
+		if st.Timeout <= 0 {
+			p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5s", st.Timeout)
+		}
+		if len(st.Expect) == 0 {
+			p.Add(st.Pos.Field("expect"), path+".expect", "empty: expected at least one status code, such as [200]")
+		}
+		validateCodes(p, st.Pos, path, st.Expect)
+	}
+
+	if len(s.Steps) == 0 {
+		p.Add(s.Pos.Field("steps"), "steps", "required: at least one step (a name and one action of %v)", ActionKinds())
+	}
+	seenStep := map[string]bool{PhaseWarmup: true, PhaseCooldown: true}
+	clusterNames := map[string]bool{}
+	for i, c := range s.Clusters {
+		path := fmt.Sprintf("clusters[%d]", i)
+		switch {
+		case c.Name == "":
+			p.Add(c.Pos.Field("name"), path+".name", "required: a name for the cluster")
+		case clusterNames[c.Name]:
+			p.Add(c.Pos.Field("name"), path+".name", "duplicate cluster name %q", c.Name)
+		}
+		clusterNames[c.Name] = true
+		if c.Provider != "existing" && c.Provider != "kind" {
+			p.Add(c.Pos.Field("provider"), path+".provider", "%q: expected existing or kind", c.Provider)
+		}
+	}
+	for _, group := range []struct {
+		key   string
+		steps []Step
+	}{{"steps", s.Steps}, {"teardown", s.Teardown}} {
+		for i := range group.steps {
+			st := &group.steps[i]
+			path := fmt.Sprintf("%s[%d]", group.key, i)
+			switch {
+			case strings.TrimSpace(st.Name) == "":
+				p.Add(st.Pos.Field("name"), path+".name", "required: a name for the step")
+			case seenStep[st.Name]:
+				p.Add(st.Pos.Field("name"), path+".name", "duplicate step name %q: step names must be unique (and not %s/%s)", st.Name, PhaseWarmup, PhaseCooldown)
+			}
+			seenStep[st.Name] = true
+			if st.Timeout <= 0 {
+				p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5m", st.Timeout)
+			}
+			if st.Cluster != "" && !clusterNames[st.Cluster] {
+				p.Add(st.Pos.Field("cluster"), path+".cluster", "no cluster named %q under clusters", st.Cluster)
+			}
+			if st.Action != nil {
+				st.Action.Validate(s, p, join(path, st.Kind))
+			}
+		}
+	}
+	for i, g := range s.Checks {
+		if g.Spec != nil {
+			g.Spec.Validate(s, p, fmt.Sprintf("checks[%d].%s", i, g.Kind))
+		}
+	}
+	if s.Report.Dir != "" && filepath.Clean(s.Report.Dir) == "/" {
+		p.Add(s.Report.Pos.Field("dir"), "report.dir", "refusing to write reports into /")
+	}
+	for i, f := range s.Report.Formats {
+		if !slices.Contains(AllFormats, f) {
+			p.Add(s.Report.Pos.Field("formats"), fmt.Sprintf("report.formats[%d]", i), "unknown format %q: expected some of %v", f, AllFormats)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Vars supplies the values of ${NAME} references in scenario strings. Lookup order: Values (from --var flags),
+// then the environment when Env is set, then the reference's own default (${NAME:-default}).
+type Vars struct {
+	Values map[string]string
+	// Env lets the process environment answer what Values does not (CI passes versions this way).
+	Env bool
+}
+
+// Expand replaces ${NAME} and ${NAME:-default} in s. "$$" stands for a literal "$", so shell commands in run
+// steps can still say $${HOME}. A reference that resolves to nothing is an error.
+func (v Vars) Expand(s string) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '$' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '$' {
+			b.WriteByte('$')
+			i++
+			continue
+		}
+		if i+1 >= len(s) || s[i+1] != '{' {
+			b.WriteByte(c)
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return s, fmt.Errorf("unterminated variable reference in %q: expected ${NAME} or ${NAME:-default}", s)
+		}
+		ref := s[i+2 : i+2+end]
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validVarName(name) {
+			return s, fmt.Errorf("bad variable name %q in %q: expected letters, digits and _", name, s)
+		}
+		val, ok := v.lookup(name)
+		switch {
+		case ok:
+			b.WriteString(val)
+		case hasDef:
+			b.WriteString(def)
+		default:
+			return s, fmt.Errorf("variable %s is not set: pass --var %s=VALUE, set it in the environment, or write ${%s:-default}", name, name, name)
+		}
+		i += 2 + end
+	}
+	return b.String(), nil
+}
+
+func (v Vars) lookup(name string) (string, bool) {
+	if val, ok := v.Values[name]; ok {
+		return val, true
+	}
+	if v.Env {
+		if val, ok := os.LookupEnv(name); ok && val != "" {
+			return val, true
+		}
+	}
+	return "", false
+}
+
+func validVarName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || (r >= 'A' && r <= 'Z') || (r >= 'a' && r <= 'z') || (i > 0 && r >= '0' && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}

@@ -1,0 +1,225 @@
+// Package summary is the record of one rehearsal: phases, step outcomes, per-stream statistics (totals, per
+// phase, per second), check verdicts. It is what every report renders, and its JSON form (with
+// SchemaVersion) is the input of `canarygate report` and of comparisons between runs.
+package summary
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// SchemaVersion is bumped whenever a field changes meaning or disappears.
+const SchemaVersion = 1
+
+// FileName is the JSON summary's name inside a run directory.
+const FileName = "summary.json"
+
+// ResultsFileName is the vegeta results file inside a run directory (vegeta's gob encoding).
+const ResultsFileName = "results.bin"
+
+// Verdicts.
+const (
+	VerdictPass        = "pass"
+	VerdictFail        = "fail"
+	VerdictError       = "error"
+	VerdictInterrupted = "interrupted"
+)
+
+// Step outcomes.
+const (
+	OutcomePassed   = "passed"
+	OutcomeFailed   = "failed"
+	OutcomeTimedOut = "timed-out"
+	OutcomeSkipped  = "skipped"
+	// OutcomeNone is the outcome of phases that are not steps (warm-up, cool-down).
+	OutcomeNone = ""
+)
+
+// Run is one rehearsal.
+type Run struct {
+	SchemaVersion int       `json:"schemaVersion"`
+	Tool          string    `json:"tool"`
+	ToolVersion   string    `json:"toolVersion"`
+	Scenario      string    `json:"scenario"`
+	ScenarioFile  string    `json:"scenarioFile,omitempty"`
+	Description   string    `json:"description,omitempty"`
+	Started       time.Time `json:"started"`
+	DurationMs    float64   `json:"durationMs"`
+	Verdict       string    `json:"verdict"`
+	Interrupted   bool      `json:"interrupted,omitempty"`
+	// Error is a harness or infrastructure failure that kept the run from finishing.
+	Error   string   `json:"error,omitempty"`
+	Phases  []Phase  `json:"phases"`
+	Streams []Stream `json:"streams"`
+	Checks  []Check  `json:"checks"`
+	// ResultsFile is the vegeta results file, relative to the run directory.
+	ResultsFile string `json:"resultsFile,omitempty"`
+}
+
+// Phase is a span of the run: warm-up, a step, cool-down or a teardown step.
+type Phase struct {
+	Name        string  `json:"name"`
+	Kind        string  `json:"kind"`
+	Action      string  `json:"action,omitempty"`
+	Description string  `json:"description,omitempty"`
+	StartMs     float64 `json:"startMs"`
+	EndMs       float64 `json:"endMs"`
+	Outcome     string  `json:"outcome,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	// Output is the step's captured output (truncated).
+	Output string `json:"output,omitempty"`
+	// Changes lists what the step changed ("namespace demo-a: label istio.io/rev: 1-29 → 1-30").
+	Changes []string `json:"changes,omitempty"`
+	// Diagnostics holds what was gathered when the step failed (events, logs).
+	Diagnostics []string `json:"diagnostics,omitempty"`
+}
+
+// DurationMs is the phase's length.
+func (p Phase) DurationMs() float64 { return p.EndMs - p.StartMs }
+
+// IsStep reports whether the phase is a step (or teardown step) rather than a load window.
+func (p Phase) IsStep() bool { return p.Kind == "step" || p.Kind == "teardown" }
+
+// Stream is the traffic of one stream.
+type Stream struct {
+	Name   string `json:"name"`
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	Rate   string `json:"rate"`
+	Expect []int  `json:"expect"`
+	Totals Stats  `json:"totals"`
+	// PerPhase is indexed like Run.Phases.
+	PerPhase []Stats `json:"perPhase"`
+	// Series has one point per second of the run that saw requests.
+	Series                 []Second     `json:"series"`
+	MaxConsecutiveFailures int64        `json:"maxConsecutiveFailures"`
+	FirstFailures          []Failure    `json:"firstFailures,omitempty"`
+	Errors                 []ErrorCount `json:"errors,omitempty"`
+}
+
+// Stats counts requests of a stream in some span.
+type Stats struct {
+	Requests  int64            `json:"requests"`
+	Successes int64            `json:"successes"`
+	Failures  int64            `json:"failures"`
+	Codes     map[string]int64 `json:"codes,omitempty"`
+	Latency   Latency          `json:"latencyMs"`
+}
+
+// Latency quantiles in milliseconds (histogram estimates within 2 %; min, max and mean exact).
+type Latency struct {
+	Min  float64 `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+}
+
+// Second is one second of a stream.
+type Second struct {
+	// T is the second's offset from the run start, in seconds.
+	T        int64   `json:"t"`
+	Requests int64   `json:"requests"`
+	Failures int64   `json:"failures"`
+	P50Ms    float64 `json:"p50Ms"`
+	P99Ms    float64 `json:"p99Ms"`
+}
+
+// Failure is one failed request, kept as evidence.
+type Failure struct {
+	Stream string  `json:"stream"`
+	AtMs   float64 `json:"atMs"`
+	Phase  string  `json:"phase"`
+	Code   uint16  `json:"code"`
+	Error  string  `json:"error,omitempty"`
+	Body   string  `json:"body,omitempty"`
+}
+
+// ErrorCount is how often one error message occurred.
+type ErrorCount struct {
+	Message string `json:"message"`
+	Count   int64  `json:"count"`
+}
+
+// Check is a gate's verdict.
+type Check struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Description string `json:"description"`
+	Passed      bool   `json:"passed"`
+	// Summary is one sentence with the numbers.
+	Summary  string    `json:"summary"`
+	Evidence []string  `json:"evidence,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
+	// Phase is set for checks evaluated mid-run by a check step.
+	Phase string `json:"phase,omitempty"`
+}
+
+// TotalFailures adds up every stream's failures.
+func (r *Run) TotalFailures() int64 {
+	var n int64
+	for _, s := range r.Streams {
+		n += s.Totals.Failures
+	}
+	return n
+}
+
+// TotalRequests adds up every stream's requests.
+func (r *Run) TotalRequests() int64 {
+	var n int64
+	for _, s := range r.Streams {
+		n += s.Totals.Requests
+	}
+	return n
+}
+
+// PhaseIndex finds a phase by name.
+func (r *Run) PhaseIndex(name string) int {
+	for i, p := range r.Phases {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Encode writes r as indented JSON.
+func Encode(w io.Writer, r *Run) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// SchemaError reports a summary this version cannot read.
+type SchemaError struct {
+	File string
+	Got  int
+}
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("%s: schemaVersion %d is not supported (this canarygate reads schemaVersion %d)", e.File, e.Got, SchemaVersion)
+}
+
+// Read loads a summary from a JSON file or a run directory.
+func Read(path string) (*Run, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = path + string(os.PathSeparator) + FileName
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read run summary: %w", err)
+	}
+	var r Run
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a canarygate run summary: %w", path, err)
+	}
+	if r.SchemaVersion != SchemaVersion {
+		return nil, &SchemaError{File: path, Got: r.SchemaVersion}
+	}
+	return &r, nil
+}
