@@ -1,0 +1,108 @@
+// Package testserver is a loopback HTTP server with switchable faults, for canarygate's own tests: it answers
+// 200, or 503, resets connections, or answers slowly, as a control endpoint says. It only ever listens on
+// 127.0.0.1.
+package testserver
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fault modes.
+const (
+	ModeOK    = "ok"
+	Mode503   = "503"
+	ModeReset = "reset"
+	ModeSlow  = "slow"
+	ModeDelay = "delay"
+)
+
+// ControlPath switches modes: GET /_fault?mode=503 (or ok, reset, slow, delay&ms=200).
+const ControlPath = "/_fault"
+
+// Server is a fault-injecting loopback server.
+type Server struct {
+	*httptest.Server
+	mode     atomic.Value // string
+	delay    atomic.Int64 // ns, for ModeDelay
+	slow     time.Duration
+	body     atomic.Value // string: the body of 503 answers
+	served   atomic.Int64
+	mu       sync.Mutex
+	switches []string
+}
+
+// New starts a server on 127.0.0.1. Slow mode answers after slow (pick more than the stream timeout).
+func New(slow time.Duration) *Server {
+	s := &Server{slow: slow}
+	s.mode.Store(ModeOK)
+	s.body.Store("unavailable")
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	return s
+}
+
+// SetMode switches the fault mode directly.
+func (s *Server) SetMode(mode string) {
+	s.mode.Store(mode)
+	s.mu.Lock()
+	s.switches = append(s.switches, mode)
+	s.mu.Unlock()
+}
+
+// SetFailureBody sets what 503 answers say (tests craft hostile bodies).
+func (s *Server) SetFailureBody(b string) { s.body.Store(b) }
+
+// Served counts answered requests (not control calls).
+func (s *Server) Served() int64 { return s.served.Load() }
+
+// ControlURL returns the URL that switches to mode.
+func (s *Server) ControlURL(mode string) string { return fmt.Sprintf("%s%s?mode=%s", s.URL, ControlPath, mode) }
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == ControlPath {
+		if ms := r.URL.Query().Get("ms"); ms != "" {
+			var n int64
+			fmt.Sscanf(ms, "%d", &n)
+			s.delay.Store(n * int64(time.Millisecond))
+		}
+		s.SetMode(r.URL.Query().Get("mode"))
+		fmt.Fprintln(w, "mode", r.URL.Query().Get("mode"))
+		return
+	}
+	s.served.Add(1)
+	switch s.mode.Load().(string) {
+	case Mode503:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, s.body.Load().(string))
+		return
+	case ModeReset:
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			panic("no hijacker")
+		}
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0) // RST, not FIN
+			}
+			conn.Close()
+		}
+		return
+	case ModeSlow:
+		select {
+		case <-time.After(s.slow):
+		case <-r.Context().Done():
+			return
+		}
+	case ModeDelay:
+		time.Sleep(time.Duration(s.delay.Load()))
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintln(w, "ok")
+}
