@@ -91,7 +91,7 @@ func WriteHTML(w io.Writer, run *summary.Run, cfg Config) error {
 func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error) {
 	c := chart{Stream: s.Name, Width: chartW, Height: chartH, PlotTop: padTop, PlotBottom: chartH - padBot, PlotLeft: padL, PlotRight: chartW - padR}
 	durS := math.Max(run.DurationMs/1000, 1)
-	x := func(sec float64) float64 { return padL + (sec/durS)*(chartW-padL-padR) }
+	x := func(sec float64) float64 { return padL + (math.Min(math.Max(sec, 0), durS)/durS)*(chartW-padL-padR) }
 	plotH := chartH - padTop - padBot
 
 	for i, p := range run.Phases {

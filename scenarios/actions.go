@@ -1,8 +1,8 @@
 package scenarios
 
 import (
-	yaml "go.yaml.in/yaml/v3"
 	"fmt"
+	yaml "go.yaml.in/yaml/v3"
 	"net/url"
 	"strings"
 	"time"
@@ -91,7 +91,9 @@ type CheckAction struct {
 	Gate
 }
 
-func (a *CheckAction) decodeNode(dec *decoder, n *yaml.Node, path string) { a.Gate.decodeNode(dec, n, path) }
+func (a *CheckAction) decodeNode(dec *decoder, n *yaml.Node, path string) {
+	a.Gate.decodeNode(dec, n, path)
+}
 
 // Validate implements ActionSpec.
 func (a *CheckAction) Validate(s *Scenario, p Problems, path string) {

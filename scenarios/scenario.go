@@ -21,9 +21,9 @@ type Scenario struct {
 	Traffic  Traffic   `yaml:"traffic" json:"traffic"`
 	Steps    []Step    `yaml:"steps" json:"steps"`
 	// Teardown steps always run, after the steps, whatever happened to them.
-	Teardown []Step  `yaml:"teardown,omitempty" json:"teardown,omitempty"`
-	Checks   []Gate  `yaml:"checks,omitempty" json:"checks,omitempty"`
-	Report   Report  `yaml:"report" json:"report"`
+	Teardown []Step `yaml:"teardown,omitempty" json:"teardown,omitempty"`
+	Checks   []Gate `yaml:"checks,omitempty" json:"checks,omitempty"`
+	Report   Report `yaml:"report" json:"report"`
 }
 
 // Cluster is a Kubernetes cluster the steps act on.

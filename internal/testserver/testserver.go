@@ -61,7 +61,9 @@ func (s *Server) SetFailureBody(b string) { s.body.Store(b) }
 func (s *Server) Served() int64 { return s.served.Load() }
 
 // ControlURL returns the URL that switches to mode.
-func (s *Server) ControlURL(mode string) string { return fmt.Sprintf("%s%s?mode=%s", s.URL, ControlPath, mode) }
+func (s *Server) ControlURL(mode string) string {
+	return fmt.Sprintf("%s%s?mode=%s", s.URL, ControlPath, mode)
+}
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == ControlPath {

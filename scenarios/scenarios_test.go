@@ -1,0 +1,165 @@
+package scenarios
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]Rate{
+		"50/s": {50, time.Second}, "10/1s": {10, time.Second}, "600/1m": {600, time.Minute},
+		"5/100ms": {5, 100 * time.Millisecond}, "20": {20, time.Second}, " 7 / m ": {7, time.Minute},
+	} {
+		got, err := ParseRate(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "0/s", "-1/s", "fast", "5/", "5/0s", "5/-1s", "5/parsec", "1.5/s"} {
+		_, err := ParseRate(bad)
+		assert.Error(t, err, bad)
+	}
+	assert.InDelta(t, 10.0, Rate{600, time.Minute}.PerSecond(), 1e-9)
+}
+
+func TestVarsExpand(t *testing.T) {
+	t.Setenv("CG_FROM_ENV", "env")
+	v := Vars{Values: map[string]string{"A": "flag"}, Env: true}
+	for in, want := range map[string]string{
+		"${A}":               "flag",
+		"x${A}y":             "xflagy",
+		"${CG_FROM_ENV}":     "env",
+		"${MISSING:-dflt}":   "dflt",
+		"${MISSING:-}":       "",
+		"$${HOME} and $$":    "${HOME} and $",
+		"plain $ sign":       "plain $ sign",
+		"${A}${CG_FROM_ENV}": "flagenv",
+		"${A:-ignored}":      "flag",
+	} {
+		got, err := v.Expand(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"${MISSING}", "${A", "${1X}", "${}"} {
+		_, err := v.Expand(bad)
+		assert.Error(t, err, bad)
+	}
+	_, err := Vars{}.Expand("${CG_FROM_ENV}")
+	assert.Error(t, err, "the environment is read only when asked")
+}
+
+func TestDefaultsAreFilledIn(t *testing.T) {
+	s, err := Parse("t.yaml", []byte(`
+name: d
+traffic:
+  streams: [{name: a, url: "http://127.0.0.1:1/"}]
+steps:
+  - {name: s, soak: {duration: 2s}}
+  - {name: r, run: {command: "true"}}
+  - {name: p, http: {url: "http://127.0.0.1:1/"}}
+`), Vars{})
+	require.NoError(t, err)
+	st := s.Traffic.Streams[0]
+	assert.Equal(t, "GET", st.Method)
+	assert.Equal(t, DefaultRate, st.Rate)
+	assert.Equal(t, DefaultTimeout, st.Timeout)
+	assert.Equal(t, []int{200}, st.Expect)
+	assert.Equal(t, DefaultWarmup, s.Traffic.Warmup)
+	assert.Equal(t, Duration(62*time.Second), s.Steps[0].Timeout, "a soak's timeout leaves room beyond its duration")
+	assert.Equal(t, DefaultStepTimeout, s.Steps[1].Timeout)
+	assert.Equal(t, []int{200}, s.Steps[2].Action.(*HTTPAction).Expect)
+	require.Len(t, s.Checks, 2)
+	assert.Equal(t, GateNoUnexpectedStatus, s.Checks[0].Kind)
+	assert.Equal(t, AllFormats, s.Report.Formats)
+	assert.Equal(t, DefaultReportDir, s.Report.Dir)
+}
+
+func TestExplicitZeroWarmupIsKept(t *testing.T) {
+	s, err := Parse("t.yaml", []byte("name: z\ntraffic:\n  warmup: 0s\n  cooldown: 0s\n  streams: [{name: a, url: \"http://127.0.0.1:1/\"}]\nsteps: [{name: s, soak: {duration: 1s}}]\n"), Vars{})
+	require.NoError(t, err)
+	assert.Zero(t, s.Traffic.Warmup)
+	assert.Zero(t, s.Traffic.Cooldown)
+}
+
+func TestAllProblemsOfAFileAreReportedAtOnce(t *testing.T) {
+	_, err := Parse("many.yaml", []byte(`
+name: m
+traffic:
+  warmup: soon
+  streams:
+    - {name: a, url: "nope", rate: lots, bogus: 1}
+steps:
+  - {name: s, timeout: -1s, soak: {duration: 1s}}
+  - {name: s, soak: {duration: 1s}}
+`), Vars{})
+	require.Error(t, err)
+	var ie *InvalidError
+	require.ErrorAs(t, err, &ie)
+	paths := map[string]int{}
+	for _, e := range ie.Errors {
+		paths[e.Path] = e.Pos.Line
+	}
+	assert.Equal(t, map[string]int{
+		"traffic.warmup":           4,
+		"traffic.streams[0].url":   6,
+		"traffic.streams[0].rate":  6,
+		"traffic.streams[0].bogus": 6,
+		"steps[0].timeout":         8,
+		"steps[1].name":            9,
+	}, paths)
+	assert.True(t, IsInvalid(err))
+	assert.Contains(t, err.Error(), "many.yaml:4:")
+}
+
+func TestShippedScenariosParse(t *testing.T) {
+	require.NotEmpty(t, Names())
+	for _, name := range Names() {
+		s, err := Load(name, Vars{})
+		require.NoError(t, err, name)
+		assert.Equal(t, filepath.Join("scenarios", name+".yaml"), s.File)
+	}
+	_, err := Load("no-such-scenario", Vars{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "http-example", "lists what is shipped")
+}
+
+// FuzzParse: whatever the bytes, Parse returns a scenario or an *InvalidError, and never panics.
+// Run with: go test ./scenarios -run '^$' -fuzz FuzzParse -fuzztime 60s
+func FuzzParse(f *testing.F) {
+	for _, name := range Names() {
+		src, _ := Source(name)
+		f.Add(src)
+	}
+	files, _ := filepath.Glob("../internal/cli/testdata/invalid/*.yaml")
+	for _, p := range files {
+		data, _ := os.ReadFile(p)
+		f.Add(data)
+	}
+	f.Add([]byte("name: x\nsteps: [{name: a, check: {latencyP99: {max: 1s, steps: [a]}}}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("fuzz.yaml", data, Vars{Values: map[string]string{"TARGET": "http://127.0.0.1:1"}})
+		if err != nil {
+			if !IsInvalid(err) {
+				t.Fatalf("error of unexpected type %T: %v", err, err)
+			}
+			if !strings.Contains(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if s == nil || s.Name == "" || len(s.Steps) == 0 || len(s.Traffic.Streams) == 0 {
+			t.Fatalf("a valid scenario lacks what validation requires: %+v", s)
+		}
+		for _, st := range s.Steps {
+			if st.Action == nil || st.Timeout <= 0 {
+				t.Fatalf("step %q has no action or timeout", st.Name)
+			}
+			_ = st.Action.Describe()
+		}
+	})
+}
