@@ -64,17 +64,19 @@ GO
   done
 fi
 
-if [ ! -x "$OUT/kwok" ] || [ ! -d "$OUT/kwok-stages" ]; then
+if [ ! -x "$OUT/kwok" ] || [ ! -f "$OUT/kwok-stages/.fast" ]; then
   log "building kwok $KWOK_VERSION"
   GOBIN="$OUT" CGO_ENABLED=0 go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" >&2
   kwokdir=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   mkdir -p "$OUT/kwok-stages"
-  for s in node-initialize node-heartbeat-with-lease pod-ready pod-complete pod-delete; do
-    f=$(find "$kwokdir/kustomize/stage" -name "$s.yaml" | head -n1)
-    [ -n "$f" ] || { log "kwok stage $s not found under $kwokdir/kustomize/stage"; exit 1; }
-    cp "$f" "$OUT/kwok-stages/$s.yaml"
+  # The "fast" stages: nodes become Ready at once, pods Running/Ready as soon as they are scheduled.
+  for s in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    f="$kwokdir/kustomize/stage/$s.yaml"
+    [ -f "$f" ] || { log "kwok stage $f not found"; exit 1; }
+    cp "$f" "$OUT/kwok-stages/$(basename "$f")"
   done
   chmod -R u+w "$OUT/kwok-stages"
+  touch "$OUT/kwok-stages/.fast"
 fi
 
 "$OUT/kube-apiserver" --version >&2
