@@ -60,18 +60,6 @@ type proc struct {
 	done chan struct{}
 }
 
-// clientFeatureEnv turns off client-go's streaming lists: Debian's etcd 3.4 lacks the watch progress requests
-// they need, and informers would retry them forever instead of listing.
-var clientFeatureEnv = []string{"KUBE_FEATURE_WatchListClient=false"}
-
-// DisableWatchList applies clientFeatureEnv to this process, whose clients talk to the same API server.
-func DisableWatchList() {
-	for _, kv := range clientFeatureEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		_ = os.Setenv(k, v)
-	}
-}
-
 // Required reports whether integration tests must run (and fail when the control plane cannot start) rather
 // than skip: in CI, or whenever the binaries are configured.
 func Required() bool { return os.Getenv("CI") != "" || os.Getenv("CANARYGATE_TESTBIN") != "" }
@@ -134,7 +122,6 @@ func freePort() (int, error) {
 
 // Start brings up the control plane with binaries from bin.
 func Start(ctx context.Context, bin string) (*Env, error) {
-	DisableWatchList()
 	blackhole()
 	dir, err := os.MkdirTemp("", "canarygate-testenv-")
 	if err != nil {
@@ -200,6 +187,9 @@ current-context: test
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-account-key-file", saPub, "--service-account-signing-key-file", saKey,
 		"--allow-privileged", "--endpoint-reconciler-type", "none",
+		// Debian's etcd 3.4 cannot answer watch progress requests, which streaming lists need: with the
+		// feature on, every informer's watch fails and events arrive only on relists, a minute late.
+		"--feature-gates", "WatchList=false",
 		"--v", "1"); err != nil {
 		return e, err
 	}
@@ -245,7 +235,6 @@ func blackhole() {
 
 func (e *Env) run(name, path string, args ...string) error {
 	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), clientFeatureEnv...)
 	w := &prefixWriter{prefix: name + ": ", buf: e.logs}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -337,7 +326,9 @@ func (e *Env) Namespace(t testing.TB, prefix string) string {
 	if err := e.waitServiceAccount(ctx, ns.Name); err != nil {
 		t.Fatalf("namespace %s: default service account never appeared: %v", ns.Name, err)
 	}
-	t.Cleanup(func() { _ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
+	})
 	return ns.Name
 }
 
@@ -383,6 +374,17 @@ type prefixWriter struct {
 
 var logMu sync.Mutex
 
+// logFile, when $CANARYGATE_TESTENV_LOG names a file, gets every line of the control plane's output (debugging).
+var logFile = func() *os.File {
+	if p := os.Getenv("CANARYGATE_TESTENV_LOG"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			return f
+		}
+	}
+	return nil
+}()
+
 func (w *prefixWriter) Write(p []byte) (int, error) {
 	logMu.Lock()
 	defer logMu.Unlock()
@@ -399,6 +401,10 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 		}
 		w.buf.WriteString(w.prefix)
 		w.buf.Write(line)
+		if logFile != nil {
+			logFile.WriteString(w.prefix)
+			logFile.Write(line)
+		}
 	}
 	return len(p), nil
 }

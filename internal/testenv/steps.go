@@ -1,0 +1,51 @@
+package testenv
+
+import (
+	"context"
+
+	"strings"
+	"testing"
+
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/runner"
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/timeline"
+)
+
+// Cluster returns canarygate's cluster for the control plane. Reading pod logs is off: the API server would
+// fetch them from the fake node.
+func (e *Env) Cluster(t testing.TB) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New("test", e.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Kubeconfig = e.Kubeconfig
+	c.PodLogs = false
+	return c
+}
+
+// RunStep parses one step (YAML of a steps list item, e.g. "name: x\nrestart: {namespace: y}") inside a
+// minimal scenario — so the step's fields go through the real parser and validation — and runs it with
+// the given executors against the control plane.
+func (e *Env) RunStep(ctx context.Context, t testing.TB, reg runner.Registry, stepYAML string) runner.Result {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("name: step-test\nclusters: [{name: test, provider: existing}]\ntraffic:\n  streams: [{name: none, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - ")
+	b.WriteString(strings.ReplaceAll(strings.TrimSpace(stepYAML), "\n", "\n    "))
+	b.WriteString("\n")
+	sc, err := scenarios.Parse("step.yaml", []byte(b.String()), scenarios.Vars{})
+	if err != nil {
+		t.Fatalf("step does not parse:\n%s\n%v", b.String(), err)
+	}
+	tl := timeline.New()
+	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl,
+		Services: map[string]any{cluster.ServiceKey: cluster.NewSet(e.Cluster(t))}}
+	res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
+	if len(res) != 1 {
+		t.Fatalf("expected one step result, got %d", len(res))
+	}
+	t.Logf("step %q: %s %v\nchanges:\n  %s\ndiagnostics:\n  %s\noutput:\n%s", res[0].Name, res[0].Outcome, res[0].Err,
+		strings.Join(res[0].Changes, "\n  "), strings.Join(res[0].Diagnostics, "\n  "), res[0].Output)
+	return res[0]
+}

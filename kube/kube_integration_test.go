@@ -1,0 +1,321 @@
+package kube_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/ptr"
+
+	"github.com/canarygate/canarygate/internal/testenv"
+	"github.com/canarygate/canarygate/kube"
+	"github.com/canarygate/canarygate/summary"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+func deployment(ns, name string, replicas int32, mutate ...func(*appsv1.Deployment)) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1),
+					Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}},
+			},
+		},
+	}
+	for _, m := range mutate {
+		m(d)
+	}
+	return d
+}
+
+func createAvailable(t *testing.T, e *testenv.Env, ds ...*appsv1.Deployment) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := e.Cluster(t)
+	for _, d := range ds {
+		_, err := e.Client.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	for _, d := range ds {
+		require.NoError(t, kube.WaitRolledOut(ctx, c, d.Namespace, d.Name))
+	}
+}
+
+func TestLabelNamespaceSwapsInjectionForRevision(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "relabel")
+	n, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err)
+	n.Labels["istio-injection"] = "enabled"
+	n.Labels["team"] = "payments"
+	_, err = e.Client.CoreV1().Namespaces().Update(ctx, n, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf(`name: move
+labelNamespace:
+  namespaces: [%s]
+  set: {istio.io/rev: 1-30}
+  remove: [istio-injection]`, ns))
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	got, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"istio.io/rev": "1-30", "team": "payments", "kubernetes.io/metadata.name": ns}, got.Labels)
+	assert.Contains(t, res.Changes, fmt.Sprintf("namespace %s: label istio.io/rev: (none) → 1-30", ns))
+	assert.Contains(t, res.Changes, fmt.Sprintf("namespace %s: label istio-injection: enabled → (removed)", ns))
+
+	again := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: again\nlabelNamespace: {namespaces: [%s], set: {istio.io/rev: 1-30}, remove: [istio-injection]}", ns))
+	require.Equal(t, summary.OutcomePassed, again.Outcome)
+	assert.Equal(t, []string{fmt.Sprintf("namespace %s: labels already as asked", ns)}, again.Changes)
+}
+
+// rsEvent is what the test saw of a ReplicaSet, independently of the action.
+type rsEvent struct {
+	at         time.Time
+	deployment string
+	rs         string
+	kind       string // "created" or "available"
+}
+
+func watchReplicaSets(t *testing.T, e *testenv.Env, ns string, since time.Time) (stop func() []rsEvent) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := e.Client.AppsV1().ReplicaSets(ns).Watch(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	var (
+		mu     sync.Mutex
+		events []rsEvent
+		seen   = map[string]bool{}
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			rs, ok := ev.Object.(*appsv1.ReplicaSet)
+			if !ok || ev.Type == watch.Deleted || rs.CreationTimestamp.Time.Before(since.Truncate(time.Second)) || len(rs.OwnerReferences) == 0 {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			owner := rs.OwnerReferences[0].Name
+			if !seen[rs.Name+"/created"] {
+				seen[rs.Name+"/created"] = true
+				events = append(events, rsEvent{now, owner, rs.Name, "created"})
+			}
+			if rs.Spec.Replicas != nil && *rs.Spec.Replicas > 0 && rs.Status.AvailableReplicas == *rs.Spec.Replicas && !seen[rs.Name+"/available"] {
+				seen[rs.Name+"/available"] = true
+				events = append(events, rsEvent{now, owner, rs.Name, "available"})
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() []rsEvent {
+		cancel()
+		w.Stop()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return events
+	}
+}
+
+func TestRestartRollsDeploymentsOutOneAtATime(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "restart")
+	createAvailable(t, e, deployment(ns, "app-a", 2), deployment(ns, "app-b", 1), deployment(ns, "app-c", 2))
+	time.Sleep(1100 * time.Millisecond) // ReplicaSets of the first rollout are older than the watch's cut-off
+
+	start := time.Now()
+	stop := watchReplicaSets(t, e, ns, start)
+	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: restart\ntimeout: 2m\nrestart: {namespace: %s}", ns))
+	end := time.Now()
+	time.Sleep(200 * time.Millisecond)
+	events := stop()
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	for _, ev := range events {
+		t.Logf("%s +%s %s %s", ev.deployment, ev.at.Sub(start).Round(time.Millisecond), ev.rs, ev.kind)
+	}
+
+	created := map[string]time.Time{}
+	available := map[string]time.Time{}
+	for _, ev := range events {
+		if ev.kind == "created" {
+			created[ev.deployment] = ev.at
+		} else {
+			available[ev.deployment] = ev.at
+		}
+	}
+	order := []string{"app-a", "app-b", "app-c"}
+	for _, d := range order {
+		require.Contains(t, created, d, "a new ReplicaSet for %s", d)
+		require.Contains(t, available, d, "the new ReplicaSet of %s became available", d)
+		assert.False(t, available[d].After(end), "the step ended only after %s rolled out", d)
+	}
+	for i := 1; i < len(order); i++ {
+		assert.True(t, created[order[i]].After(available[order[i-1]]),
+			"%s was restarted (new ReplicaSet at +%s) only after %s's new ReplicaSet was available (+%s)",
+			order[i], created[order[i]].Sub(start), order[i-1], available[order[i-1]].Sub(start))
+	}
+	for _, d := range order {
+		got, err := e.Client.AppsV1().Deployments(ns).Get(ctx, d, metav1.GetOptions{})
+		require.NoError(t, err)
+		done, msg, err := kube.RolloutStatus(got)
+		require.NoError(t, err)
+		assert.True(t, done, "%s: %s", d, msg)
+		assert.NotEmpty(t, got.Spec.Template.Annotations[kube.RestartedAtAnnotation])
+	}
+	assert.Len(t, res.Changes, 3)
+}
+
+func TestRestartOfADeploymentThatNeverBecomesReadyFailsNamingIt(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "stuck")
+	createAvailable(t, e, deployment(ns, "healthy", 1))
+	stuck := deployment(ns, "stuck", 1, func(d *appsv1.Deployment) {
+		d.Spec.Template.Spec.NodeSelector = map[string]string{"canarygate.test/no-such-node": "true"}
+	})
+	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, stuck, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	started := time.Now()
+	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: restart\ntimeout: 6s\nrestart: {namespace: %s, deployments: [healthy, stuck]}", ns))
+	took := time.Since(started)
+	assert.Equal(t, summary.OutcomeTimedOut, res.Outcome)
+	require.Error(t, res.Err)
+	assert.Contains(t, res.Err.Error(), "deployment "+ns+"/stuck did not roll out")
+	assert.Less(t, took, 15*time.Second, "the step ends at its timeout")
+	diag := strings.Join(res.Diagnostics, "\n")
+	assert.Contains(t, diag, "FailedScheduling", "the events of the namespace are in the diagnostics")
+	assert.Contains(t, diag, "not ready: phase Pending")
+	assert.Contains(t, res.Changes, "deployment "+ns+"/healthy: restarted and rolled out in "+strings.TrimPrefix(res.Changes[0], "deployment "+ns+"/healthy: restarted and rolled out in "))
+}
+
+func TestWaitForReturnsOnTheWatchEventNotAPoll(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "wait")
+	creating := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(2 * time.Second)
+		creating <- time.Now()
+		_, err := e.Client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "late"}}, metav1.CreateOptions{})
+		assert.NoError(t, err)
+	}()
+	started := time.Now()
+	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: wait\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: exists}", ns))
+	returned := time.Now()
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	createdAt := <-creating
+	lag := returned.Sub(createdAt)
+	t.Logf("waitFor returned %s after the create call began (%s after the step started)", lag, returned.Sub(started))
+	assert.Less(t, lag, time.Second, "returns within 1 s of the creation")
+	assert.GreaterOrEqual(t, returned.Sub(started), 2*time.Second, "and not before it")
+
+	go func() {
+		time.Sleep(time.Second)
+		_ = e.Client.CoreV1().ConfigMaps(ns).Delete(ctx, "late", metav1.DeleteOptions{})
+	}()
+	gone := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: gone\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: gone}", ns))
+	require.Equal(t, summary.OutcomePassed, gone.Outcome, "%v", gone.Err)
+
+	createAvailable(t, e, deployment(ns, "web", 2))
+	ready := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: ready\ntimeout: 20s\nwaitFor: {namespace: %s, selector: app=web, condition: ready}", ns))
+	require.Equal(t, summary.OutcomePassed, ready.Outcome, "%v", ready.Err)
+	avail := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: available\ntimeout: 20s\nwaitFor: {namespace: %s, name: web, condition: available}", ns))
+	require.Equal(t, summary.OutcomePassed, avail.Outcome, "%v", avail.Err)
+}
+
+func TestApplyTwiceIsANoOpAndDeleteCanIgnoreMissing(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "apply")
+	manifest := fmt.Sprintf(`|
+      apiVersion: v1
+      kind: ConfigMap
+      metadata: {name: settings}
+      data: {mode: canary}
+      ---
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: web}
+      spec:
+        replicas: 1
+        selector: {matchLabels: {app: web}}
+        template:
+          metadata: {labels: {app: web}}
+          spec:
+            terminationGracePeriodSeconds: 1
+            containers: [{name: web, image: example.invalid/web:1}]
+      ---
+      apiVersion: rbac.authorization.k8s.io/v1
+      kind: ClusterRole
+      metadata: {name: %s-reader}
+      rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]`, ns)
+	step := fmt.Sprintf("name: apply\napply:\n  namespace: %s\n  manifest: %s", ns, manifest)
+	first := e.RunStep(ctx, t, kube.Executors(), step)
+	require.Equal(t, summary.OutcomePassed, first.Outcome, "%v", first.Err)
+	assert.Equal(t, []string{
+		"ConfigMap " + ns + "/settings: created", "Deployment " + ns + "/web: created", "ClusterRole " + ns + "-reader: created",
+	}, first.Changes, "a namespace given to the step is not given to cluster-scoped objects")
+	cm1, err := e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+	require.NoError(t, err)
+	d1, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	second := e.RunStep(ctx, t, kube.Executors(), step)
+	require.Equal(t, summary.OutcomePassed, second.Outcome, "%v", second.Err)
+	for _, ch := range second.Changes {
+		assert.True(t, strings.HasSuffix(ch, ": unchanged"), ch)
+	}
+	cm2, err := e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, cm1.ResourceVersion, cm2.ResourceVersion, "the second apply wrote nothing")
+	d2, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, d1.Generation, d2.Generation)
+
+	patched := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: patch\npatch: {apiVersion: apps/v1, kind: Deployment, name: web, namespace: %s, type: merge, patch: {spec: {replicas: 2}}}", ns))
+	require.Equal(t, summary.OutcomePassed, patched.Outcome, "%v", patched.Err)
+	scaled := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: scale\ntimeout: 60s\nscale: {namespace: %s, deployment: web, replicas: 3}", ns))
+	require.Equal(t, summary.OutcomePassed, scaled.Outcome, "%v", scaled.Err)
+	assert.Equal(t, []string{"deployment " + ns + "/web: replicas 2 → 3"}, scaled.Changes)
+	annotated := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: annotate\nannotate: {apiVersion: v1, kind: ConfigMap, name: settings, namespace: %s, set: {owner: canarygate}}", ns))
+	require.Equal(t, summary.OutcomePassed, annotated.Outcome, "%v", annotated.Err)
+
+	missing := fmt.Sprintf("objects: [{apiVersion: v1, kind: ConfigMap, name: never-existed, namespace: %s}]", ns)
+	ignored := e.RunStep(ctx, t, kube.Executors(), "name: delete-missing\ndelete: {ignoreNotFound: true, "+missing+"}")
+	assert.Equal(t, summary.OutcomePassed, ignored.Outcome, "%v", ignored.Err)
+	strict := e.RunStep(ctx, t, kube.Executors(), "name: delete-missing-strict\ndelete: {"+missing+"}")
+	assert.Equal(t, summary.OutcomeFailed, strict.Outcome)
+	require.Error(t, strict.Err)
+	assert.Contains(t, strict.Err.Error(), "never-existed")
+
+	deleted := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: delete\ntimeout: 60s\ndelete:\n  namespace: %s\n  manifest: %s", ns, manifest))
+	require.Equal(t, summary.OutcomePassed, deleted.Outcome, "%v", deleted.Err)
+	_, err = e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+	assert.True(t, err != nil, "deleted and waited for: gone")
+	names := append([]string(nil), deleted.Changes...)
+	sort.Strings(names)
+	assert.Len(t, names, 3)
+}

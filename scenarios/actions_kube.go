@@ -1,0 +1,442 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kubernetes and Helm action kinds.
+const (
+	ActionHelmInstall    = "helmInstall"
+	ActionHelmUpgrade    = "helmUpgrade"
+	ActionHelmUninstall  = "helmUninstall"
+	ActionApply          = "apply"
+	ActionDelete         = "delete"
+	ActionLabelNamespace = "labelNamespace"
+	ActionAnnotate       = "annotate"
+	ActionRestart        = "restart"
+	ActionWaitFor        = "waitFor"
+	ActionScale          = "scale"
+	ActionPatch          = "patch"
+)
+
+func init() {
+	RegisterAction(ActionHelmInstall, func() ActionSpec { return &HelmAction{verb: "install"} })
+	RegisterAction(ActionHelmUpgrade, func() ActionSpec { return &HelmAction{verb: "upgrade"} })
+	RegisterAction(ActionHelmUninstall, func() ActionSpec { return &HelmUninstallAction{} })
+	RegisterAction(ActionApply, func() ActionSpec { return &ApplyAction{} })
+	RegisterAction(ActionDelete, func() ActionSpec { return &DeleteAction{} })
+	RegisterAction(ActionLabelNamespace, func() ActionSpec { return &LabelNamespaceAction{} })
+	RegisterAction(ActionAnnotate, func() ActionSpec { return &AnnotateAction{} })
+	RegisterAction(ActionRestart, func() ActionSpec { return &RestartAction{} })
+	RegisterAction(ActionWaitFor, func() ActionSpec { return &WaitForAction{} })
+	RegisterAction(ActionScale, func() ActionSpec { return &ScaleAction{} })
+	RegisterAction(ActionPatch, func() ActionSpec { return &PatchAction{} })
+}
+
+// DefaultHelmTimeout bounds Helm's own wait.
+var DefaultHelmTimeout = Duration(5 * time.Minute)
+
+// HelmAction installs or upgrades a release. Chart is a chart name in Repo (an HTTP chart repository), an
+// oci:// reference, or a local path.
+type HelmAction struct {
+	Pos             Pos `yaml:"-" json:"-"`
+	verb            string
+	Release         string         `yaml:"release" json:"release"`
+	Namespace       string         `yaml:"namespace" json:"namespace"`
+	CreateNamespace bool           `yaml:"createNamespace,omitempty" json:"createNamespace,omitempty"`
+	Chart           string         `yaml:"chart" json:"chart"`
+	Repo            string         `yaml:"repo,omitempty" json:"repo,omitempty"`
+	Version         string         `yaml:"version,omitempty" json:"version,omitempty"`
+	Values          map[string]any `yaml:"values,omitempty" json:"values,omitempty"`
+	ValuesFiles     []string       `yaml:"valuesFiles,omitempty" json:"valuesFiles,omitempty"`
+	// Wait for the release's resources to be ready (default true: an upgrade step is done when it is rolled out).
+	Wait    *bool    `yaml:"wait,omitempty" json:"wait,omitempty"`
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// Atomic rolls a failed install back (uninstall) or a failed upgrade back (previous revision).
+	Atomic bool `yaml:"atomic,omitempty" json:"atomic,omitempty"`
+	// Install lets helmUpgrade install a missing release (helm upgrade --install).
+	Install bool `yaml:"install,omitempty" json:"install,omitempty"`
+}
+
+// Verb is "install" or "upgrade".
+func (a *HelmAction) Verb() string { return a.verb }
+
+// Waits reports whether Helm waits for the release to be ready.
+func (a *HelmAction) Waits() bool { return a.Wait == nil || *a.Wait || a.Atomic }
+
+// Validate implements ActionSpec.
+func (a *HelmAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "release", a.Release, "the Helm release name")
+	required(p, a.Pos, path, "chart", a.Chart, "a chart name (with repo), an oci:// reference or a local path")
+	required(p, a.Pos, path, "namespace", a.Namespace, "the release's namespace")
+	if a.Repo != "" && !strings.HasPrefix(a.Repo, "http://") && !strings.HasPrefix(a.Repo, "https://") {
+		p.Add(a.Pos.Field("repo"), join(path, "repo"), "%q: expected an http:// or https:// chart repository URL", a.Repo)
+	}
+	if a.Timeout < 0 {
+		p.Add(a.Pos.Field("timeout"), join(path, "timeout"), "negative: expected a positive duration")
+	}
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+	if a.verb == "install" && a.Install {
+		p.Add(a.Pos.Field("install"), join(path, "install"), "only helmUpgrade takes install")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *HelmAction) Describe() string {
+	src := a.Chart
+	if a.Repo != "" {
+		src = a.Repo + " " + a.Chart
+	}
+	if a.Version != "" {
+		src += "@" + a.Version
+	}
+	return fmt.Sprintf("helm %s release %s/%s from %s", a.verb, a.Namespace, a.Release, src)
+}
+
+// HelmUninstallAction uninstalls a release.
+type HelmUninstallAction struct {
+	Pos            Pos      `yaml:"-" json:"-"`
+	Release        string   `yaml:"release" json:"release"`
+	Namespace      string   `yaml:"namespace" json:"namespace"`
+	Wait           bool     `yaml:"wait,omitempty" json:"wait,omitempty"`
+	Timeout        Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	IgnoreNotFound bool     `yaml:"ignoreNotFound,omitempty" json:"ignoreNotFound,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *HelmUninstallAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "release", a.Release, "the Helm release name")
+	required(p, a.Pos, path, "namespace", a.Namespace, "the release's namespace")
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *HelmUninstallAction) Describe() string {
+	return fmt.Sprintf("helm uninstall release %s/%s", a.Namespace, a.Release)
+}
+
+// Manifests names YAML objects: a file, inline text, or a fixture shipped in canarygate.
+type Manifests struct {
+	File     string `yaml:"file,omitempty" json:"file,omitempty"`
+	Manifest string `yaml:"manifest,omitempty" json:"manifest,omitempty"`
+	Fixture  string `yaml:"fixture,omitempty" json:"fixture,omitempty"`
+	// Namespace is given to namespaced objects that name none.
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+}
+
+func (m Manifests) count() int {
+	n := 0
+	for _, s := range []string{m.File, m.Manifest, m.Fixture} {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (m Manifests) describe() string {
+	switch {
+	case m.File != "":
+		return "file " + m.File
+	case m.Fixture != "":
+		return "fixture " + m.Fixture
+	default:
+		return "inline manifest"
+	}
+}
+
+// ApplyAction applies objects with server-side apply.
+type ApplyAction struct {
+	Pos          Pos `yaml:"-" json:"-"`
+	Manifests    `yaml:",inline" json:",inline"`
+	FieldManager string `yaml:"fieldManager,omitempty" json:"fieldManager,omitempty"`
+	// Force takes ownership of fields other managers own.
+	Force bool `yaml:"force,omitempty" json:"force,omitempty"`
+}
+
+// DefaultFieldManager is canarygate's server-side apply field manager.
+const DefaultFieldManager = "canarygate"
+
+// Validate implements ActionSpec.
+func (a *ApplyAction) Validate(_ *Scenario, p Problems, path string) {
+	if a.count() != 1 {
+		p.Add(a.Pos, path, "expected exactly one of file, manifest or fixture")
+	}
+	if a.FieldManager == "" {
+		a.FieldManager = DefaultFieldManager
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *ApplyAction) Describe() string { return "server-side apply " + a.describe() }
+
+// ObjectRef names one object.
+type ObjectRef struct {
+	APIVersion string `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string `yaml:"kind" json:"kind"`
+	Name       string `yaml:"name" json:"name"`
+	Namespace  string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+}
+
+func (o ObjectRef) String() string {
+	if o.Namespace != "" {
+		return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name)
+	}
+	return fmt.Sprintf("%s %s", o.Kind, o.Name)
+}
+
+func (o ObjectRef) validate(p Problems, pos Pos, path string, needName bool) {
+	required(p, pos, path, "apiVersion", o.APIVersion, "an apiVersion such as v1 or apps/v1")
+	required(p, pos, path, "kind", o.Kind, "a kind such as Deployment")
+	if needName {
+		required(p, pos, path, "name", o.Name, "the object's name")
+	}
+}
+
+// DeleteAction deletes objects (named, or those of manifests) and waits until they are gone.
+type DeleteAction struct {
+	Pos            Pos `yaml:"-" json:"-"`
+	Manifests      `yaml:",inline" json:",inline"`
+	Objects        []ObjectRef `yaml:"objects,omitempty" json:"objects,omitempty"`
+	IgnoreNotFound bool        `yaml:"ignoreNotFound,omitempty" json:"ignoreNotFound,omitempty"`
+	// NoWait returns once deletion was requested.
+	NoWait bool `yaml:"noWait,omitempty" json:"noWait,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *DeleteAction) Validate(_ *Scenario, p Problems, path string) {
+	if a.count()+min(len(a.Objects), 1) != 1 {
+		p.Add(a.Pos, path, "expected exactly one of objects, file, manifest or fixture")
+	}
+	for i, o := range a.Objects {
+		o.validate(p, a.Pos.Field("objects"), fmt.Sprintf("%s.objects[%d]", path, i), true)
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *DeleteAction) Describe() string {
+	if len(a.Objects) > 0 {
+		names := make([]string, len(a.Objects))
+		for i, o := range a.Objects {
+			names[i] = o.String()
+		}
+		return "delete " + strings.Join(names, ", ")
+	}
+	return "delete objects of " + a.describe()
+}
+
+// LabelNamespaceAction sets and removes namespace labels in one update (e.g. istio.io/rev=1-30 and no
+// istio-injection).
+type LabelNamespaceAction struct {
+	Pos        Pos               `yaml:"-" json:"-"`
+	Namespaces []string          `yaml:"namespaces" json:"namespaces"`
+	Set        map[string]string `yaml:"set,omitempty" json:"set,omitempty"`
+	Remove     []string          `yaml:"remove,omitempty" json:"remove,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *LabelNamespaceAction) Validate(_ *Scenario, p Problems, path string) {
+	if len(a.Namespaces) == 0 {
+		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces to relabel")
+	}
+	validateKeyEdits(p, a.Pos, path, a.Set, a.Remove)
+}
+
+// Describe implements ActionSpec.
+func (a *LabelNamespaceAction) Describe() string {
+	return fmt.Sprintf("label namespace %s: %s", strings.Join(a.Namespaces, ", "), describeEdits(a.Set, a.Remove))
+}
+
+// AnnotateAction sets and removes annotations of one object.
+type AnnotateAction struct {
+	Pos       Pos `yaml:"-" json:"-"`
+	ObjectRef `yaml:",inline" json:",inline"`
+	Set       map[string]string `yaml:"set,omitempty" json:"set,omitempty"`
+	Remove    []string          `yaml:"remove,omitempty" json:"remove,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *AnnotateAction) Validate(_ *Scenario, p Problems, path string) {
+	a.validate(p, a.Pos, path, true)
+	validateKeyEdits(p, a.Pos, path, a.Set, a.Remove)
+}
+
+// Describe implements ActionSpec.
+func (a *AnnotateAction) Describe() string {
+	return fmt.Sprintf("annotate %s: %s", a.ObjectRef, describeEdits(a.Set, a.Remove))
+}
+
+// RestartAction restarts Deployments (kubectl rollout restart) and waits for each rollout.
+type RestartAction struct {
+	Pos       Pos    `yaml:"-" json:"-"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// Deployments to restart, in this order; empty means every Deployment in the namespace, by name.
+	Deployments []string `yaml:"deployments,omitempty" json:"deployments,omitempty"`
+	// AllAtOnce restarts them together instead of one at a time.
+	AllAtOnce bool `yaml:"allAtOnce,omitempty" json:"allAtOnce,omitempty"`
+	// Spacing is a pause after each rollout before the next restart (the Solo guide waits 20 s).
+	Spacing Duration `yaml:"spacing,omitempty" json:"spacing,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *RestartAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "namespace", a.Namespace, "the namespace of the Deployments")
+	if a.Spacing < 0 {
+		p.Add(a.Pos.Field("spacing"), join(path, "spacing"), "negative: expected a duration of 0 or more")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *RestartAction) Describe() string {
+	what := "every Deployment in " + a.Namespace
+	if len(a.Deployments) > 0 {
+		what = "Deployments " + a.Namespace + "/" + strings.Join(a.Deployments, ", "+a.Namespace+"/")
+	}
+	how := "one at a time"
+	if a.AllAtOnce {
+		how = "all at once"
+	}
+	if a.Spacing > 0 {
+		how += fmt.Sprintf(", %s apart", a.Spacing)
+	}
+	return fmt.Sprintf("rollout restart %s, %s, each rollout watched to completion", what, how)
+}
+
+// Wait conditions.
+const (
+	WaitAvailable = "available"
+	WaitReady     = "ready"
+	WaitExists    = "exists"
+	WaitGone      = "gone"
+)
+
+// WaitForAction waits (by watching) until a condition holds; the step's timeout bounds it.
+type WaitForAction struct {
+	Pos       Pos `yaml:"-" json:"-"`
+	ObjectRef `yaml:",inline" json:",inline"`
+	// Selector picks pods (condition ready) instead of a named object.
+	Selector  string `yaml:"selector,omitempty" json:"selector,omitempty"`
+	Condition string `yaml:"condition" json:"condition"`
+}
+
+// Validate implements ActionSpec.
+func (a *WaitForAction) Validate(_ *Scenario, p Problems, path string) {
+	conds := []string{WaitAvailable, WaitReady, WaitExists, WaitGone}
+	if !slices.Contains(conds, a.Condition) {
+		p.Add(a.Pos.Field("condition"), join(path, "condition"), "%q: expected one of %v", a.Condition, conds)
+		return
+	}
+	switch a.Condition {
+	case WaitReady:
+		if a.Selector == "" {
+			p.Add(a.Pos.Field("selector"), join(path, "selector"), "required with condition ready: a pod label selector such as app=app-a")
+		}
+		required(p, a.Pos, path, "namespace", a.Namespace, "the pods' namespace")
+	case WaitAvailable:
+		required(p, a.Pos, path, "name", a.Name, "the Deployment's name")
+		required(p, a.Pos, path, "namespace", a.Namespace, "the Deployment's namespace")
+		if a.Kind == "" {
+			a.APIVersion, a.Kind = "apps/v1", "Deployment"
+		}
+	default:
+		a.validate(p, a.Pos, path, true)
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *WaitForAction) Describe() string {
+	if a.Condition == WaitReady {
+		return fmt.Sprintf("wait until pods %s in %s are ready", a.Selector, a.Namespace)
+	}
+	return fmt.Sprintf("wait until %s is %s", a.ObjectRef, a.Condition)
+}
+
+// ScaleAction sets a Deployment's replicas and waits for them.
+type ScaleAction struct {
+	Pos        Pos    `yaml:"-" json:"-"`
+	Namespace  string `yaml:"namespace" json:"namespace"`
+	Deployment string `yaml:"deployment" json:"deployment"`
+	Replicas   int    `yaml:"replicas" json:"replicas"`
+}
+
+// Validate implements ActionSpec.
+func (a *ScaleAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "namespace", a.Namespace, "the Deployment's namespace")
+	required(p, a.Pos, path, "deployment", a.Deployment, "the Deployment's name")
+	if a.Replicas < 0 {
+		p.Add(a.Pos.Field("replicas"), join(path, "replicas"), "%d is negative: expected 0 or more", a.Replicas)
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *ScaleAction) Describe() string {
+	return fmt.Sprintf("scale Deployment %s/%s to %d and wait", a.Namespace, a.Deployment, a.Replicas)
+}
+
+// Patch types.
+const (
+	PatchMerge     = "merge"
+	PatchJSON      = "json"
+	PatchStrategic = "strategic"
+)
+
+// PatchAction patches any object (e.g. the gateway custom resource the Banzai flow patches).
+type PatchAction struct {
+	Pos       Pos `yaml:"-" json:"-"`
+	ObjectRef `yaml:",inline" json:",inline"`
+	Type      string `yaml:"type" json:"type"`
+	// Patch is the patch: a YAML/JSON object (merge, strategic) or list (json), or a string holding one.
+	Patch any `yaml:"patch" json:"patch"`
+}
+
+// Validate implements ActionSpec.
+func (a *PatchAction) Validate(_ *Scenario, p Problems, path string) {
+	a.validate(p, a.Pos, path, true)
+	if a.Type == "" {
+		a.Type = PatchMerge
+	}
+	if !slices.Contains([]string{PatchMerge, PatchJSON, PatchStrategic}, a.Type) {
+		p.Add(a.Pos.Field("type"), join(path, "type"), "%q: expected merge, json or strategic", a.Type)
+	}
+	if a.Patch == nil {
+		p.Add(a.Pos.Field("patch"), join(path, "patch"), "required: the patch to apply")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *PatchAction) Describe() string { return fmt.Sprintf("%s patch %s", a.Type, a.ObjectRef) }
+
+func required(p Problems, pos Pos, path, field, value, what string) {
+	if strings.TrimSpace(value) == "" {
+		p.Add(pos.Field(field), join(path, field), "required: %s", what)
+	}
+}
+
+func validateKeyEdits(p Problems, pos Pos, path string, set map[string]string, remove []string) {
+	if len(set) == 0 && len(remove) == 0 {
+		p.Add(pos, path, "nothing to change: expected set and/or remove")
+	}
+	for _, k := range remove {
+		if _, both := set[k]; both {
+			p.Add(pos.Field("remove"), join(path, "remove"), "%q is both set and removed", k)
+		}
+	}
+}
+
+func describeEdits(set map[string]string, remove []string) string {
+	var parts []string
+	for _, k := range sortedKeys(set) {
+		parts = append(parts, k+"="+set[k])
+	}
+	for _, k := range remove {
+		parts = append(parts, k+"-")
+	}
+	return strings.Join(parts, " ")
+}
