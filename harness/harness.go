@@ -19,6 +19,7 @@ import (
 
 	"github.com/canarygate/canarygate/actions"
 	"github.com/canarygate/canarygate/checks"
+	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/loadgen"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/runner"
@@ -56,6 +57,47 @@ type Options struct {
 	StepSummary string
 	// LoadOptions are passed to the load generator.
 	LoadOptions []loadgen.Option
+	// Providers provision the scenario's clusters by provider name ("existing", "kind"). The clusters are
+	// provisioned before traffic starts and released after teardown.
+	Providers map[string]cluster.Provider
+	// Log receives lines about provisioning clusters.
+	Log func(format string, args ...any)
+}
+
+// ErrProvision marks a cluster that could not be provisioned (an infrastructure error).
+var ErrProvision = errors.New("provision cluster")
+
+// provision brings up every cluster of the scenario; on error, what was provisioned is released.
+func provision(ctx context.Context, sc *scenarios.Scenario, opts Options) (*cluster.Set, func(), error) {
+	var got []*cluster.Cluster
+	var providers []cluster.Provider
+	release := func() {
+		for i := len(got) - 1; i >= 0; i-- {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			if err := providers[i].Release(rctx, got[i]); err != nil && opts.Log != nil {
+				opts.Log("release cluster %s: %v", got[i].Name, err)
+			}
+			cancel()
+		}
+	}
+	for _, spec := range sc.Clusters {
+		p, ok := opts.Providers[spec.Provider]
+		if !ok {
+			release()
+			return nil, nil, fmt.Errorf("%w %s: no provider %q in this build", ErrProvision, spec.Name, spec.Provider)
+		}
+		if opts.Log != nil {
+			opts.Log("cluster %s: provisioning (%s)", spec.Name, spec.Provider)
+		}
+		c, err := p.Provision(ctx, spec)
+		if err != nil {
+			release()
+			return nil, nil, fmt.Errorf("%w %s: %w", ErrProvision, spec.Name, err)
+		}
+		got = append(got, c)
+		providers = append(providers, p)
+	}
+	return cluster.NewSet(got...), release, nil
 }
 
 // Result is a finished (or cut short) run.
@@ -85,6 +127,16 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report directory: %w", err)
+	}
+
+	clusters, release, err := provision(ctx, sc, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	services := map[string]any{cluster.ServiceKey: clusters}
+	for k, v := range opts.Services {
+		services[k] = v
 	}
 
 	tl := timeline.New()
@@ -137,7 +189,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	}()
 	stopTicker := startTicker(ctx, tl, agg, opts.Tick)
 
-	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer, Services: opts.Services}
+	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer, Services: services}
 	sleep(ctx, sc.Traffic.Warmup.D())
 	if ctx.Err() == nil {
 		res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)

@@ -31,7 +31,11 @@ func Parse(file string, data []byte, vars Vars) (*Scenario, error) {
 			dec.problems.add(Pos{Line: 1, Column: 1}, "", "the file is empty: expected a scenario mapping with name, traffic and steps")
 			return nil, dec.err()
 		}
-		dec.problems.add(yamlErrorPos(err), "", "not valid YAML: %s", yamlErrorMsg(err))
+		hint := ""
+		if bytes.Contains(data, []byte("${")) {
+			hint = ` (a ${VAR} inside [ ] or { } must be quoted: ["${VAR}"])`
+		}
+		dec.problems.add(yamlErrorPos(err), "", "not valid YAML: %s%s", yamlErrorMsg(err), hint)
 		return nil, dec.err()
 	}
 	var extra yaml.Node

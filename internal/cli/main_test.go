@@ -10,6 +10,7 @@ import (
 
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/internal/testenv"
 )
 
 // Helper modes: the test binary doubles as the commands that scenarios' run steps execute, and as the
@@ -44,8 +45,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "test helper started without a mode")
 		os.Exit(99)
 	}
-	os.Exit(m.Run())
+	os.Exit(testenv.Main(m, &kubeEnv))
 }
+
+// kubeEnv is the control plane for the tests that run Kubernetes steps (nil where none is configured).
+var kubeEnv *testenv.Env
 
 func faultHelper(spec string) int {
 	parts := strings.Fields(spec)

@@ -8,12 +8,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/cluster/existing"
 	"github.com/canarygate/canarygate/harness"
+	"github.com/canarygate/canarygate/helmrelease"
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/internal/progress"
 	"github.com/canarygate/canarygate/internal/version"
+	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -43,11 +47,17 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(),
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
+				Registry:  kube.Executors().Merge(helmrelease.Executors()),
+				Providers: map[string]cluster.Provider{"existing": existing.Provider{}},
+				Log:       func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
 			})
 			p.Done()
 			if res == nil {
 				if errors.Is(err, harness.ErrMissingExecutor) {
 					return exitcode.With(exitcode.BadInput, err)
+				}
+				if cmd.Context().Err() != nil {
+					return exitcode.With(exitcode.Interrupted, err)
 				}
 				return exitcode.With(exitcode.Harness, err)
 			}
