@@ -218,6 +218,10 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 
 	run := snapshot()
 	run.Checks = checks.EvaluateAll(sc.Checks, run)
+	if c := sc.Compare; c != nil {
+		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: msf(c.P99Increase.D()),
+			DurationRatio: c.DurationRatio, DurationIncreaseMs: msf(c.DurationIncrease.D())}
+	}
 	if resultsPath != "" {
 		run.ResultsFile = summary.ResultsFileName
 	}

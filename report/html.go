@@ -10,6 +10,7 @@ import (
 
 	"github.com/tsenart/vegeta/v12/lib/lttb"
 
+	"github.com/canarygate/canarygate/compare"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -138,11 +139,7 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 		if err != nil {
 			return "", err
 		}
-		var b strings.Builder
-		for _, p := range pts {
-			fmt.Fprintf(&b, "%.1f,%.1f ", x(p.X), y(p.Y))
-		}
-		return strings.TrimSpace(b.String()), nil
+		return polyline(pts, x, y), nil
 	}
 	var err error
 	if c.P50, err = line(func(p summary.Second) float64 { return p.P50Ms }); err != nil {
@@ -221,15 +218,13 @@ var funcs = template.FuncMap{
 		}
 		return c
 	},
-	"upper": strings.ToUpper,
-	"ts":    func(r *summary.Run) string { return r.Started.Format("2006-01-02 15:04:05 UTC") },
+	"upper":  strings.ToUpper,
+	"change": func(m compare.Metric) string { return changeText(m) },
+	"ts":     func(r *summary.Run) string { return r.Started.Format("2006-01-02 15:04:05 UTC") },
 }
 
-var page = template.Must(template.New("report").Funcs(funcs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>canarygate · {{.Run.Scenario}} · {{.Run.Verdict}}</title>
-<style>
+// base holds what every page shares: the stylesheet, inline.
+var base = template.Must(template.New("base").Funcs(funcs).Parse(`{{define "style"}}<style>
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
 main{max-width:1040px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
@@ -249,7 +244,15 @@ svg{background:#fff;border:1px solid #d8dee4;border-radius:6px;width:100%;height
 .legend span{display:inline-block;margin-right:14px;font-size:12px}
 .sw{display:inline-block;width:12px;height:3px;vertical-align:middle;margin-right:4px}
 details{margin:6px 0}summary{cursor:pointer}
-</style></head><body><main>
+.base{fill:none;stroke:#8c959f;stroke-width:1.5;stroke-dasharray:4 3}.fbb{fill:#8c959f;opacity:.6}
+.reg{background:#ffebe9}
+</style>{{end}}`))
+
+var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>canarygate · {{.Run.Scenario}} · {{.Run.Verdict}}</title>
+{{template "style"}}</head><body><main>
 <div class="banner {{.Run.Verdict}}">
 <h1>{{upper .Run.Verdict}} · {{.Run.Scenario}}</h1>
 <p>{{.Run.TotalRequests}} requests, {{.Run.TotalFailures}} unexpected · {{secs .Run.DurationMs}} · started {{ts .Run}} · canarygate {{.Run.ToolVersion}}</p>
@@ -307,3 +310,12 @@ details{margin:6px 0}summary{cursor:pointer}
 <p><small>Results file for vegeta: {{with .Run.ResultsFile}}<code>{{.}}</code> (<code>vegeta report {{.}}</code>, <code>vegeta plot {{.}}</code>){{else}}not written{{end}}</small></p>
 </main></body></html>
 `))
+
+// polyline renders points as an SVG points attribute.
+func polyline(pts []lttb.Point, x, y func(float64) float64) string {
+	var b strings.Builder
+	for _, p := range pts {
+		fmt.Fprintf(&b, "%.1f,%.1f ", x(p.X), y(p.Y))
+	}
+	return strings.TrimSpace(b.String())
+}

@@ -24,6 +24,18 @@ type Scenario struct {
 	Teardown []Step `yaml:"teardown,omitempty" json:"teardown,omitempty"`
 	Checks   []Gate `yaml:"checks,omitempty" json:"checks,omitempty"`
 	Report   Report `yaml:"report" json:"report"`
+	// Compare holds how much worse than a baseline this scenario's runs may get (canarygate compare, trend).
+	Compare *CompareThresholds `yaml:"compare,omitempty" json:"compare,omitempty"`
+}
+
+// CompareThresholds: a step's p99 (or duration) regresses when it grows by more than the ratio AND the
+// increase. Any new unexpected response is always a regression.
+type CompareThresholds struct {
+	Pos              Pos      `yaml:"-" json:"-"`
+	P99Ratio         float64  `yaml:"p99Ratio,omitempty" json:"p99Ratio,omitempty"`
+	P99Increase      Duration `yaml:"p99Increase,omitempty" json:"p99Increase,omitempty"`
+	DurationRatio    float64  `yaml:"durationRatio,omitempty" json:"durationRatio,omitempty"`
+	DurationIncrease Duration `yaml:"durationIncrease,omitempty" json:"durationIncrease,omitempty"`
 }
 
 // Cluster is a Kubernetes cluster the steps act on.

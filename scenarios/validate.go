@@ -189,6 +189,19 @@ func (s *Scenario) validate(p Problems) {
 	if s.Report.Dir != "" && filepath.Clean(s.Report.Dir) == "/" {
 		p.Add(s.Report.Pos.Field("dir"), "report.dir", "refusing to write reports into /")
 	}
+	if c := s.Compare; c != nil {
+		for _, r := range []struct {
+			key string
+			v   float64
+		}{{"p99Ratio", c.P99Ratio}, {"durationRatio", c.DurationRatio}} {
+			if r.v != 0 && r.v < 1 {
+				p.Add(c.Pos.Field(r.key), "compare."+r.key, "%g: expected a ratio of 1 or more (1.5 = 50%% worse)", r.v)
+			}
+		}
+		if c.P99Increase < 0 || c.DurationIncrease < 0 {
+			p.Add(c.Pos, "compare", "increases must not be negative")
+		}
+	}
 	for i, f := range s.Report.Formats {
 		if !slices.Contains(AllFormats, f) {
 			p.Add(s.Report.Pos.Field("formats"), fmt.Sprintf("report.formats[%d]", i), "unknown format %q: expected some of %v", f, AllFormats)

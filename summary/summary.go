@@ -57,7 +57,23 @@ type Run struct {
 	Checks  []Check  `json:"checks"`
 	// ResultsFile is the vegeta results file, relative to the run directory.
 	ResultsFile string `json:"resultsFile,omitempty"`
+	// Thresholds are the scenario's limits for comparing this run with another (canarygate compare).
+	Thresholds *Thresholds `json:"thresholds,omitempty"`
 }
+
+// Thresholds say how much worse a run may be than its baseline before it is a regression. Any new
+// unexpected response is always a regression.
+type Thresholds struct {
+	// P99Ratio and P99IncreaseMs: a step's p99 regresses when it grows by more than both.
+	P99Ratio      float64 `json:"p99Ratio" yaml:"p99Ratio"`
+	P99IncreaseMs float64 `json:"p99IncreaseMs" yaml:"p99IncreaseMs"`
+	// DurationRatio and DurationIncreaseMs: a step's duration regresses when it grows by more than both.
+	DurationRatio      float64 `json:"durationRatio" yaml:"durationRatio"`
+	DurationIncreaseMs float64 `json:"durationIncreaseMs" yaml:"durationIncreaseMs"`
+}
+
+// DefaultThresholds: p99 may grow by half and by 50 ms, a step may take twice as long and 30 s more.
+var DefaultThresholds = Thresholds{P99Ratio: 1.5, P99IncreaseMs: 50, DurationRatio: 2, DurationIncreaseMs: 30_000}
 
 // Phase is a span of the run: warm-up, a step, cool-down or a teardown step.
 type Phase struct {

@@ -13,11 +13,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/canarygate/canarygate/internal/cli/comparecmd"
 	"github.com/canarygate/canarygate/internal/cli/plan"
 	"github.com/canarygate/canarygate/internal/cli/report"
 	"github.com/canarygate/canarygate/internal/cli/run"
 	"github.com/canarygate/canarygate/internal/cli/scenarios"
 	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/internal/cli/trend"
 	"github.com/canarygate/canarygate/internal/cli/validate"
 	"github.com/canarygate/canarygate/internal/cli/versioncmd"
 	"github.com/canarygate/canarygate/internal/exitcode"
@@ -41,7 +43,8 @@ markdown, vegeta results). Every failure is attributed to the step that was runn
 	root.SetErr(s.ErrOut)
 	root.SetIn(s.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
-	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), plan.NewCommand(s), report.NewCommand(s), scenarios.NewCommand(s), versioncmd.NewCommand(s))
+	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), plan.NewCommand(s), report.NewCommand(s),
+		comparecmd.NewCommand(s), trend.NewCommand(s), scenarios.NewCommand(s), versioncmd.NewCommand(s))
 	return root
 }
 
