@@ -47,8 +47,8 @@ func chartRepo(t *testing.T, charts ...*chart.Chart) string {
 
 func demoChart(name, version, configMapTemplate string) *chart.Chart {
 	return &chart.Chart{
-		Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: name, Version: version, AppVersion: version},
-		Values:   map[string]any{"greeting": "hello", "replicas": 1},
+		Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: name, Version: version, AppVersion: version},
+		Values:    map[string]any{"greeting": "hello", "replicas": 1},
 		Templates: []*chart.File{{Name: "templates/configmap.yaml", Data: []byte(configMapTemplate)}},
 	}
 }
