@@ -1,0 +1,165 @@
+package istio
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// RequestsTotal is the standard Istio request counter.
+const RequestsTotal = "istio_requests_total"
+
+// MutualTLS is connection_security_policy's value for mutual TLS (only destination reporters know it).
+const MutualTLS = "mutual_tls"
+
+// Sample is one series of istio_requests_total.
+type Sample struct {
+	Reporter                 string
+	SourceWorkload           string
+	SourceNamespace          string
+	SourcePrincipal          string
+	DestinationWorkload      string
+	DestinationNamespace     string
+	ResponseCode             string
+	ConnectionSecurityPolicy string
+	Value                    float64
+}
+
+// Workload names a workload in a namespace.
+type Workload struct{ Namespace, Name string }
+
+func (w Workload) String() string { return w.Namespace + "/" + w.Name }
+
+// Source is the calling workload.
+func (s Sample) Source() Workload { return Workload{s.SourceNamespace, s.SourceWorkload} }
+
+// Destination is the called workload.
+func (s Sample) Destination() Workload { return Workload{s.DestinationNamespace, s.DestinationWorkload} }
+
+// ParseMetrics reads a Prometheus text exposition (a sidecar's /stats/prometheus) and returns the
+// istio_requests_total series. The parser validates metric names as Prometheus 3 does (UTF-8).
+func ParseMetrics(r io.Reader) ([]Sample, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("parse proxy metrics: %w", err)
+	}
+	fam, ok := fams[RequestsTotal]
+	if !ok {
+		return nil, nil
+	}
+	var out []Sample
+	for _, m := range fam.GetMetric() {
+		l := labels(m)
+		v := 0.0
+		switch {
+		case m.GetCounter() != nil:
+			v = m.GetCounter().GetValue()
+		case m.GetUntyped() != nil:
+			v = m.GetUntyped().GetValue()
+		}
+		out = append(out, Sample{
+			Reporter: l["reporter"], SourceWorkload: l["source_workload"], SourceNamespace: l["source_workload_namespace"],
+			SourcePrincipal: l["source_principal"], DestinationWorkload: l["destination_workload"],
+			DestinationNamespace: l["destination_workload_namespace"], ResponseCode: l["response_code"],
+			ConnectionSecurityPolicy: l["connection_security_policy"], Value: v,
+		})
+	}
+	return out, nil
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, lp := range m.GetLabel() {
+		out[lp.GetName()] = lp.GetValue()
+	}
+	return out
+}
+
+// Gauge returns the sum of a gauge's series matching the given labels (e.g. istiod's pilot_xds, connected
+// proxies per xDS type).
+func Gauge(r io.Reader, name string, match map[string]string) (float64, bool, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return 0, false, fmt.Errorf("parse metrics: %w", err)
+	}
+	fam, ok := fams[name]
+	if !ok {
+		return 0, false, nil
+	}
+	sum := 0.0
+	for _, m := range fam.GetMetric() {
+		l := labels(m)
+		matches := true
+		for k, v := range match {
+			if l[k] != v {
+				matches = false
+			}
+		}
+		if matches {
+			sum += m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+		}
+	}
+	return sum, true, nil
+}
+
+// Pair is a caller revision and a callee revision.
+type Pair struct{ From, To string }
+
+// Cell is what the calls of one revision pair did.
+type Cell struct {
+	Requests  float64 `json:"requests"`
+	MutualTLS float64 `json:"mutualTLS"`
+	// Plaintext counts requests the destination saw without mutual TLS.
+	Plaintext float64 `json:"plaintext"`
+	// Failed counts responses that were not 2xx.
+	Failed float64 `json:"failed"`
+	// Calls lists the workload pairs behind the cell.
+	Calls []string `json:"calls"`
+}
+
+// OK reports whether every call succeeded over mutual TLS, and there were calls.
+func (c Cell) OK() bool { return c.Requests > 0 && c.Plaintext == 0 && c.Failed == 0 }
+
+// Matrix builds the revision × revision matrix from destination-reported samples. revisionOf says which
+// revision a workload's proxy ran (samples whose workloads it does not know are skipped). Only the
+// destination knows whether the connection was mutual TLS, so source-reported series are ignored.
+func Matrix(samples []Sample, revisionOf func(Workload) (string, bool)) map[Pair]*Cell {
+	out := map[Pair]*Cell{}
+	for _, s := range samples {
+		if s.Reporter != "destination" {
+			continue
+		}
+		from, ok1 := revisionOf(s.Source())
+		to, ok2 := revisionOf(s.Destination())
+		if !ok1 || !ok2 {
+			continue
+		}
+		p := Pair{from, to}
+		c := out[p]
+		if c == nil {
+			c = &Cell{}
+			out[p] = c
+		}
+		c.Requests += s.Value
+		if s.ConnectionSecurityPolicy == MutualTLS {
+			c.MutualTLS += s.Value
+		} else {
+			c.Plaintext += s.Value
+		}
+		if len(s.ResponseCode) != 3 || s.ResponseCode[0] != '2' {
+			c.Failed += s.Value
+		}
+		call := s.Source().String() + " → " + s.Destination().String()
+		if i := sort.SearchStrings(c.Calls, call); i == len(c.Calls) || c.Calls[i] != call {
+			c.Calls = append(c.Calls, call)
+			sort.Strings(c.Calls)
+		}
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package istio
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Pod annotations and labels injection leaves.
+const (
+	SidecarStatusAnnotation = "sidecar.istio.io/status"
+	RevisionLabel           = "istio.io/rev"
+	InjectionLabel          = "istio-injection"
+	TagLabel                = "istio.io/tag"
+	ProxyContainer          = "istio-proxy"
+)
+
+// SidecarStatus is the sidecar.istio.io/status annotation.
+type SidecarStatus struct {
+	InitContainers   []string `json:"initContainers"`
+	Containers       []string `json:"containers"`
+	Volumes          []string `json:"volumes"`
+	ImagePullSecrets []string `json:"imagePullSecrets"`
+	Revision         string   `json:"revision"`
+}
+
+// ParseSidecarStatus parses the annotation's JSON.
+func ParseSidecarStatus(s string) (SidecarStatus, error) {
+	var st SidecarStatus
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return st, fmt.Errorf("%s is not valid JSON: %w", SidecarStatusAnnotation, err)
+	}
+	return st, nil
+}
+
+// Proxy is what a pod says of its sidecar.
+type Proxy struct {
+	Pod       string
+	Namespace string
+	Injected  bool
+	// Revision is the injecting control plane's revision ("default" when none was named).
+	Revision string
+	// Image is the istio-proxy container's image; Tag its tag.
+	Image, Tag string
+	// DiscoveryAddress is where the proxy gets its configuration (CA_ADDR / discoveryAddress env).
+	DiscoveryAddress string
+}
+
+// ProxyOf reads a pod's sidecar: the status annotation, the istio-proxy container's image (init container
+// under native sidecars) and its control plane address.
+func ProxyOf(p *corev1.Pod) (Proxy, error) {
+	px := Proxy{Pod: p.Name, Namespace: p.Namespace}
+	raw, ok := p.Annotations[SidecarStatusAnnotation]
+	if !ok {
+		return px, nil
+	}
+	st, err := ParseSidecarStatus(raw)
+	if err != nil {
+		return px, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	px.Injected = true
+	px.Revision = st.Revision
+	if px.Revision == "" {
+		px.Revision = "default"
+	}
+	for _, c := range append(append([]corev1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...) {
+		if c.Name != ProxyContainer {
+			continue
+		}
+		px.Image = c.Image
+		if i := strings.LastIndex(c.Image, ":"); i > strings.LastIndex(c.Image, "/") {
+			px.Tag = c.Image[i+1:]
+		}
+		for _, e := range c.Env {
+			if e.Name == "CA_ADDR" || e.Name == "PILOT_ADDRESS" {
+				px.DiscoveryAddress = e.Value
+			}
+		}
+	}
+	return px, nil
+}
+
+// RevisionOfAddress extracts the revision from an istiod address such as istiod-1-30.istio-system.svc:15012
+// ("default" for plain istiod).
+func RevisionOfAddress(addr string) string {
+	host, _, _ := strings.Cut(addr, ".")
+	if rev, ok := strings.CutPrefix(host, "istiod-"); ok {
+		return rev
+	}
+	if host == "istiod" {
+		return "default"
+	}
+	return ""
+}
+
+// Misplaced lists the pods of a namespace whose proxy is not of the wanted revision (or missing).
+func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
+	var out []string
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		px, err := ProxyOf(p)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !px.Injected:
+			out = append(out, fmt.Sprintf("%s/%s has no sidecar", p.Namespace, p.Name))
+		case px.Revision != revision:
+			out = append(out, fmt.Sprintf("%s/%s runs the proxy of revision %s (image %s), not %s", p.Namespace, p.Name, px.Revision, px.Image, revision))
+		case px.DiscoveryAddress != "" && RevisionOfAddress(px.DiscoveryAddress) != revision:
+			out = append(out, fmt.Sprintf("%s/%s is connected to %s, not istiod-%s", p.Namespace, p.Name, px.DiscoveryAddress, revision))
+		}
+	}
+	return out, nil
+}
+
+// Attached lists the pods (in any namespace) whose proxy belongs to revision: a control plane with any left
+// must not be removed.
+func Attached(pods []corev1.Pod, revision string) ([]string, error) {
+	var out []string
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		px, err := ProxyOf(p)
+		if err != nil {
+			return nil, err
+		}
+		if px.Injected && (px.Revision == revision || RevisionOfAddress(px.DiscoveryAddress) == revision) {
+			out = append(out, p.Namespace+"/"+p.Name)
+		}
+	}
+	return out, nil
+}
