@@ -38,7 +38,9 @@ func (w Workload) String() string { return w.Namespace + "/" + w.Name }
 func (s Sample) Source() Workload { return Workload{s.SourceNamespace, s.SourceWorkload} }
 
 // Destination is the called workload.
-func (s Sample) Destination() Workload { return Workload{s.DestinationNamespace, s.DestinationWorkload} }
+func (s Sample) Destination() Workload {
+	return Workload{s.DestinationNamespace, s.DestinationWorkload}
+}
 
 // ParseMetrics reads a Prometheus text exposition (a sidecar's /stats/prometheus) and returns the
 // istio_requests_total series. The parser validates metric names as Prometheus 3 does (UTF-8).
