@@ -1,0 +1,209 @@
+// Package demoapp is the small HTTP service canarygate deploys as app-a and app-b: it answers 200 and echoes
+// the request headers (so X-Forwarded-Client-Cert, added by a destination sidecar under mutual TLS, is
+// visible), calls another service on request and answers 502 when that inner call fails (so a broken
+// cross-revision call becomes a non-200 in the load), reports readiness, and drains gracefully: on SIGTERM it
+// turns unready, keeps serving for a drain period while endpoints are updated, then shuts down after the
+// requests in flight, so a rollout by itself causes no error.
+package demoapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultAddr         = ":8080"
+	DefaultDrain        = 5 * time.Second
+	DefaultCallTimeout  = 2 * time.Second
+	DefaultShutdownWait = 20 * time.Second
+)
+
+// Config configures the app.
+type Config struct {
+	// Name is reported in answers (the workload name).
+	Name string
+	// Upstream is the URL /call calls when the request names none (e.g. http://app-b.demo-b:8080/).
+	Upstream string
+	// Drain is how long the app keeps serving, unready, after SIGTERM before it stops accepting.
+	Drain time.Duration
+	// CallTimeout bounds the inner call.
+	CallTimeout time.Duration
+	// Client makes inner calls (a test's, or http.DefaultClient).
+	Client *http.Client
+}
+
+// Echo is the JSON answer.
+type Echo struct {
+	Name     string              `json:"name"`
+	Host     string              `json:"host"`
+	Method   string              `json:"method"`
+	Path     string              `json:"path"`
+	Headers  map[string][]string `json:"headers"`
+	Upstream *Upstream           `json:"upstream,omitempty"`
+}
+
+// Upstream is what the inner call got.
+type Upstream struct {
+	URL    string `json:"url"`
+	Status int    `json:"status"`
+	Body   string `json:"body,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// App is the service.
+type App struct {
+	cfg      Config
+	ready    atomic.Bool
+	inflight atomic.Int64
+}
+
+// New returns an app that is ready.
+func New(cfg Config) *App {
+	if cfg.Drain == 0 {
+		cfg.Drain = DefaultDrain
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{}
+	}
+	a := &App{cfg: cfg}
+	a.ready.Store(true)
+	return a
+}
+
+// Handler serves / (echo), /call (echo after an inner call; ?url= overrides the upstream), /healthz/ready.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz/ready", func(w http.ResponseWriter, r *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("/healthz/live", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "live") })
+	mux.HandleFunc("/call", a.call)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { a.answer(w, r, http.StatusOK, nil) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inflight.Add(1)
+		defer a.inflight.Add(-1)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (a *App) answer(w http.ResponseWriter, r *http.Request, status int, up *Upstream) {
+	e := Echo{Name: a.cfg.Name, Host: r.Host, Method: r.Method, Path: r.URL.Path, Headers: r.Header, Upstream: up}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+// forwarded are the headers passed on to the inner call, so tracing and the virtual host survive.
+var forwarded = []string{"X-Request-Id", "X-B3-Traceid", "X-B3-Spanid", "X-B3-Parentspanid", "X-B3-Sampled", "Traceparent"}
+
+func (a *App) call(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("url")
+	if target == "" {
+		target = a.cfg.Upstream
+	}
+	if target == "" {
+		a.answer(w, r, http.StatusBadGateway, &Upstream{Error: "no upstream configured"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.CallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		a.answer(w, r, http.StatusBadGateway, &Upstream{URL: target, Error: err.Error()})
+		return
+	}
+	for _, h := range forwarded {
+		if v := r.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	resp, err := a.cfg.Client.Do(req)
+	if err != nil {
+		a.answer(w, r, http.StatusBadGateway, &Upstream{URL: target, Error: err.Error()})
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	up := &Upstream{URL: target, Status: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	status := http.StatusOK
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// The inner call failed: say so to the caller, so the load sees it.
+		status = http.StatusBadGateway
+	}
+	a.answer(w, r, status, up)
+}
+
+// Ready reports readiness.
+func (a *App) Ready() bool { return a.ready.Load() }
+
+// Serve serves on l until ctx ends, then drains: unready at once (the readiness probe fails, endpoints
+// drop the pod), still serving for cfg.Drain, then a graceful shutdown that waits for requests in flight.
+func (a *App) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.ready.Store(false)
+	select {
+	case <-time.After(a.cfg.Drain):
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ConfigFromEnv reads NAME, UPSTREAM, DRAIN (a duration) from the environment.
+func ConfigFromEnv() (Config, error) {
+	cfg := Config{Name: os.Getenv("NAME"), Upstream: os.Getenv("UPSTREAM")}
+	if d := os.Getenv("DRAIN"); d != "" {
+		v, err := time.ParseDuration(d)
+		if err != nil {
+			return cfg, fmt.Errorf("DRAIN=%q: %w", d, err)
+		}
+		cfg.Drain = v
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	return cfg, nil
+}
+
+// HeaderNames lists header names sorted (for logs).
+func HeaderNames(h http.Header) []string {
+	out := make([]string, 0, len(h))
+	for k := range h {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
