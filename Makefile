@@ -4,10 +4,10 @@ GO ?= go
 BIN := bin/canarygate
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSION)
-SCENARIO ?= http-example
+SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test unit testbin lint fuzz bench rehearse actionlint clean
+.PHONY: all build test unit testbin lint fuzz bench demo-image rehearse actionlint clean
 
 all: build
 
@@ -37,9 +37,15 @@ fuzz:
 bench:
 	$(GO) test ./loadgen -run '^$$' -bench . -benchtime 1x -benchmem
 
-# Rehearse the default scenario (override with SCENARIO=... ARGS='--var K=V').
-rehearse: build
-	./$(BIN) run $(SCENARIO) $(ARGS)
+# The demo app as an image archive kind loads into its nodes (no Docker build, no registry).
+demo-image: build
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -o bin/linux/demo-app ./cmd/demo-app
+	./$(BIN) image-archive --binary bin/linux/demo-app --ref docker.io/canarygate/demo-app:dev --out bin/demo-app.tar
+
+# Rehearse the default scenario: a kind cluster, Istio OLD → NEW under load (override with SCENARIO=...
+# ARGS='--var OLD=1.29.6 --var NEW=1.30.3 --keep-cluster-on-failure').
+rehearse: demo-image
+	./$(BIN) run $(SCENARIO) --image-archive bin/demo-app.tar $(ARGS)
 
 actionlint:
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.7

@@ -92,8 +92,9 @@ func (c *Cluster) Resource(gvk schema.GroupVersionKind, namespace string) (dynam
 type Provider interface {
 	// Provision returns access to the cluster, creating it first if this provider creates clusters.
 	Provision(ctx context.Context, spec scenarios.Cluster) (*Cluster, error)
-	// Release undoes Provision (deletes a created cluster); a no-op for existing clusters.
-	Release(ctx context.Context, c *Cluster) error
+	// Release undoes Provision (deletes a created cluster); a no-op for existing clusters. runFailed lets a
+	// provider keep a cluster for inspection when the run failed.
+	Release(ctx context.Context, c *Cluster, runFailed bool) error
 }
 
 // Set is the clusters of a run, by name; the first is the default.

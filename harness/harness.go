@@ -68,13 +68,13 @@ type Options struct {
 var ErrProvision = errors.New("provision cluster")
 
 // provision brings up every cluster of the scenario; on error, what was provisioned is released.
-func provision(ctx context.Context, sc *scenarios.Scenario, opts Options) (*cluster.Set, func(), error) {
+func provision(ctx context.Context, sc *scenarios.Scenario, opts Options) (*cluster.Set, func(failed bool), error) {
 	var got []*cluster.Cluster
 	var providers []cluster.Provider
-	release := func() {
+	release := func(failed bool) {
 		for i := len(got) - 1; i >= 0; i-- {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-			if err := providers[i].Release(rctx, got[i]); err != nil && opts.Log != nil {
+			if err := providers[i].Release(rctx, got[i], failed); err != nil && opts.Log != nil {
 				opts.Log("release cluster %s: %v", got[i].Name, err)
 			}
 			cancel()
@@ -83,7 +83,7 @@ func provision(ctx context.Context, sc *scenarios.Scenario, opts Options) (*clus
 	for _, spec := range sc.Clusters {
 		p, ok := opts.Providers[spec.Provider]
 		if !ok {
-			release()
+			release(true)
 			return nil, nil, fmt.Errorf("%w %s: no provider %q in this build", ErrProvision, spec.Name, spec.Provider)
 		}
 		if opts.Log != nil {
@@ -91,7 +91,7 @@ func provision(ctx context.Context, sc *scenarios.Scenario, opts Options) (*clus
 		}
 		c, err := p.Provision(ctx, spec)
 		if err != nil {
-			release()
+			release(true)
 			return nil, nil, fmt.Errorf("%w %s: %w", ErrProvision, spec.Name, err)
 		}
 		got = append(got, c)
@@ -133,7 +133,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	defer release()
+	runFailed := true
+	defer func() { release(runFailed) }()
 	services := map[string]any{cluster.ServiceKey: clusters}
 	for k, v := range opts.Services {
 		services[k] = v
@@ -172,42 +173,52 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		sink = f
 	}
 
-	tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
-	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLoad()
-	results := loadgen.Attack(loadCtx, targets, opts.LoadOptions...)
-	consumed := make(chan error, 1)
-	go func() {
-		var firstErr error
-		for r := range results {
-			agg.Add(r)
-			if err := sink.write(r); err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("write results file: %w", err)
-			}
-		}
-		consumed <- firstErr
-	}()
-	stopTicker := startTicker(ctx, tl, agg, opts.Tick)
-
 	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer, Services: services}
-	sleep(ctx, sc.Traffic.Warmup.D())
-	if ctx.Err() == nil {
-		res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
-		stepResults = append(stepResults, res...)
-	} else {
+	setupRes, setupFailed := r.Run(ctx, sc.Setup, timeline.KindSetup)
+	stepResults = append(stepResults, setupRes...)
+
+	var loadErr error
+	if setupFailed || ctx.Err() != nil {
+		// Without its setup the rehearsal would measure nothing meaningful: skip it, keep teardown.
 		stepResults = append(stepResults, skipped(sc.Steps, timeline.KindStep)...)
-	}
-	if ctx.Err() == nil {
-		tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
-		sleep(ctx, sc.Traffic.Cooldown.D())
-	}
-	stopLoad()
-	loadErr := <-consumed
-	stopTicker()
-	agg.Close()
-	tl.End()
-	if err := sink.close(); err != nil && loadErr == nil {
-		loadErr = err
+		_ = sink.close()
+	} else {
+		tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
+		loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopLoad()
+		results := loadgen.Attack(loadCtx, targets, opts.LoadOptions...)
+		consumed := make(chan error, 1)
+		go func() {
+			var firstErr error
+			for r := range results {
+				agg.Add(r)
+				if err := sink.write(r); err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("write results file: %w", err)
+				}
+			}
+			consumed <- firstErr
+		}()
+		stopTicker := startTicker(ctx, tl, agg, opts.Tick)
+
+		sleep(ctx, sc.Traffic.Warmup.D())
+		if ctx.Err() == nil {
+			res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
+			stepResults = append(stepResults, res...)
+		} else {
+			stepResults = append(stepResults, skipped(sc.Steps, timeline.KindStep)...)
+		}
+		if ctx.Err() == nil {
+			tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
+			sleep(ctx, sc.Traffic.Cooldown.D())
+		}
+		stopLoad()
+		loadErr = <-consumed
+		stopTicker()
+		agg.Close()
+		tl.End()
+		if err := sink.close(); err != nil && loadErr == nil {
+			loadErr = err
+		}
 	}
 
 	// Teardown always runs, also after an interrupt: it is what leaves the user's cluster as it was.
@@ -237,6 +248,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	default:
 		run.Verdict = summary.VerdictFail
 	}
+	runFailed = run.Verdict != summary.VerdictPass
 	out := &Result{Run: run, Dir: dir}
 	if err := report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary}); err != nil {
 		return out, err

@@ -77,7 +77,7 @@ func (r Registry) Merge(others ...Registry) Registry {
 // Missing lists the action kinds used by s that r cannot execute.
 func (r Registry) Missing(s *scenarios.Scenario) []string {
 	seen := map[string]bool{}
-	for _, list := range [][]scenarios.Step{s.Steps, s.Teardown} {
+	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
 		for _, st := range list {
 			if _, ok := r[st.Kind]; !ok {
 				seen[st.Kind] = true

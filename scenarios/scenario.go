@@ -19,6 +19,9 @@ type Scenario struct {
 	// Clusters the steps act on; a step names one with its cluster field (the first is the default).
 	Clusters []Cluster `yaml:"clusters,omitempty" json:"clusters,omitempty"`
 	Traffic  Traffic   `yaml:"traffic" json:"traffic"`
+	// Setup steps run before traffic starts (install the old revision, deploy the apps); when one fails,
+	// the rehearsal does not start and teardown runs.
+	Setup []Step `yaml:"setup,omitempty" json:"setup,omitempty"`
 	Steps    []Step    `yaml:"steps" json:"steps"`
 	// Teardown steps always run, after the steps, whatever happened to them.
 	Teardown []Step `yaml:"teardown,omitempty" json:"teardown,omitempty"`
@@ -246,7 +249,7 @@ func (g Gate) MarshalYAML() (any, error) {
 
 // StepByName finds a step or teardown step.
 func (s *Scenario) StepByName(name string) (*Step, bool) {
-	for _, list := range [][]Step{s.Steps, s.Teardown} {
+	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i], true

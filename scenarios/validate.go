@@ -51,7 +51,7 @@ func (s *Scenario) applyDefaults() {
 			st.Expect = slices.Clone(DefaultExpect)
 		}
 	}
-	for _, list := range [][]Step{s.Steps, s.Teardown} {
+	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
 		for i := range list {
 			st := &list[i]
 			if !has(st.Pos, "timeout") {
@@ -90,9 +90,11 @@ func (s *Scenario) applyDefaults() {
 				s.Steps[i].Cluster = s.Clusters[0].Name
 			}
 		}
-		for i := range s.Teardown {
-			if s.Teardown[i].Cluster == "" {
-				s.Teardown[i].Cluster = s.Clusters[0].Name
+		for _, list := range [][]Step{s.Setup, s.Teardown} {
+			for i := range list {
+				if list[i].Cluster == "" {
+					list[i].Cluster = s.Clusters[0].Name
+				}
 			}
 		}
 	}
@@ -159,7 +161,7 @@ func (s *Scenario) validate(p Problems) {
 	for _, group := range []struct {
 		key   string
 		steps []Step
-	}{{"steps", s.Steps}, {"teardown", s.Teardown}} {
+	}{{"setup", s.Setup}, {"steps", s.Steps}, {"teardown", s.Teardown}} {
 		for i := range group.steps {
 			st := &group.steps[i]
 			path := fmt.Sprintf("%s[%d]", group.key, i)

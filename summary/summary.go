@@ -97,7 +97,7 @@ type Phase struct {
 func (p Phase) DurationMs() float64 { return p.EndMs - p.StartMs }
 
 // IsStep reports whether the phase is a step (or teardown step) rather than a load window.
-func (p Phase) IsStep() bool { return p.Kind == "step" || p.Kind == "teardown" }
+func (p Phase) IsStep() bool { return p.Kind == "step" || p.Kind == "teardown" || p.Kind == "setup" }
 
 // Stream is the traffic of one stream.
 type Stream struct {

@@ -14,6 +14,7 @@ type Kind string
 
 // Phase kinds.
 const (
+	KindSetup    Kind = "setup"
 	KindWarmup   Kind = "warmup"
 	KindStep     Kind = "step"
 	KindCooldown Kind = "cooldown"

@@ -39,4 +39,4 @@ func (Provider) Provision(_ context.Context, spec scenarios.Cluster) (*cluster.C
 }
 
 // Release implements cluster.Provider: an existing cluster is left as it is.
-func (Provider) Release(context.Context, *cluster.Cluster) error { return nil }
+func (Provider) Release(context.Context, *cluster.Cluster, bool) error { return nil }

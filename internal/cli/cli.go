@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canarygate/canarygate/internal/cli/comparecmd"
+	"github.com/canarygate/canarygate/internal/cli/imagecmd"
 	"github.com/canarygate/canarygate/internal/cli/plan"
 	"github.com/canarygate/canarygate/internal/cli/report"
 	"github.com/canarygate/canarygate/internal/cli/run"
@@ -44,7 +45,7 @@ markdown, vegeta results). Every failure is attributed to the step that was runn
 	root.SetIn(s.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
 	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), plan.NewCommand(s), report.NewCommand(s),
-		comparecmd.NewCommand(s), trend.NewCommand(s), scenarios.NewCommand(s), versioncmd.NewCommand(s))
+		comparecmd.NewCommand(s), trend.NewCommand(s), scenarios.NewCommand(s), imagecmd.NewCommand(s), versioncmd.NewCommand(s))
 	return root
 }
 

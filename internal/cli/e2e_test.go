@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/testserver"
@@ -385,4 +387,20 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+func TestRehearsalWithoutAContainerEngineExits3WithOneLine(t *testing.T) {
+	if kind.EngineReachable(context.Background(), nil) == nil {
+		t.Skip("a container engine is reachable here: the kind e2e suite covers this machine")
+	}
+	res := runCLI(t, "run", "istio-canary", "--no-env", "--out", t.TempDir())
+	assert.Equal(t, 3, res.code)
+	var errLines []string
+	for _, l := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
+		if strings.HasPrefix(l, "✗") || strings.Contains(l, "goroutine") || strings.Contains(l, "panic") {
+			errLines = append(errLines, l)
+		}
+	}
+	require.Len(t, errLines, 1, "one line, no stack trace")
+	assert.Contains(t, errLines[0], "no container engine is reachable")
 }

@@ -63,10 +63,19 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 		if h, ok := st.Headers["Host"]; ok {
 			host = " Host: " + h
 		}
-		fmt.Fprintf(w, "  %-16s %s %s%s at %s, timeout %s, success = status %v\n", st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect)
+		fmt.Fprintf(w, "  %-18s %s %s%s at %s, timeout %s, success = status %v\n", st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect)
 	}
-	n := 1
-	fmt.Fprintf(w, "Plan:\n  %2d. %-28s load only for %s (baseline)\n", n, scenarios.PhaseWarmup, sc.Traffic.Warmup)
+	n := 0
+	fmt.Fprintln(w, "Plan:")
+	for _, st := range sc.Setup {
+		n++
+		line(w, n, st)
+	}
+	if len(sc.Setup) > 0 {
+		fmt.Fprintln(w, "      (setup done: traffic starts)")
+	}
+	n++
+	fmt.Fprintf(w, "  %2d. %-28s load only for %s (baseline)\n", n, scenarios.PhaseWarmup, sc.Traffic.Warmup)
 	for _, st := range sc.Steps {
 		n++
 		line(w, n, st)

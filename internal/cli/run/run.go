@@ -10,6 +10,7 @@ import (
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/cluster/existing"
+	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/helmrelease"
 	"github.com/canarygate/canarygate/internal/cli/load"
@@ -25,9 +26,12 @@ import (
 // NewCommand returns the run command.
 func NewCommand(s streams.IO) *cobra.Command {
 	var (
-		f       load.Flags
-		out     string
-		formats []string
+		f        load.Flags
+		out      string
+		formats  []string
+		keep     bool
+		keepFail bool
+		archives []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -47,9 +51,13 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(),
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
-				Registry:  kube.Executors().Merge(helmrelease.Executors()),
-				Providers: map[string]cluster.Provider{"existing": existing.Provider{}},
-				Log:       func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
+				Registry: kube.Executors().Merge(helmrelease.Executors()),
+				Providers: map[string]cluster.Provider{
+					"existing": existing.Provider{},
+					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, ImageArchives: archives,
+						Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
+				},
+				Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
 			})
 			p.Done()
 			if res == nil {
@@ -71,6 +79,9 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	f.Add(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "out", "o", "", "report directory (default: the scenario's report.dir)")
 	cmd.Flags().StringSliceVar(&formats, "format", nil, "reports to write: html, junit, json, markdown, vegeta (default: the scenario's report.formats)")
+	cmd.Flags().BoolVar(&keep, "keep-cluster", false, "keep kind clusters the run created")
+	cmd.Flags().BoolVar(&keepFail, "keep-cluster-on-failure", false, "keep kind clusters when the run did not pass")
+	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
 	return cmd
 }
 
