@@ -30,6 +30,7 @@ lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 fuzz:
 	$(GO) test ./scenarios -run '^$$' -fuzz FuzzParse -fuzztime 60s
@@ -48,7 +49,7 @@ rehearse: demo-image
 	./$(BIN) run $(SCENARIO) --image-archive bin/demo-app.tar $(ARGS)
 
 actionlint:
-	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 clean:
 	rm -rf bin canarygate-report
