@@ -22,7 +22,7 @@ type Scenario struct {
 	// Setup steps run before traffic starts (install the old revision, deploy the apps); when one fails,
 	// the rehearsal does not start and teardown runs.
 	Setup []Step `yaml:"setup,omitempty" json:"setup,omitempty"`
-	Steps    []Step    `yaml:"steps" json:"steps"`
+	Steps []Step `yaml:"steps" json:"steps"`
 	// Teardown steps always run, after the steps, whatever happened to them.
 	Teardown []Step `yaml:"teardown,omitempty" json:"teardown,omitempty"`
 	Checks   []Gate `yaml:"checks,omitempty" json:"checks,omitempty"`
