@@ -95,9 +95,9 @@ func RevisionOfAddress(addr string) string {
 	return ""
 }
 
-// Misplaced lists the pods of a namespace whose proxy is not of the wanted revision (or missing).
-func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
-	var out []string
+// eachProxy calls fn with every live pod's proxy (terminating and finished pods are passed over: they are
+// leaving whatever control plane they had).
+func eachProxy(pods []corev1.Pod, fn func(p *corev1.Pod, px Proxy)) error {
 	for i := range pods {
 		p := &pods[i]
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -105,8 +105,17 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 		}
 		px, err := ProxyOf(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		fn(p, px)
+	}
+	return nil
+}
+
+// Misplaced lists the pods of a namespace whose proxy is not of the wanted revision (or missing).
+func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
+	var out []string
+	err := eachProxy(pods, func(p *corev1.Pod, px Proxy) {
 		switch {
 		case !px.Injected:
 			out = append(out, fmt.Sprintf("%s/%s has no sidecar", p.Namespace, p.Name))
@@ -115,26 +124,18 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 		case px.DiscoveryAddress != "" && RevisionOfAddress(px.DiscoveryAddress) != revision:
 			out = append(out, fmt.Sprintf("%s/%s is connected to %s, not istiod-%s", p.Namespace, p.Name, px.DiscoveryAddress, revision))
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }
 
 // Attached lists the pods (in any namespace) whose proxy belongs to revision: a control plane with any left
 // must not be removed.
 func Attached(pods []corev1.Pod, revision string) ([]string, error) {
 	var out []string
-	for i := range pods {
-		p := &pods[i]
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		px, err := ProxyOf(p)
-		if err != nil {
-			return nil, err
-		}
+	err := eachProxy(pods, func(p *corev1.Pod, px Proxy) {
 		if px.Injected && (px.Revision == revision || RevisionOfAddress(px.DiscoveryAddress) == revision) {
 			out = append(out, p.Namespace+"/"+p.Name)
 		}
-	}
-	return out, nil
+	})
+	return out, err
 }

@@ -49,16 +49,8 @@ func untilObject(ctx context.Context, c *cluster.Cluster, gvk schema.GroupVersio
 		return err
 	}
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return ri.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return ri.Watch(ctx, o)
-		},
-	}
+	lw := listWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return ri.List(ctx, o) },
+		ri.Watch, func(o *metav1.ListOptions) { o.FieldSelector = sel })
 	pre := func(store cache.Store) (bool, error) {
 		items := store.List()
 		if len(items) == 0 {
@@ -145,16 +137,8 @@ func WaitRolledOut(ctx context.Context, c *cluster.Cluster, ns, name string) err
 // WaitPodsReady watches pods matching selector until at least one exists and all are Ready.
 func WaitPodsReady(ctx context.Context, c *cluster.Cluster, ns, selector string) error {
 	pods := c.Client.CoreV1().Pods(ns)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = selector
-			return pods.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = selector
-			return pods.Watch(ctx, o)
-		},
-	}
+	lw := listWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
+		pods.Watch, func(o *metav1.ListOptions) { o.LabelSelector = selector })
 	state := map[string]bool{}
 	allReady := func() bool {
 		if len(state) == 0 {
@@ -196,4 +180,18 @@ func WaitPodsReady(ctx context.Context, c *cluster.Cluster, ns, selector string)
 		return fmt.Errorf("pods %s in %s: %d of %d ready: %w", selector, ns, ready, len(state), err)
 	}
 	return err
+}
+
+// listWatch builds the ListWatch of a watch loop: every list and watch gets the same options (a selector).
+func listWatch(list func(context.Context, metav1.ListOptions) (runtime.Object, error), watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), opts func(*metav1.ListOptions)) *cache.ListWatch {
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			opts(&o)
+			return list(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			opts(&o)
+			return watchFn(ctx, o)
+		},
+	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/xml"
 	"fmt"
 	"html/template"
 	"io"
@@ -91,17 +90,7 @@ func WriteCompareJUnit(w io.Writer, r *compare.Result, _ Config) error {
 		suite.Skipped++
 	}
 	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: "canarygate-compare", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: "0.000", Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return encodeJUnit(w, "canarygate-compare", suite)
 }
 
 // slot is where a phase sits on an aligned axis, as fractions of the width.
