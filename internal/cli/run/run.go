@@ -19,6 +19,7 @@ import (
 	"github.com/canarygate/canarygate/internal/progress"
 	"github.com/canarygate/canarygate/internal/version"
 	"github.com/canarygate/canarygate/kube"
+	"github.com/canarygate/canarygate/mesh"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -51,7 +52,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(),
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
-				Registry: kube.Executors().Merge(helmrelease.Executors()),
+				Registry: kube.Executors().Merge(helmrelease.Executors(), mesh.Executors()),
 				Providers: map[string]cluster.Provider{
 					"existing": existing.Provider{},
 					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, ImageArchives: archives,

@@ -1,0 +1,124 @@
+// Package mesh holds the executors of the Istio step actions: moving namespaces to a revision (relabel, then
+// restart one workload at a time) and removing a revision only once it is drained.
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/helmrelease"
+	"github.com/canarygate/canarygate/istio"
+	"github.com/canarygate/canarygate/kube"
+	"github.com/canarygate/canarygate/runner"
+	"github.com/canarygate/canarygate/scenarios"
+)
+
+// Executors returns the Istio actions' executors.
+func Executors() runner.Registry {
+	return runner.Registry{
+		scenarios.ActionMoveNamespace:     kube.Step(moveNamespace),
+		scenarios.ActionUninstallRevision: kube.Step(uninstallRevision),
+	}
+}
+
+func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	a := env.Step.Action.(*scenarios.MoveNamespaceAction)
+	for _, ns := range a.Namespaces {
+		touched.Add(ns)
+		changes, err := kube.LabelNamespace(ctx, c, ns, map[string]string{istio.RevisionLabel: a.Target()}, []string{istio.InjectionLabel})
+		if err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			env.Changed("namespace %s: %s", ns, ch)
+		}
+		list, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("namespace %s: list deployments: %w", ns, err)
+		}
+		names := make([]string, 0, len(list.Items))
+		for _, d := range list.Items {
+			names = append(names, d.Name)
+		}
+		sort.Strings(names)
+		if err := kube.Restart(ctx, c, ns, names, a.AllAtOnce, a.Spacing.D(), env.Changed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrNotDrained is returned when proxies are still attached to the revision being removed.
+var ErrNotDrained = fmt.Errorf("control plane not drained")
+
+func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	a := env.Step.Action.(*scenarios.UninstallRevisionAction)
+	touched.Add(a.Namespace)
+	pods, err := c.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	attached, err := istio.Attached(pods.Items, a.Revision)
+	if err != nil {
+		return err
+	}
+	if len(attached) > 0 {
+		shown := attached
+		if len(shown) > 10 {
+			shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(attached)-10))
+		}
+		return fmt.Errorf("%w: refusing to uninstall revision %s: %d proxies still attached (%s)", ErrNotDrained, a.Revision, len(attached), strings.Join(shown, ", "))
+	}
+	env.Changed("revision %s: no proxy attached", a.Revision)
+
+	cfg, err := helmrelease.Configuration(c, a.Namespace, func(format string, args ...any) { fmt.Fprintf(env.Output, "helm: "+format+"\n", args...) })
+	if err != nil {
+		return err
+	}
+	un := action.NewUninstall(cfg)
+	un.Wait, un.Timeout, un.IgnoreNotFound = true, a.Timeout.D(), true
+	res, err := un.Run(a.Release)
+	if err != nil {
+		return fmt.Errorf("helm uninstall %s/%s: %w", a.Namespace, a.Release, err)
+	}
+	if res != nil && res.Release != nil {
+		env.Changed("helm release %s/%s: uninstalled", a.Namespace, a.Release)
+	} else {
+		env.Changed("helm release %s/%s: was not installed", a.Namespace, a.Release)
+	}
+
+	// Webhooks of the revision that outlived it would send every admission to an istiod that is gone.
+	sel := metav1.ListOptions{LabelSelector: istio.RevisionLabel + "=" + a.Revision}
+	vwcs, err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, sel)
+	if err != nil {
+		return fmt.Errorf("list validating webhooks: %w", err)
+	}
+	for _, w := range vwcs.Items {
+		if err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{}); err != nil {
+			return fmt.Errorf("delete leftover validating webhook %s: %w", w.Name, err)
+		}
+		env.Changed("ValidatingWebhookConfiguration %s: left behind by revision %s, deleted", w.Name, a.Revision)
+	}
+	mwcs, err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, sel)
+	if err != nil {
+		return fmt.Errorf("list mutating webhooks: %w", err)
+	}
+	for _, w := range mwcs.Items {
+		if _, isTag := w.Labels[istio.TagLabel]; isTag {
+			// A tag still pointing at the revision is the user's to move; say so rather than break it.
+			env.Changed("MutatingWebhookConfiguration %s: tag %s still points at removed revision %s", w.Name, w.Labels[istio.TagLabel], a.Revision)
+			continue
+		}
+		if err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{}); err != nil {
+			return fmt.Errorf("delete leftover mutating webhook %s: %w", w.Name, err)
+		}
+		env.Changed("MutatingWebhookConfiguration %s: left behind by revision %s, deleted", w.Name, a.Revision)
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package mesh_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/canarygate/canarygate/internal/testenv"
+	"github.com/canarygate/canarygate/kube"
+	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/summary"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+func deployment(ns, name string, annotations map[string]string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
+				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1), Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}}},
+		},
+	}
+}
+
+func TestMoveNamespaceRelabelsAndRestartsEveryWorkload(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "move")
+	n, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err)
+	n.Labels["istio-injection"] = "enabled"
+	_, err = e.Client.CoreV1().Namespaces().Update(ctx, n, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	for _, d := range []string{"app-a", "app-z"} {
+		_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, deployment(ns, d, nil), metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, d))
+	}
+	res := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: move\ntimeout: 60s\nmoveNamespace: {namespaces: [%s], revision: 1-30}", ns))
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	got, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "1-30", got.Labels["istio.io/rev"])
+	assert.NotContains(t, got.Labels, "istio-injection", "injection would win over the revision label")
+	for _, d := range []string{"app-a", "app-z"} {
+		dep, err := e.Client.AppsV1().Deployments(ns).Get(ctx, d, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.NotEmpty(t, dep.Spec.Template.Annotations[kube.RestartedAtAnnotation], "%s restarted", d)
+	}
+	assert.Len(t, res.Changes, 4, "two label changes and two rollouts")
+}
+
+func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "drain")
+	// A workload whose pods carry the old revision's sidecar (as injection leaves it).
+	status := `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-29"}`
+	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "old-proxy", map[string]string{"sidecar.istio.io/status": status}), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, "old-proxy"))
+
+	step := "name: uninstall-old\ntimeout: 60s\nuninstallRevision: {revision: 1-29}"
+	res := e.RunStep(ctx, t, mesh.Executors(), step)
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
+	assert.Contains(t, res.Err.Error(), ns+"/old-proxy-", "names the attached pod")
+
+	// A validating webhook of the revision that outlived its istiod. It matches nothing and points at a
+	// closed loopback port: nothing is ever called.
+	none := admissionv1.SideEffectClassNone
+	fail := admissionv1.Ignore
+	vwc := &admissionv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "istio-validator-1-29-istio-system", Labels: map[string]string{"istio.io/rev": "1-29"}},
+		Webhooks: []admissionv1.ValidatingWebhook{{
+			Name: "rev.validation.istio.io", SideEffects: &none, FailurePolicy: &fail, AdmissionReviewVersions: []string{"v1"},
+			ClientConfig: admissionv1.WebhookClientConfig{URL: ptr.To("https://127.0.0.1:1/validate")},
+			Rules: []admissionv1.RuleWithOperations{{Operations: []admissionv1.OperationType{admissionv1.Create},
+				Rule: admissionv1.Rule{APIGroups: []string{"canarygate.test.invalid"}, APIVersions: []string{"v1"}, Resources: []string{"nothing"}}}},
+		}},
+	}
+	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(context.Background(), vwc.Name, metav1.DeleteOptions{})
+	})
+
+	// Move the workload off the old revision: then the revision may go.
+	require.NoError(t, e.Client.AppsV1().Deployments(ns).Delete(ctx, "old-proxy", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		if len(pods.Items) == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	res = e.RunStep(ctx, t, mesh.Executors(), step)
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	assert.Contains(t, strings.Join(res.Changes, "\n"), "ValidatingWebhookConfiguration istio-validator-1-29-istio-system: left behind by revision 1-29, deleted")
+	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, vwc.Name, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err))
+}
