@@ -24,6 +24,8 @@ func Executors() runner.Registry {
 	return runner.Registry{
 		scenarios.ActionMoveNamespace:     kube.Step(moveNamespace),
 		scenarios.ActionUninstallRevision: kube.Step(uninstallRevision),
+		scenarios.ActionSetTag:            kube.Step(setTag),
+		scenarios.ActionRemoveTag:         kube.Step(removeTag),
 	}
 }
 

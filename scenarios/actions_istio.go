@@ -81,3 +81,53 @@ func (a *UninstallRevisionAction) Validate(_ *Scenario, p Problems, path string)
 func (a *UninstallRevisionAction) Describe() string {
 	return fmt.Sprintf("uninstall revision %s (helm release %s/%s) once no proxy is attached; remove its leftover webhooks", a.Revision, a.Namespace, a.Release)
 }
+
+// Revision tag action kinds.
+const (
+	ActionSetTag    = "setTag"
+	ActionRemoveTag = "removeTag"
+)
+
+func init() {
+	RegisterAction(ActionSetTag, func() ActionSpec { return &SetTagAction{} })
+	RegisterAction(ActionRemoveTag, func() ActionSpec { return &RemoveTagAction{} })
+}
+
+// SetTagAction points a revision tag at a revision, as `istioctl tag set TAG --revision REV --overwrite`
+// does: a MutatingWebhookConfiguration istio-revision-tag-TAG made from the revision's injector, selecting
+// namespaces and pods labelled istio.io/rev=TAG.
+type SetTagAction struct {
+	Pos      Pos    `yaml:"-" json:"-"`
+	Tag      string `yaml:"tag" json:"tag"`
+	Revision string `yaml:"revision" json:"revision"`
+}
+
+// Validate implements ActionSpec.
+func (a *SetTagAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "tag", a.Tag, "the tag, e.g. prod-canary")
+	required(p, a.Pos, path, "revision", a.Revision, "the revision the tag points at, e.g. 1-30")
+	if a.Tag != "" && a.Tag == a.Revision {
+		p.Add(a.Pos.Field("tag"), join(path, "tag"), "a tag cannot be named like the revision it points at")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *SetTagAction) Describe() string {
+	return fmt.Sprintf("point revision tag %s at %s (MutatingWebhookConfiguration istio-revision-tag-%s)", a.Tag, a.Revision, a.Tag)
+}
+
+// RemoveTagAction deletes a revision tag's webhook.
+type RemoveTagAction struct {
+	Pos Pos    `yaml:"-" json:"-"`
+	Tag string `yaml:"tag" json:"tag"`
+}
+
+// Validate implements ActionSpec.
+func (a *RemoveTagAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "tag", a.Tag, "the tag to remove")
+}
+
+// Describe implements ActionSpec.
+func (a *RemoveTagAction) Describe() string {
+	return fmt.Sprintf("remove revision tag %s (MutatingWebhookConfiguration istio-revision-tag-%s)", a.Tag, a.Tag)
+}

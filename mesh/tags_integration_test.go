@@ -1,0 +1,94 @@
+package mesh_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/canarygate/canarygate/internal/testenv"
+	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/summary"
+)
+
+// injector is a revision's sidecar injector webhook shaped as Istio's istiod chart renders it (the two
+// revision webhooks: by namespace label and by pod label). Its client points at a closed loopback port and
+// it ignores failures: whatever the test does, the API server never calls anything off this machine.
+func injector(t *testing.T, e *testenv.Env, rev string) {
+	t.Helper()
+	ignore, none := admissionv1.Ignore, admissionv1.SideEffectClassNone
+	hook := func(name string, ns, obj []metav1.LabelSelectorRequirement) admissionv1.MutatingWebhook {
+		return admissionv1.MutatingWebhook{
+			Name: name, FailurePolicy: &ignore, SideEffects: &none, AdmissionReviewVersions: []string{"v1"},
+			ClientConfig:      admissionv1.WebhookClientConfig{URL: ptr.To("https://127.0.0.1:1/inject/cluster/Kubernetes/net/network1")},
+			Rules:             []admissionv1.RuleWithOperations{{Operations: []admissionv1.OperationType{admissionv1.Create}, Rule: admissionv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: ns},
+			ObjectSelector:    &metav1.LabelSelector{MatchExpressions: obj},
+		}
+	}
+	notFalse := metav1.LabelSelectorRequirement{Key: "sidecar.istio.io/inject", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"false"}}
+	noInjection := metav1.LabelSelectorRequirement{Key: "istio-injection", Operator: metav1.LabelSelectorOpDoesNotExist}
+	w := &admissionv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "istio-sidecar-injector-" + rev, Labels: map[string]string{"istio.io/rev": rev, "app": "sidecar-injector"}},
+		Webhooks: []admissionv1.MutatingWebhook{
+			hook("rev.namespace.sidecar-injector.istio.io",
+				[]metav1.LabelSelectorRequirement{{Key: "istio.io/rev", Operator: metav1.LabelSelectorOpIn, Values: []string{rev}}, noInjection},
+				[]metav1.LabelSelectorRequirement{notFalse}),
+			hook("rev.object.sidecar-injector.istio.io",
+				[]metav1.LabelSelectorRequirement{{Key: "istio.io/rev", Operator: metav1.LabelSelectorOpDoesNotExist}, noInjection},
+				[]metav1.LabelSelectorRequirement{notFalse, {Key: "istio.io/rev", Operator: metav1.LabelSelectorOpIn, Values: []string{rev}}}),
+		},
+	}
+	_, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(), w, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), w.Name, metav1.DeleteOptions{})
+	})
+}
+
+func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	injector(t, e, "9-98")
+	injector(t, e, "9-99")
+	t.Cleanup(func() {
+		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("prod-canary"), metav1.DeleteOptions{})
+	})
+
+	res := e.RunStep(ctx, t, mesh.Executors(), "name: tag\nsetTag: {tag: prod-canary, revision: 9-98}")
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	got, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "prod-canary", got.Labels["istio.io/tag"])
+	assert.Equal(t, "9-98", got.Labels["istio.io/rev"])
+	require.Len(t, got.Webhooks, 2)
+	assert.Equal(t, []string{"prod-canary"}, got.Webhooks[0].NamespaceSelector.MatchExpressions[0].Values, "namespaces labelled istio.io/rev=prod-canary")
+	assert.Equal(t, []string{"prod-canary"}, got.Webhooks[1].ObjectSelector.MatchExpressions[1].Values, "pods labelled istio.io/rev=prod-canary")
+	assert.Equal(t, "https://127.0.0.1:1/inject/cluster/Kubernetes/net/network1", *got.Webhooks[0].ClientConfig.URL, "injection by the revision's istiod")
+
+	res = e.RunStep(ctx, t, mesh.Executors(), "name: retag\nsetTag: {tag: prod-canary, revision: 9-99}")
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	assert.Equal(t, []string{"revision tag prod-canary: 9-98 → 9-99"}, res.Changes)
+	got, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "9-99", got.Labels["istio.io/rev"])
+	assert.Equal(t, []string{"prod-canary"}, got.Webhooks[0].NamespaceSelector.MatchExpressions[0].Values)
+
+	clash := e.RunStep(ctx, t, mesh.Executors(), "name: clash\nsetTag: {tag: 9-99, revision: 9-98}")
+	assert.Equal(t, summary.OutcomeFailed, clash.Outcome)
+	assert.ErrorContains(t, clash.Err, "a revision of that name exists")
+
+	missing := e.RunStep(ctx, t, mesh.Executors(), "name: missing\nsetTag: {tag: prod-stable, revision: 0-01}")
+	assert.Equal(t, summary.OutcomeFailed, missing.Outcome)
+	assert.ErrorContains(t, missing.Err, "revision 0-01 has no injector webhook")
+
+	res = e.RunStep(ctx, t, mesh.Executors(), "name: untag\nremoveTag: {tag: prod-canary}")
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err))
+}
