@@ -26,6 +26,7 @@ func Executors() runner.Registry {
 		scenarios.ActionUninstallRevision: kube.Step(uninstallRevision),
 		scenarios.ActionSetTag:            kube.Step(setTag),
 		scenarios.ActionRemoveTag:         kube.Step(removeTag),
+		scenarios.ActionProxyRevision:     kube.Step(proxyRevision),
 	}
 }
 
@@ -122,5 +123,32 @@ func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 		}
 		env.Changed("MutatingWebhookConfiguration %s: left behind by revision %s, deleted", w.Name, a.Revision)
 	}
+	return nil
+}
+
+// ErrMisplaced is returned when pods run another revision's proxy (or none).
+var ErrMisplaced = fmt.Errorf("proxies not on the expected revision")
+
+func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	a := env.Step.Action.(*scenarios.ProxyRevisionAction)
+	var bad []string
+	total := 0
+	for _, ns := range a.Namespaces {
+		touched.Add(ns)
+		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list pods in %s: %w", ns, err)
+		}
+		total += len(pods.Items)
+		m, err := istio.Misplaced(pods.Items, a.Revision)
+		if err != nil {
+			return err
+		}
+		bad = append(bad, m...)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrMisplaced, strings.Join(bad, "; "))
+	}
+	env.Changed("%d pod(s) in %s: all on revision %s", total, strings.Join(a.Namespaces, ", "), a.Revision)
 	return nil
 }

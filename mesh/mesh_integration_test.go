@@ -120,3 +120,36 @@ func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(
 	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, vwc.Name, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))
 }
+
+func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "proxies")
+	status := func(rev string) map[string]string {
+		return map[string]string{"sidecar.istio.io/status": fmt.Sprintf(`{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":%q}`, rev)}
+	}
+	for name, rev := range map[string]string{"moved": "1-30", "left-behind": "1-29"} {
+		_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, deployment(ns, name, status(rev)), metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, name))
+	}
+	res := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30}", ns))
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	require.ErrorIs(t, res.Err, mesh.ErrMisplaced)
+	assert.Contains(t, res.Err.Error(), ns+"/left-behind-")
+	assert.Contains(t, res.Err.Error(), "runs the proxy of revision 1-29")
+	assert.NotContains(t, res.Err.Error(), ns+"/moved-")
+
+	require.NoError(t, e.Client.AppsV1().Deployments(ns).Delete(ctx, "left-behind", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}))
+	require.NoError(t, kube.WaitGone(ctx, e.Cluster(t), appsv1.SchemeGroupVersion.WithKind("Deployment"), ns, "left-behind"))
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		pods, _ := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=left-behind"})
+		if len(pods.Items) == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30}", ns))
+	assert.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+}

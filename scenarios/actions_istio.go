@@ -131,3 +131,31 @@ func (a *RemoveTagAction) Validate(_ *Scenario, p Problems, path string) {
 func (a *RemoveTagAction) Describe() string {
 	return fmt.Sprintf("remove revision tag %s (MutatingWebhookConfiguration istio-revision-tag-%s)", a.Tag, a.Tag)
 }
+
+// ActionProxyRevision checks proxies.
+const ActionProxyRevision = "proxyRevision"
+
+func init() {
+	RegisterAction(ActionProxyRevision, func() ActionSpec { return &ProxyRevisionAction{} })
+}
+
+// ProxyRevisionAction checks that every pod of the namespaces runs the proxy of the revision (sidecar
+// status annotation) and talks to that revision's istiod; it fails naming each pod that does not.
+type ProxyRevisionAction struct {
+	Pos        Pos      `yaml:"-" json:"-"`
+	Namespaces []string `yaml:"namespaces" json:"namespaces"`
+	Revision   string   `yaml:"revision" json:"revision"`
+}
+
+// Validate implements ActionSpec.
+func (a *ProxyRevisionAction) Validate(_ *Scenario, p Problems, path string) {
+	if len(a.Namespaces) == 0 {
+		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces to check")
+	}
+	required(p, a.Pos, path, "revision", a.Revision, "the revision every proxy should run, e.g. 1-30")
+}
+
+// Describe implements ActionSpec.
+func (a *ProxyRevisionAction) Describe() string {
+	return fmt.Sprintf("check every pod in %s runs the %s proxy and talks to istiod-%s", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision)
+}
