@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -196,14 +195,4 @@ func ConfigFromEnv() (Config, error) {
 		cfg.Name, _ = os.Hostname()
 	}
 	return cfg, nil
-}
-
-// HeaderNames lists header names sorted (for logs).
-func HeaderNames(h http.Header) []string {
-	out := make([]string, 0, len(h))
-	for k := range h {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

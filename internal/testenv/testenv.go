@@ -14,9 +14,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -367,7 +365,6 @@ func writeKeyPair(keyPath, pubPath string) error {
 
 // prefixWriter keeps the processes' output, bounded, for failure messages.
 type prefixWriter struct {
-	mu     sync.Mutex
 	prefix string
 	buf    *bytes.Buffer
 }
@@ -408,6 +405,3 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-var _ = errors.New
-var _ io.Writer = (*prefixWriter)(nil)
