@@ -42,6 +42,9 @@ func init() {
 	Register(scenarios.GateStepsSucceeded, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
 		return stepsSucceeded(r)
 	})
+	Register(scenarios.GateGatewayAddressStable, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
+		return addressStable(s.(*scenarios.GatewayAddressStable), r)
+	})
 }
 
 // Evaluate judges one gate.
@@ -240,5 +243,32 @@ func stepsSucceeded(run *summary.Run) summary.Check {
 		c.Evidence = append(c.Evidence, "the run was interrupted before every step ran")
 	}
 	c.Summary = fmt.Sprintf("%d of %d steps succeeded", steps-bad, steps)
+	return c
+}
+
+// ObservationKey names the observations of a Service's address.
+func ObservationKey(g *scenarios.GatewayAddressStable) string {
+	return "service-address/" + g.Namespace + "/" + g.Service
+}
+
+func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.Check {
+	obs := run.Observations[ObservationKey(g)]
+	c := summary.Check{Passed: true}
+	if len(obs) == 0 {
+		c.Passed = false
+		c.Summary = fmt.Sprintf("Service %s/%s was never observed", g.Namespace, g.Service)
+		return c
+	}
+	distinct := map[string]bool{}
+	for _, o := range obs {
+		distinct[o.Value] = true
+		c.Evidence = append(c.Evidence, fmt.Sprintf("at %.1fs: %s", o.AtMs/1000, o.Value))
+	}
+	if len(distinct) > 1 {
+		c.Passed = false
+		c.Summary = fmt.Sprintf("the address of Service %s/%s changed %d time(s)", g.Namespace, g.Service, len(obs)-1)
+		return c
+	}
+	c.Summary = fmt.Sprintf("Service %s/%s kept %s", g.Namespace, g.Service, obs[0].Value)
 	return c
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -62,6 +63,51 @@ type Options struct {
 	Providers map[string]cluster.Provider
 	// Log receives lines about provisioning clusters.
 	Log func(format string, args ...any)
+	// Observers watch what a gate judges (e.g. a Service's address) while traffic runs, by gate kind.
+	Observers map[string]Observer
+}
+
+// Observer watches something for a gate from traffic start to traffic stop, recording values by key; it
+// returns when ctx ends.
+type Observer func(ctx context.Context, g scenarios.Gate, clusters *cluster.Set, record func(key, value string)) error
+
+// observations collects what observers recorded, on the run's timeline.
+type observations struct {
+	mu  sync.Mutex
+	tl  *timeline.Timeline
+	got map[string][]summary.Observation
+	err error
+}
+
+func (o *observations) record(key, value string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.got == nil {
+		o.got = map[string][]summary.Observation{}
+	}
+	o.got[key] = append(o.got[key], summary.Observation{AtMs: msf(o.tl.Now()), Value: value})
+}
+
+// start runs every observer the scenario's gates need; stop ends them and waits.
+func (o *observations) start(ctx context.Context, sc *scenarios.Scenario, obs map[string]Observer, clusters *cluster.Set) (stop func()) {
+	octx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, g := range sc.Checks {
+		fn, ok := obs[g.Kind]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(octx, g, clusters, o.record); err != nil {
+				o.mu.Lock()
+				o.err = errors.Join(o.err, fmt.Errorf("observe %s: %w", g.Name, err))
+				o.mu.Unlock()
+			}
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
 }
 
 // ErrProvision marks a cluster that could not be provisioned (an infrastructure error).
@@ -173,6 +219,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		sink = f
 	}
 
+	observed := &observations{tl: tl}
 	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer, Services: services}
 	setupRes, setupFailed := r.Run(ctx, sc.Setup, timeline.KindSetup)
 	stepResults = append(stepResults, setupRes...)
@@ -184,6 +231,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		_ = sink.close()
 	} else {
 		tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
+		stopObserving := observed.start(ctx, sc, opts.Observers, clusters)
 		loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopLoad()
 		results := loadgen.Attack(loadCtx, targets, opts.LoadOptions...)
@@ -212,6 +260,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 			sleep(ctx, sc.Traffic.Cooldown.D())
 		}
 		stopLoad()
+		stopObserving()
 		loadErr = <-consumed
 		stopTicker()
 		agg.Close()
@@ -228,6 +277,10 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	tl.End()
 
 	run := snapshot()
+	run.Observations = observed.got
+	if observed.err != nil && loadErr == nil {
+		loadErr = observed.err
+	}
 	run.Checks = checks.EvaluateAll(sc.Checks, run)
 	if c := sc.Compare; c != nil {
 		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: msf(c.P99Increase.D()),

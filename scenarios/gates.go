@@ -12,6 +12,7 @@ const (
 	GateMaxConsecutiveFailures = "maxConsecutiveFailures"
 	GateLatencyP99             = "latencyP99"
 	GateStepsSucceeded         = "stepsSucceeded"
+	GateGatewayAddressStable   = "gatewayAddressStable"
 )
 
 func init() {
@@ -20,6 +21,7 @@ func init() {
 	RegisterGate(GateMaxConsecutiveFailures, func() GateSpec { return &MaxConsecutiveFailures{} })
 	RegisterGate(GateLatencyP99, func() GateSpec { return &LatencyP99{} })
 	RegisterGate(GateStepsSucceeded, func() GateSpec { return &StepsSucceeded{} })
+	RegisterGate(GateGatewayAddressStable, func() GateSpec { return &GatewayAddressStable{} })
 }
 
 // StreamSelector limits a gate to some streams (default: all).
@@ -145,3 +147,27 @@ const (
 	PhaseWarmup   = "warm-up"
 	PhaseCooldown = "cool-down"
 )
+
+// GatewayAddressStable fails when the ingress Service's address (cluster IP, ports, node ports, load
+// balancer ingress) changed at any time between traffic start and stop: clients of a real gateway would
+// have lost it. The Service is watched for the whole run.
+type GatewayAddressStable struct {
+	Pos       Pos    `yaml:"-" json:"-"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	Service   string `yaml:"service" json:"service"`
+	Cluster   string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+}
+
+// Validate implements GateSpec.
+func (g *GatewayAddressStable) Validate(s *Scenario, p Problems, path string) {
+	required(p, g.Pos, path, "namespace", g.Namespace, "the ingress Service's namespace")
+	required(p, g.Pos, path, "service", g.Service, "the ingress Service's name")
+	if len(s.Clusters) == 0 {
+		p.Add(g.Pos, path, "needs a cluster: the scenario lists none under clusters")
+	}
+}
+
+// Describe implements GateSpec.
+func (g *GatewayAddressStable) Describe() string {
+	return fmt.Sprintf("Service %s/%s keeps one address for the whole run", g.Namespace, g.Service)
+}

@@ -57,8 +57,16 @@ type Run struct {
 	Checks  []Check  `json:"checks"`
 	// ResultsFile is the vegeta results file, relative to the run directory.
 	ResultsFile string `json:"resultsFile,omitempty"`
+	// Observations are values watched during the run (e.g. a Service's address), by observation key.
+	Observations map[string][]Observation `json:"observations,omitempty"`
 	// Thresholds are the scenario's limits for comparing this run with another (canarygate compare).
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
+}
+
+// Observation is a value seen at a time of the run.
+type Observation struct {
+	AtMs  float64 `json:"atMs"`
+	Value string  `json:"value"`
 }
 
 // Thresholds say how much worse a run may be than its baseline before it is a regression. Any new

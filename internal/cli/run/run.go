@@ -52,7 +52,8 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(),
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
-				Registry: kube.Executors().Merge(helmrelease.Executors(), mesh.Executors()),
+				Registry:  kube.Executors().Merge(helmrelease.Executors(), mesh.Executors()),
+				Observers: mesh.Observers(),
 				Providers: map[string]cluster.Provider{
 					"existing": existing.Provider{},
 					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, ImageArchives: archives,

@@ -1,0 +1,107 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	"github.com/canarygate/canarygate/checks"
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/harness"
+	"github.com/canarygate/canarygate/scenarios"
+)
+
+// Observers returns the harness observers of the Istio gates.
+func Observers() map[string]harness.Observer {
+	return map[string]harness.Observer{
+		scenarios.GateGatewayAddressStable: func(ctx context.Context, g scenarios.Gate, clusters *cluster.Set, record func(key, value string)) error {
+			spec := g.Spec.(*scenarios.GatewayAddressStable)
+			c, err := clusters.Get(spec.Cluster)
+			if err != nil {
+				return err
+			}
+			key := checks.ObservationKey(spec)
+			return WatchServiceAddress(ctx, c, spec.Namespace, spec.Service, func(v string) { record(key, v) })
+		},
+	}
+}
+
+// ServiceAddress is what clients of a Service depend on: cluster IP, ports and node ports, load balancer
+// ingress.
+func ServiceAddress(s *corev1.Service) string {
+	var ports []string
+	for _, p := range s.Spec.Ports {
+		port := fmt.Sprintf("%s:%d/%s", p.Name, p.Port, p.Protocol)
+		if p.NodePort != 0 {
+			port += fmt.Sprintf("→node:%d", p.NodePort)
+		}
+		ports = append(ports, port)
+	}
+	sort.Strings(ports)
+	var lb []string
+	for _, in := range s.Status.LoadBalancer.Ingress {
+		lb = append(lb, in.IP+in.Hostname)
+	}
+	out := fmt.Sprintf("%s %s ports %s", s.Spec.Type, s.Spec.ClusterIP, strings.Join(ports, ","))
+	if len(lb) > 0 {
+		out += " ingress " + strings.Join(lb, ",")
+	}
+	return out
+}
+
+// WatchServiceAddress records the Service's address now and at every change until ctx ends (a missing
+// Service is recorded as "absent").
+func WatchServiceAddress(ctx context.Context, c *cluster.Cluster, ns, name string, record func(string)) error {
+	svcs := c.Client.CoreV1().Services(ns)
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return svcs.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return svcs.Watch(ctx, o)
+		},
+	}
+	last := ""
+	note := func(v string) {
+		if v != last {
+			last = v
+			record(v)
+		}
+	}
+	pre := func(store cache.Store) (bool, error) {
+		items := store.List()
+		if len(items) == 0 {
+			note("absent")
+		} else {
+			note(ServiceAddress(items[0].(*corev1.Service)))
+		}
+		return false, nil
+	}
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Service{}, pre, func(ev watch.Event) (bool, error) {
+		switch ev.Type {
+		case watch.Deleted:
+			note("absent")
+		case watch.Added, watch.Modified:
+			if s, ok := ev.Object.(*corev1.Service); ok {
+				note(ServiceAddress(s))
+			}
+		}
+		return false, nil
+	})
+	if ctx.Err() != nil {
+		return nil // watched until the run ended
+	}
+	return err
+}
