@@ -27,6 +27,7 @@ func Executors() runner.Registry {
 		scenarios.ActionSetTag:            kube.Step(setTag),
 		scenarios.ActionRemoveTag:         kube.Step(removeTag),
 		scenarios.ActionProxyRevision:     kube.Step(proxyRevision),
+		scenarios.ActionCrossRevisionMTLS: kube.Step(crossRevisionMTLS),
 	}
 }
 

@@ -159,3 +159,31 @@ func (a *ProxyRevisionAction) Validate(_ *Scenario, p Problems, path string) {
 func (a *ProxyRevisionAction) Describe() string {
 	return fmt.Sprintf("check every pod in %s runs the %s proxy and talks to istiod-%s", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision)
 }
+
+// ActionCrossRevisionMTLS proves cross-revision calls.
+const ActionCrossRevisionMTLS = "crossRevisionMTLS"
+
+func init() {
+	RegisterAction(ActionCrossRevisionMTLS, func() ActionSpec { return &CrossRevisionMTLSAction{} })
+}
+
+// CrossRevisionMTLSAction proves, while revisions coexist, that calls between workloads on different
+// revisions succeeded over mutual TLS: it reads every destination sidecar's istio_requests_total in the
+// namespaces and builds the revision × revision matrix. Every pair of different revisions with calls must
+// be all mTLS and all 2xx, and at least one cross-revision pair must have calls.
+type CrossRevisionMTLSAction struct {
+	Pos        Pos      `yaml:"-" json:"-"`
+	Namespaces []string `yaml:"namespaces" json:"namespaces"`
+}
+
+// Validate implements ActionSpec.
+func (a *CrossRevisionMTLSAction) Validate(_ *Scenario, p Problems, path string) {
+	if len(a.Namespaces) == 0 {
+		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces whose workloads call each other")
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *CrossRevisionMTLSAction) Describe() string {
+	return fmt.Sprintf("prove calls between revisions in %s succeeded over mTLS (destination proxies' istio_requests_total)", strings.Join(a.Namespaces, ", "))
+}

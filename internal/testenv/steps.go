@@ -30,6 +30,12 @@ func (e *Env) Cluster(t testing.TB) *cluster.Cluster {
 // the given executors against the control plane.
 func (e *Env) RunStep(ctx context.Context, t testing.TB, reg runner.Registry, stepYAML string) runner.Result {
 	t.Helper()
+	return e.RunStepWith(ctx, t, reg, nil, stepYAML)
+}
+
+// RunStepWith is RunStep with more services for the executors (stand-ins for what would leave the machine).
+func (e *Env) RunStepWith(ctx context.Context, t testing.TB, reg runner.Registry, services map[string]any, stepYAML string) runner.Result {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("name: step-test\nclusters: [{name: test, provider: existing}]\ntraffic:\n  streams: [{name: none, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - ")
 	b.WriteString(strings.ReplaceAll(strings.TrimSpace(stepYAML), "\n", "\n    "))
@@ -39,8 +45,11 @@ func (e *Env) RunStep(ctx context.Context, t testing.TB, reg runner.Registry, st
 		t.Fatalf("step does not parse:\n%s\n%v", b.String(), err)
 	}
 	tl := timeline.New()
-	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl,
-		Services: map[string]any{cluster.ServiceKey: cluster.NewSet(e.Cluster(t))}}
+	all := map[string]any{cluster.ServiceKey: cluster.NewSet(e.Cluster(t))}
+	for k, v := range services {
+		all[k] = v
+	}
+	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Services: all}
 	res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
 	if len(res) != 1 {
 		t.Fatalf("expected one step result, got %d", len(res))
