@@ -15,9 +15,11 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/canarygate
 
 # Everything CI runs: lint, then every test, including the integration tests against a real kube-apiserver
-# (whose binaries hack/testbin.sh builds once into ~/.cache/canarygate and reuses).
+# (whose binaries hack/testbin.sh builds once into ~/.cache/canarygate and reuses) and the real Istio charts
+# (hack/istio-charts.sh fetches the istio.io/istio module into the module cache; not in go.mod).
 test: lint
-	CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" $(GO) test -count=1 -timeout 25m ./...
+	CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
+	  $(GO) test -count=1 -timeout 25m ./...
 
 # Tests that need nothing but Go.
 unit:

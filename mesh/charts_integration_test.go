@@ -1,0 +1,106 @@
+package mesh_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/canarygate/canarygate/helmrelease"
+	"github.com/canarygate/canarygate/internal/testenv"
+	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/summary"
+)
+
+// istioCharts is the real Istio charts directory (hack/istio-charts.sh); like the control plane, required in
+// CI and skipped elsewhere when unset.
+func istioCharts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("CANARYGATE_ISTIO_CHARTS")
+	if dir == "" {
+		if testenv.Required() {
+			t.Fatal("CANARYGATE_ISTIO_CHARTS is not set: run make test (hack/istio-charts.sh finds the charts)")
+		}
+		t.Skip("set CANARYGATE_ISTIO_CHARTS=$(bash hack/istio-charts.sh) to install the real Istio charts")
+	}
+	return dir
+}
+
+// TestRealIstioChartsTwoRevisionsSideBySide installs the real base and istiod charts as revisions 1-29 and
+// 1-30, as the scenarios do, then tags and removes a revision. No pod is ever created in a namespace the
+// injectors select, and the charts render no Istio resources the validators would check: the API server
+// never calls a webhook.
+func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
+	e := testenv.Need(t, env)
+	charts := istioCharts(t)
+	ctx := context.Background()
+	reg := helmrelease.Executors().Merge(mesh.Executors())
+	helmHome := t.TempDir()
+	t.Setenv("HELM_CACHE_HOME", filepath.Join(helmHome, "cache"))
+	t.Setenv("HELM_CONFIG_HOME", filepath.Join(helmHome, "config"))
+	t.Setenv("HELM_DATA_HOME", filepath.Join(helmHome, "data"))
+	step := func(yaml string) summary.Phase {
+		res := e.RunStep(ctx, t, reg, yaml)
+		require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+		return summary.Phase{Changes: res.Changes}
+	}
+	step(fmt.Sprintf("name: base\ntimeout: 3m\nhelmInstall: {release: istio-base, namespace: istio-system, createNamespace: true, chart: %s, values: {defaultRevision: \"1-29\"}}", filepath.Join(charts, "base")))
+	for _, rev := range []string{"1-29", "1-30"} {
+		step(fmt.Sprintf("name: istiod-%s\ntimeout: 3m\nhelmInstall: {release: istiod-%s, namespace: istio-system, chart: %s, values: {revision: \"%s\"}}", rev, rev, filepath.Join(charts, "istio-control", "istio-discovery"), rev))
+	}
+	for _, rev := range []string{"1-29", "1-30"} {
+		d, err := e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-"+rev, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, rev, d.Labels["istio.io/rev"])
+		assert.Equal(t, d.Status.Replicas, d.Status.AvailableReplicas, "istiod-%s rolled out", rev)
+		mwc, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-"+rev, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, rev, mwc.Labels["istio.io/rev"])
+		_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "istio-validator-"+rev+"-istio-system", metav1.GetOptions{})
+		require.NoError(t, err)
+	}
+
+	tagged := step("name: tag\nsetTag: {tag: prod-stable, revision: \"1-29\"}")
+	assert.Equal(t, []string{"revision tag prod-stable: created, points at 1-29"}, tagged.Changes)
+	injector, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-1-29", metav1.GetOptions{})
+	require.NoError(t, err)
+	tag, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-stable", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"istio.io/tag": "prod-stable", "istio.io/rev": "1-29", "app": "sidecar-injector"}, tag.Labels)
+	require.Len(t, tag.Webhooks, len(injector.Webhooks))
+	for i, w := range tag.Webhooks {
+		assert.Equal(t, injector.Webhooks[i].Name, w.Name)
+		assert.Equal(t, injector.Webhooks[i].ClientConfig, w.ClientConfig, "injection by istiod-1-29")
+		sel := fmt.Sprint(w.NamespaceSelector, w.ObjectSelector)
+		assert.NotContains(t, sel, "[1-29]", "selectors name the tag, not the revision")
+	}
+	assert.Contains(t, fmt.Sprint(tag.Webhooks[0].NamespaceSelector), "prod-stable")
+	clash := e.RunStep(ctx, t, reg, "name: clash\nsetTag: {tag: \"1-30\", revision: \"1-29\"}")
+	assert.Equal(t, summary.OutcomeFailed, clash.Outcome, "a tag named like a revision is refused")
+	step("name: untag\nremoveTag: {tag: prod-stable}")
+
+	removed := step("name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"1-29\"}")
+	assert.Contains(t, strings.Join(removed.Changes, "\n"), "helm release istio-system/istiod-1-29: uninstalled")
+	// The base chart's default validator still named 1-29 (defaultRevision was not moved first): left pointing
+	// at a deleted istiod it would reject all Istio configuration, so it goes too, and the report says so.
+	assert.Contains(t, strings.Join(removed.Changes, "\n"), "ValidatingWebhookConfiguration istiod-default-validator: left behind by revision 1-29, deleted")
+	_, err = e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-29", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the old istiod is gone")
+	_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-1-29", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err))
+	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "istio-validator-1-29-istio-system", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err))
+	for _, name := range []string{"istio-sidecar-injector-1-30"} {
+		_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+		assert.NoError(t, err, "the new revision's objects stay")
+	}
+	_, err = e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-30", metav1.GetOptions{})
+	assert.NoError(t, err)
+}
