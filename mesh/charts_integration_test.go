@@ -10,8 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/action"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/canarygate/canarygate/helmrelease"
 	"github.com/canarygate/canarygate/internal/testenv"
@@ -33,8 +36,8 @@ func istioCharts(t *testing.T) string {
 	return dir
 }
 
-// TestRealIstioChartsTwoRevisionsSideBySide installs the real base and istiod charts as revisions 1-29 and
-// 1-30, as the scenarios do, then tags and removes a revision. No pod is ever created in a namespace the
+// TestRealIstioChartsTwoRevisionsSideBySide installs the real base and istiod charts as revisions 7-01 and
+// 7-02, as the scenarios do, then tags and removes a revision. No pod is ever created in a namespace the
 // injectors select, and the charts render no Istio resources the validators would check: the API server
 // never calls a webhook.
 func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
@@ -51,11 +54,13 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 		require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 		return summary.Phase{Changes: res.Changes}
 	}
-	step(fmt.Sprintf("name: base\ntimeout: 3m\nhelmInstall: {release: istio-base, namespace: istio-system, createNamespace: true, chart: %s, values: {defaultRevision: \"1-29\"}}", filepath.Join(charts, "base")))
-	for _, rev := range []string{"1-29", "1-30"} {
+	t.Cleanup(func() { removeIstio(t, e) })
+	step(fmt.Sprintf("name: base\ntimeout: 3m\nhelmInstall: {release: istio-base, namespace: istio-system, createNamespace: true, chart: %s, values: {defaultRevision: \"7-01\"}}", filepath.Join(charts, "base")))
+	for _, rev := range []string{"7-01", "7-02"} {
 		step(fmt.Sprintf("name: istiod-%s\ntimeout: 3m\nhelmInstall: {release: istiod-%s, namespace: istio-system, chart: %s, values: {revision: \"%s\"}}", rev, rev, filepath.Join(charts, "istio-control", "istio-discovery"), rev))
+		neutralizeWebhooks(t, e)
 	}
-	for _, rev := range []string{"1-29", "1-30"} {
+	for _, rev := range []string{"7-01", "7-02"} {
 		d, err := e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-"+rev, metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, rev, d.Labels["istio.io/rev"])
@@ -67,40 +72,85 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	tagged := step("name: tag\nsetTag: {tag: prod-stable, revision: \"1-29\"}")
-	assert.Equal(t, []string{"revision tag prod-stable: created, points at 1-29"}, tagged.Changes)
-	injector, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-1-29", metav1.GetOptions{})
+	tagged := step("name: tag\nsetTag: {tag: prod-stable, revision: \"7-01\"}")
+	assert.Equal(t, []string{"revision tag prod-stable: created, points at 7-01", "Service istio-system/istiod-revision-tag-prod-stable: selects istiod of revision 7-01"}, tagged.Changes)
+	injector, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-7-01", metav1.GetOptions{})
 	require.NoError(t, err)
 	tag, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-stable", metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"istio.io/tag": "prod-stable", "istio.io/rev": "1-29", "app": "sidecar-injector"}, tag.Labels)
+	assert.Equal(t, map[string]string{"istio.io/tag": "prod-stable", "istio.io/rev": "7-01", "app": "sidecar-injector"}, tag.Labels)
 	require.Len(t, tag.Webhooks, len(injector.Webhooks))
 	for i, w := range tag.Webhooks {
 		assert.Equal(t, injector.Webhooks[i].Name, w.Name)
-		assert.Equal(t, injector.Webhooks[i].ClientConfig, w.ClientConfig, "injection by istiod-1-29")
+		assert.Equal(t, injector.Webhooks[i].ClientConfig, w.ClientConfig, "injection by istiod-7-01")
 		sel := fmt.Sprint(w.NamespaceSelector, w.ObjectSelector)
-		assert.NotContains(t, sel, "[1-29]", "selectors name the tag, not the revision")
+		assert.NotContains(t, sel, "[7-01]", "selectors name the tag, not the revision")
 	}
 	assert.Contains(t, fmt.Sprint(tag.Webhooks[0].NamespaceSelector), "prod-stable")
-	clash := e.RunStep(ctx, t, reg, "name: clash\nsetTag: {tag: \"1-30\", revision: \"1-29\"}")
+	clash := e.RunStep(ctx, t, reg, "name: clash\nsetTag: {tag: \"7-02\", revision: \"7-01\"}")
 	assert.Equal(t, summary.OutcomeFailed, clash.Outcome, "a tag named like a revision is refused")
 	step("name: untag\nremoveTag: {tag: prod-stable}")
 
-	removed := step("name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"1-29\"}")
-	assert.Contains(t, strings.Join(removed.Changes, "\n"), "helm release istio-system/istiod-1-29: uninstalled")
-	// The base chart's default validator still named 1-29 (defaultRevision was not moved first): left pointing
+	removed := step("name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"7-01\"}")
+	assert.Contains(t, strings.Join(removed.Changes, "\n"), "helm release istio-system/istiod-7-01: uninstalled")
+	// The base chart's default validator still named 7-01 (defaultRevision was not moved first): left pointing
 	// at a deleted istiod it would reject all Istio configuration, so it goes too, and the report says so.
-	assert.Contains(t, strings.Join(removed.Changes, "\n"), "ValidatingWebhookConfiguration istiod-default-validator: left behind by revision 1-29, deleted")
-	_, err = e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-29", metav1.GetOptions{})
+	assert.Contains(t, strings.Join(removed.Changes, "\n"), "ValidatingWebhookConfiguration istiod-default-validator: left behind by revision 7-01, deleted")
+	_, err = e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-7-01", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the old istiod is gone")
-	_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-1-29", metav1.GetOptions{})
+	_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-7-01", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))
-	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "istio-validator-1-29-istio-system", metav1.GetOptions{})
+	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "istio-validator-7-01-istio-system", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))
-	for _, name := range []string{"istio-sidecar-injector-1-30"} {
+	for _, name := range []string{"istio-sidecar-injector-7-02"} {
 		_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
 		assert.NoError(t, err, "the new revision's objects stay")
 	}
-	_, err = e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-1-30", metav1.GetOptions{})
+	_, err = e.Client.AppsV1().Deployments("istio-system").Get(ctx, "istiod-7-02", metav1.GetOptions{})
 	assert.NoError(t, err)
+}
+
+// neutralizeWebhooks points every webhook the charts created at a closed loopback port: should anything in
+// this package's control plane create a pod or an Istio resource the webhooks select, the API server fails
+// locally instead of dialing istiod's Service address.
+func neutralizeWebhooks(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	ctx := context.Background()
+	loopback := func(path string) admissionv1.WebhookClientConfig {
+		return admissionv1.WebhookClientConfig{URL: ptr.To("https://127.0.0.1:1" + path)}
+	}
+	mwcs, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: "istio.io/rev"})
+	require.NoError(t, err)
+	for _, w := range mwcs.Items {
+		for i := range w.Webhooks {
+			w.Webhooks[i].ClientConfig = loopback("/inject")
+		}
+		_, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, &w, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+	vwcs, err := e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: "istio.io/rev"})
+	require.NoError(t, err)
+	for _, w := range vwcs.Items {
+		for i := range w.Webhooks {
+			w.Webhooks[i].ClientConfig = loopback("/validate")
+		}
+		_, err := e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, &w, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+}
+
+// removeIstio uninstalls what the test installed and deletes every Istio webhook left, so the package's
+// other tests (which label namespaces istio.io/rev) meet no injector.
+func removeIstio(t *testing.T, e *testenv.Env) {
+	cfg, err := helmrelease.Configuration(e.Cluster(t), "istio-system", t.Logf)
+	require.NoError(t, err)
+	for _, rel := range []string{"istiod-7-02", "istiod-7-01", "istio-base"} {
+		un := action.NewUninstall(cfg)
+		un.IgnoreNotFound = true
+		_, _ = un.Run(rel)
+	}
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: "istio.io/rev"}
+	_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+	_ = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/istio"
@@ -68,6 +70,49 @@ func retarget(sel *metav1.LabelSelector, rev, tag string) {
 	}
 }
 
+// tagNamespace is where the revision's istiod runs (its injector's service), where the tag's Service goes.
+func tagNamespace(injector *admissionv1.MutatingWebhookConfiguration) string {
+	for _, w := range injector.Webhooks {
+		if w.ClientConfig.Service != nil && w.ClientConfig.Service.Namespace != "" {
+			return w.ClientConfig.Service.Namespace
+		}
+	}
+	return "istio-system"
+}
+
+// TagService is the Service istioctl creates beside a tag's webhook: istiod's ports, selecting the
+// revision's istiod, so that proxies configured with the tag's address reach it.
+func TagService(tag, rev, ns string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "istiod-revision-tag-" + tag, Namespace: ns, Labels: map[string]string{
+			istio.RevisionLabel: rev, istio.TagLabel: tag, "app": "istiod", "istio": "pilot", "app.kubernetes.io/name": "istiod"}},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "istiod", istio.RevisionLabel: rev},
+			Ports: []corev1.ServicePort{
+				{Name: "grpc-xds", Port: 15010, Protocol: corev1.ProtocolTCP},
+				{Name: "https-dns", Port: 15012, Protocol: corev1.ProtocolTCP},
+				{Name: "https-webhook", Port: 443, TargetPort: intstr.FromInt32(15017), Protocol: corev1.ProtocolTCP},
+				{Name: "http-monitoring", Port: 15014, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+}
+
+func applyTagService(ctx context.Context, c *cluster.Cluster, svc *corev1.Service) error {
+	svcs := c.Client.CoreV1().Services(svc.Namespace)
+	cur, err := svcs.Get(ctx, svc.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = svcs.Create(ctx, svc, metav1.CreateOptions{FieldManager: scenarios.DefaultFieldManager})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	cur.Labels, cur.Spec.Selector = svc.Labels, svc.Spec.Selector
+	_, err = svcs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: scenarios.DefaultFieldManager})
+	return err
+}
+
 func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched) error {
 	a := env.Step.Action.(*scenarios.SetTagAction)
 	// istioctl refuses a tag that is also a revision's name: namespaces labelled with it would be ambiguous.
@@ -97,13 +142,28 @@ func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.To
 		}
 		env.Changed("revision tag %s: %s → %s", a.Tag, from, a.Revision)
 	}
+	svc := TagService(a.Tag, a.Revision, tagNamespace(injector))
+	if err := applyTagService(ctx, c, svc); err != nil {
+		return fmt.Errorf("set tag %s: service %s/%s: %w", a.Tag, svc.Namespace, svc.Name, err)
+	}
+	env.Changed("Service %s/%s: selects istiod of revision %s", svc.Namespace, svc.Name, a.Revision)
 	return nil
 }
 
 func removeTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched) error {
 	a := env.Step.Action.(*scenarios.RemoveTagAction)
 	name := TagWebhookName(a.Tag)
-	err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, name, metav1.DeleteOptions{})
+	svcs, err := c.Client.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: istio.TagLabel + "=" + a.Tag})
+	if err != nil {
+		return fmt.Errorf("remove tag %s: %w", a.Tag, err)
+	}
+	for _, s := range svcs.Items {
+		if err := c.Client.CoreV1().Services(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("remove tag %s: service %s/%s: %w", a.Tag, s.Namespace, s.Name, err)
+		}
+		env.Changed("Service %s/%s: removed", s.Namespace, s.Name)
+	}
+	err = c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		env.Changed("revision tag %s: not set", a.Tag)
 		return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -56,6 +57,10 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	ctx := context.Background()
 	injector(t, e, "9-98")
 	injector(t, e, "9-99")
+	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		require.NoError(t, err)
+	}
 	t.Cleanup(func() {
 		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("prod-canary"), metav1.DeleteOptions{})
 	})
@@ -64,6 +69,10 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	got, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
 	require.NoError(t, err)
+	svc, err := e.Client.CoreV1().Services("istio-system").Get(ctx, "istiod-revision-tag-prod-canary", metav1.GetOptions{})
+	require.NoError(t, err, "the tag's Service, as istioctl creates it")
+	assert.Equal(t, map[string]string{"app": "istiod", "istio.io/rev": "9-98"}, svc.Spec.Selector)
+	assert.Equal(t, "prod-canary", svc.Labels["istio.io/tag"])
 	assert.Equal(t, "prod-canary", got.Labels["istio.io/tag"])
 	assert.Equal(t, "9-98", got.Labels["istio.io/rev"])
 	require.Len(t, got.Webhooks, 2)
@@ -73,7 +82,10 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 
 	res = e.RunStep(ctx, t, mesh.Executors(), "name: retag\nsetTag: {tag: prod-canary, revision: 9-99}")
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
-	assert.Equal(t, []string{"revision tag prod-canary: 9-98 → 9-99"}, res.Changes)
+	assert.Equal(t, []string{"revision tag prod-canary: 9-98 → 9-99", "Service istio-system/istiod-revision-tag-prod-canary: selects istiod of revision 9-99"}, res.Changes)
+	svc, err = e.Client.CoreV1().Services("istio-system").Get(ctx, "istiod-revision-tag-prod-canary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "9-99", svc.Spec.Selector["istio.io/rev"])
 	got, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "9-99", got.Labels["istio.io/rev"])
@@ -91,4 +103,6 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))
+	_, err = e.Client.CoreV1().Services("istio-system").Get(ctx, "istiod-revision-tag-prod-canary", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the tag's Service goes with it")
 }
