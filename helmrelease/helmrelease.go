@@ -68,7 +68,12 @@ func logTo(env *runner.Env) func(string, ...any) {
 }
 
 func installOrUpgrade(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.HelmAction)
+	return Release(ctx, env, c, touched, env.Step.Action.(*scenarios.HelmAction))
+}
+
+// Release installs or upgrades the release a HelmAction describes (other actions build one: installRevision,
+// migrateGateway).
+func Release(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.HelmAction) error {
 	touched.Add(a.Namespace)
 	cfg, err := Configuration(c, a.Namespace, logTo(env))
 	if err != nil {
@@ -157,7 +162,11 @@ func locate(opts *action.ChartPathOptions, name string, settings *cli.EnvSetting
 }
 
 func uninstall(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.HelmUninstallAction)
+	return Uninstall(ctx, env, c, touched, env.Step.Action.(*scenarios.HelmUninstallAction))
+}
+
+// Uninstall removes the release a HelmUninstallAction describes.
+func Uninstall(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.HelmUninstallAction) error {
 	touched.Add(a.Namespace)
 	cfg, err := Configuration(c, a.Namespace, logTo(env))
 	if err != nil {

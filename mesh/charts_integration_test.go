@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -57,7 +58,7 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	t.Cleanup(func() { removeIstio(t, e) })
 	step(fmt.Sprintf("name: base\ntimeout: 3m\nhelmInstall: {release: istio-base, namespace: istio-system, createNamespace: true, chart: %s, values: {defaultRevision: \"7-01\"}}", filepath.Join(charts, "base")))
 	for _, rev := range []string{"7-01", "7-02"} {
-		step(fmt.Sprintf("name: istiod-%s\ntimeout: 3m\nhelmInstall: {release: istiod-%s, namespace: istio-system, chart: %s, values: {revision: \"%s\"}}", rev, rev, filepath.Join(charts, "istio-control", "istio-discovery"), rev))
+		step(fmt.Sprintf("name: istiod-%s\ntimeout: 3m\ninstallRevision: {revision: \"%s\", chart: %s}", rev, rev, filepath.Join(charts, "istio-control", "istio-discovery")))
 		neutralizeWebhooks(t, e)
 	}
 	for _, rev := range []string{"7-01", "7-02"} {
@@ -71,6 +72,28 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 		_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "istio-validator-"+rev+"-istio-system", metav1.GetOptions{})
 		require.NoError(t, err)
 	}
+
+	// The gateway: a release per revision behind one stable Service, moved from 7-01 to 7-02.
+	gatewayChart := filepath.Join(charts, "gateway")
+	step(fmt.Sprintf("name: gateway-old\ntimeout: 3m\nhelmInstall: {release: istio-ingress-7-01, namespace: istio-ingress, createNamespace: true, chart: %s, values: {revision: \"7-01\", labels: {istio: ingressgateway}, service: {type: ClusterIP}}}", gatewayChart))
+	stable, err := e.Client.CoreV1().Services("istio-ingress").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "istio-ingressgateway"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"istio": "ingressgateway"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30180}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	migrated := step(fmt.Sprintf("name: migrate-gateway\ntimeout: 3m\nmigrateGateway: {from: \"7-01\", to: \"7-02\", chart: %s, values: {labels: {istio: ingressgateway}, service: {type: ClusterIP}}}", gatewayChart))
+	assert.Contains(t, strings.Join(migrated.Changes, "\n"), "helm release istio-ingress/istio-ingress-7-02: installed")
+	assert.Contains(t, strings.Join(migrated.Changes, "\n"), "helm release istio-ingress/istio-ingress-7-01: uninstalled")
+	gw, err := e.Client.AppsV1().Deployments("istio-ingress").Get(ctx, "istio-ingress-7-02", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "7-02", gw.Spec.Template.Labels["istio.io/rev"], "the new gateway is injected by the new revision")
+	assert.Equal(t, "ingressgateway", gw.Spec.Template.Labels["istio"], "and joins the stable Service")
+	_, err = e.Client.AppsV1().Deployments("istio-ingress").Get(ctx, "istio-ingress-7-01", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the old gateway is gone")
+	after, err := e.Client.CoreV1().Services("istio-ingress").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, stable.Spec.ClusterIP, after.Spec.ClusterIP, "the stable Service kept its address")
 
 	tagged := step("name: tag\nsetTag: {tag: prod-stable, revision: \"7-01\"}")
 	assert.Equal(t, []string{"revision tag prod-stable: created, points at 7-01", "Service istio-system/istiod-revision-tag-prod-stable: selects istiod of revision 7-01"}, tagged.Changes)
@@ -121,9 +144,11 @@ func neutralizeWebhooks(t *testing.T, e *testenv.Env) {
 	}
 	mwcs, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{LabelSelector: "istio.io/rev"})
 	require.NoError(t, err)
+	ignore := admissionv1.Ignore
 	for _, w := range mwcs.Items {
 		for i := range w.Webhooks {
-			w.Webhooks[i].ClientConfig = loopback("/inject")
+			// Ignore: a gateway pod the injector selects is created uninjected (kwok runs it all the same).
+			w.Webhooks[i].ClientConfig, w.Webhooks[i].FailurePolicy = loopback("/inject"), &ignore
 		}
 		_, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, &w, metav1.UpdateOptions{})
 		require.NoError(t, err)
@@ -132,7 +157,7 @@ func neutralizeWebhooks(t *testing.T, e *testenv.Env) {
 	require.NoError(t, err)
 	for _, w := range vwcs.Items {
 		for i := range w.Webhooks {
-			w.Webhooks[i].ClientConfig = loopback("/validate")
+			w.Webhooks[i].ClientConfig, w.Webhooks[i].FailurePolicy = loopback("/validate"), &ignore
 		}
 		_, err := e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Update(ctx, &w, metav1.UpdateOptions{})
 		require.NoError(t, err)
@@ -144,6 +169,7 @@ func neutralizeWebhooks(t *testing.T, e *testenv.Env) {
 func removeIstio(t *testing.T, e *testenv.Env) {
 	cfg, err := helmrelease.Configuration(e.Cluster(t), "istio-system", t.Logf)
 	require.NoError(t, err)
+	_ = e.Client.CoreV1().Namespaces().Delete(context.Background(), "istio-ingress", metav1.DeleteOptions{})
 	for _, rel := range []string{"istiod-7-02", "istiod-7-01", "istio-base"} {
 		un := action.NewUninstall(cfg)
 		un.IgnoreNotFound = true

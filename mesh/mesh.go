@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,14 +29,23 @@ func Executors() runner.Registry {
 		scenarios.ActionRemoveTag:         kube.Step(removeTag),
 		scenarios.ActionProxyRevision:     kube.Step(proxyRevision),
 		scenarios.ActionCrossRevisionMTLS: kube.Step(crossRevisionMTLS),
+		scenarios.ActionInstallRevision:   kube.Step(installRevision),
+		scenarios.ActionMigrateGateway:    kube.Step(migrateGateway),
+		scenarios.ActionRollback:          kube.Step(rollback),
 	}
 }
 
 func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
 	a := env.Step.Action.(*scenarios.MoveNamespaceAction)
-	for _, ns := range a.Namespaces {
+	return MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.Target(), a.AllAtOnce, a.Spacing.D())
+}
+
+// MoveNamespaces labels namespaces istio.io/rev=target (dropping istio-injection in the same update) and
+// restarts their Deployments, one at a time unless allAtOnce.
+func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, namespaces []string, target string, allAtOnce bool, spacing time.Duration) error {
+	for _, ns := range namespaces {
 		touched.Add(ns)
-		changes, err := kube.LabelNamespace(ctx, c, ns, map[string]string{istio.RevisionLabel: a.Target()}, []string{istio.InjectionLabel})
+		changes, err := kube.LabelNamespace(ctx, c, ns, map[string]string{istio.RevisionLabel: target}, []string{istio.InjectionLabel})
 		if err != nil {
 			return err
 		}
@@ -51,7 +61,7 @@ func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 			names = append(names, d.Name)
 		}
 		sort.Strings(names)
-		if err := kube.Restart(ctx, c, ns, names, a.AllAtOnce, a.Spacing.D(), env.Changed); err != nil {
+		if err := kube.Restart(ctx, c, ns, names, allAtOnce, spacing, env.Changed); err != nil {
 			return err
 		}
 	}
@@ -62,7 +72,11 @@ func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 var ErrNotDrained = fmt.Errorf("control plane not drained")
 
 func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.UninstallRevisionAction)
+	return UninstallRevision(ctx, env, c, touched, env.Step.Action.(*scenarios.UninstallRevisionAction))
+}
+
+// UninstallRevision removes a revision once drained (see UninstallRevisionAction).
+func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.UninstallRevisionAction) error {
 	touched.Add(a.Namespace)
 	pods, err := c.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -152,4 +166,33 @@ func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 	}
 	env.Changed("%d pod(s) in %s: all on revision %s", total, strings.Join(a.Namespaces, ", "), a.Revision)
 	return nil
+}
+
+func installRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	return helmrelease.Release(ctx, env, c, touched, env.Step.Action.(*scenarios.InstallRevisionAction).Helm())
+}
+
+func migrateGateway(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	a := env.Step.Action.(*scenarios.MigrateGatewayAction)
+	// The new gateway is ready (Helm waits) before the old one goes: the Service never lacks endpoints.
+	if err := helmrelease.Release(ctx, env, c, touched, a.Helm()); err != nil {
+		return err
+	}
+	if a.KeepOld {
+		return nil
+	}
+	return helmrelease.Uninstall(ctx, env, c, touched, &scenarios.HelmUninstallAction{
+		Release: a.ReleasePrefix + a.From, Namespace: a.Namespace, Wait: true, Timeout: a.Timeout})
+}
+
+func rollback(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	a := env.Step.Action.(*scenarios.RollbackAction)
+	if err := MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.To, false, 0); err != nil {
+		return err
+	}
+	if a.Remove == "" {
+		return nil
+	}
+	return UninstallRevision(ctx, env, c, touched, &scenarios.UninstallRevisionAction{
+		Revision: a.Remove, Namespace: a.Namespace, Release: "istiod-" + a.Remove, Timeout: a.Timeout})
 }

@@ -153,3 +153,25 @@ func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
 	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30}", ns))
 	assert.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 }
+
+func TestRollbackMovesNamespacesBackAndRemovesTheNewRevision(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "rollback")
+	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "app", nil), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, "app"))
+	moved := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: canary\ntimeout: 60s\nmoveNamespace: {namespaces: [%s], revision: 9-88}", ns))
+	require.Equal(t, summary.OutcomePassed, moved.Outcome, "%v", moved.Err)
+
+	res := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: rollback\ntimeout: 60s\nrollback: {namespaces: [%s], to: 9-87, remove: 9-88}", ns))
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	got, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "9-87", got.Labels["istio.io/rev"])
+	changes := strings.Join(res.Changes, "\n")
+	assert.Contains(t, changes, "label istio.io/rev: 9-88 → 9-87")
+	assert.Contains(t, changes, "deployment "+ns+"/app: restarted and rolled out")
+	assert.Contains(t, changes, "revision 9-88: no proxy attached")
+	assert.Contains(t, changes, "helm release istio-system/istiod-9-88: was not installed")
+}

@@ -187,3 +187,163 @@ func (a *CrossRevisionMTLSAction) Validate(_ *Scenario, p Problems, path string)
 func (a *CrossRevisionMTLSAction) Describe() string {
 	return fmt.Sprintf("prove calls between revisions in %s succeeded over mTLS (destination proxies' istio_requests_total)", strings.Join(a.Namespaces, ", "))
 }
+
+// Revision lifecycle action kinds.
+const (
+	ActionInstallRevision = "installRevision"
+	ActionMigrateGateway  = "migrateGateway"
+	ActionRollback        = "rollback"
+)
+
+// DefaultIstioRepo is Istio's official Helm chart repository.
+const DefaultIstioRepo = "https://istio-release.storage.googleapis.com/charts"
+
+func init() {
+	RegisterAction(ActionInstallRevision, func() ActionSpec { return &InstallRevisionAction{} })
+	RegisterAction(ActionMigrateGateway, func() ActionSpec { return &MigrateGatewayAction{} })
+	RegisterAction(ActionRollback, func() ActionSpec { return &RollbackAction{} })
+}
+
+// InstallRevisionAction installs istiod as a revision beside the running one: Helm release istiod-<revision>
+// of the istiod chart with value revision=<revision>.
+type InstallRevisionAction struct {
+	Pos       Pos            `yaml:"-" json:"-"`
+	Revision  string         `yaml:"revision" json:"revision"`
+	Version   string         `yaml:"version,omitempty" json:"version,omitempty"`
+	Repo      string         `yaml:"repo,omitempty" json:"repo,omitempty"`
+	Chart     string         `yaml:"chart,omitempty" json:"chart,omitempty"`
+	Namespace string         `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	Values    map[string]any `yaml:"values,omitempty" json:"values,omitempty"`
+	Timeout   Duration       `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *InstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "revision", a.Revision, "the new revision, e.g. 1-30")
+	if a.Chart == "" {
+		a.Chart = "istiod"
+	}
+	if a.Repo == "" && !strings.ContainsAny(a.Chart, "/.") {
+		a.Repo = DefaultIstioRepo
+	}
+	if a.Namespace == "" {
+		a.Namespace = "istio-system"
+	}
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+}
+
+// Helm is the helmInstall this action performs.
+func (a *InstallRevisionAction) Helm() *HelmAction {
+	h := NewHelmInstall()
+	h.Release, h.Namespace, h.Chart, h.Repo, h.Version, h.Timeout = "istiod-"+a.Revision, a.Namespace, a.Chart, a.Repo, a.Version, a.Timeout
+	h.Values = map[string]any{}
+	for k, v := range a.Values {
+		h.Values[k] = v
+	}
+	h.Values["revision"] = a.Revision
+	return h
+}
+
+// Describe implements ActionSpec.
+func (a *InstallRevisionAction) Describe() string {
+	return fmt.Sprintf("install revision %s beside the running one: %s", a.Revision, a.Helm().Describe())
+}
+
+// MigrateGatewayAction moves the ingress gateway to a revision: the gateway release of the new revision is
+// installed (its pods join the same stable Service by a shared label) and ready before the old revision's
+// release is removed, so the Service's address never changes and always has endpoints.
+type MigrateGatewayAction struct {
+	Pos       Pos    `yaml:"-" json:"-"`
+	From      string `yaml:"from" json:"from"`
+	To        string `yaml:"to" json:"to"`
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	// ReleasePrefix names the releases: <prefix><revision> (default istio-ingress-).
+	ReleasePrefix string         `yaml:"releasePrefix,omitempty" json:"releasePrefix,omitempty"`
+	Version       string         `yaml:"version,omitempty" json:"version,omitempty"`
+	Repo          string         `yaml:"repo,omitempty" json:"repo,omitempty"`
+	Chart         string         `yaml:"chart,omitempty" json:"chart,omitempty"`
+	Values        map[string]any `yaml:"values,omitempty" json:"values,omitempty"`
+	Timeout       Duration       `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// KeepOld leaves the old revision's gateway running (both serve until a later step removes it).
+	KeepOld bool `yaml:"keepOld,omitempty" json:"keepOld,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *MigrateGatewayAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "from", a.From, "the revision the gateway runs now")
+	required(p, a.Pos, path, "to", a.To, "the revision to move it to")
+	if a.Namespace == "" {
+		a.Namespace = "istio-ingress"
+	}
+	if a.ReleasePrefix == "" {
+		a.ReleasePrefix = "istio-ingress-"
+	}
+	if a.Chart == "" {
+		a.Chart = "gateway"
+	}
+	if a.Repo == "" && !strings.ContainsAny(a.Chart, "/.") {
+		a.Repo = DefaultIstioRepo
+	}
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+}
+
+// Helm is the helmInstall of the new gateway release.
+func (a *MigrateGatewayAction) Helm() *HelmAction {
+	h := NewHelmInstall()
+	h.Release, h.Namespace, h.Chart, h.Repo, h.Version, h.Timeout = a.ReleasePrefix+a.To, a.Namespace, a.Chart, a.Repo, a.Version, a.Timeout
+	h.Values = map[string]any{}
+	for k, v := range a.Values {
+		h.Values[k] = v
+	}
+	h.Values["revision"] = a.To
+	return h
+}
+
+// Describe implements ActionSpec.
+func (a *MigrateGatewayAction) Describe() string {
+	d := fmt.Sprintf("move the gateway from %s to %s: install release %s/%s%s, wait", a.From, a.To, a.Namespace, a.ReleasePrefix, a.To)
+	if !a.KeepOld {
+		d += fmt.Sprintf(", then uninstall %s/%s%s", a.Namespace, a.ReleasePrefix, a.From)
+	}
+	return d
+}
+
+// RollbackAction undoes a canary: namespaces move back to the old revision (or tag) and restart, then the
+// new revision is removed once no proxy is attached to it.
+type RollbackAction struct {
+	Pos        Pos      `yaml:"-" json:"-"`
+	Namespaces []string `yaml:"namespaces" json:"namespaces"`
+	// To is the revision (or tag) the namespaces go back to.
+	To string `yaml:"to" json:"to"`
+	// Remove is the revision uninstalled afterwards (empty: keep it).
+	Remove    string   `yaml:"remove,omitempty" json:"remove,omitempty"`
+	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	Timeout   Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// Validate implements ActionSpec.
+func (a *RollbackAction) Validate(_ *Scenario, p Problems, path string) {
+	if len(a.Namespaces) == 0 {
+		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces to move back")
+	}
+	required(p, a.Pos, path, "to", a.To, "the revision or tag to go back to")
+	if a.Namespace == "" {
+		a.Namespace = "istio-system"
+	}
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *RollbackAction) Describe() string {
+	d := fmt.Sprintf("roll back %s to %s (relabel, restart each Deployment)", strings.Join(a.Namespaces, ", "), a.To)
+	if a.Remove != "" {
+		d += ", then uninstall revision " + a.Remove + " once drained"
+	}
+	return d
+}

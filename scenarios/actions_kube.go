@@ -61,6 +61,9 @@ type HelmAction struct {
 	Install bool `yaml:"install,omitempty" json:"install,omitempty"`
 }
 
+// NewHelmInstall returns a helmInstall spec (for actions built on it).
+func NewHelmInstall() *HelmAction { return &HelmAction{verb: "install"} }
+
 // Verb is "install" or "upgrade".
 func (a *HelmAction) Verb() string { return a.verb }
 
