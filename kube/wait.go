@@ -49,7 +49,7 @@ func untilObject(ctx context.Context, c *cluster.Cluster, gvk schema.GroupVersio
 		return err
 	}
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := listWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return ri.List(ctx, o) },
+	lw := ListWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return ri.List(ctx, o) },
 		ri.Watch, func(o *metav1.ListOptions) { o.FieldSelector = sel })
 	pre := func(store cache.Store) (bool, error) {
 		items := store.List()
@@ -137,7 +137,7 @@ func WaitRolledOut(ctx context.Context, c *cluster.Cluster, ns, name string) err
 // WaitPodsReady watches pods matching selector until at least one exists and all are Ready.
 func WaitPodsReady(ctx context.Context, c *cluster.Cluster, ns, selector string) error {
 	pods := c.Client.CoreV1().Pods(ns)
-	lw := listWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
+	lw := ListWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return pods.List(ctx, o) },
 		pods.Watch, func(o *metav1.ListOptions) { o.LabelSelector = selector })
 	state := map[string]bool{}
 	allReady := func() bool {
@@ -182,8 +182,8 @@ func WaitPodsReady(ctx context.Context, c *cluster.Cluster, ns, selector string)
 	return err
 }
 
-// listWatch builds the ListWatch of a watch loop: every list and watch gets the same options (a selector).
-func listWatch(list func(context.Context, metav1.ListOptions) (runtime.Object, error), watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), opts func(*metav1.ListOptions)) *cache.ListWatch {
+// ListWatch builds the ListWatch of a watch loop: every list and watch gets the same options (a selector).
+func ListWatch(list func(context.Context, metav1.ListOptions) (runtime.Object, error), watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), opts func(*metav1.ListOptions)) *cache.ListWatch {
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			opts(&o)

@@ -17,6 +17,7 @@ import (
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/harness"
+	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -63,16 +64,8 @@ func ServiceAddress(s *corev1.Service) string {
 func WatchServiceAddress(ctx context.Context, c *cluster.Cluster, ns, name string, record func(string)) error {
 	svcs := c.Client.CoreV1().Services(ns)
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return svcs.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return svcs.Watch(ctx, o)
-		},
-	}
+	lw := kube.ListWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return svcs.List(ctx, o) },
+		svcs.Watch, func(o *metav1.ListOptions) { o.FieldSelector = sel })
 	last := ""
 	note := func(v string) {
 		if v != last {
