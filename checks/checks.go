@@ -97,6 +97,7 @@ func selectStreams(run *summary.Run, names []string) []summary.Stream {
 
 // failuresByPhase says where a stream's failures happened: "upgrade: 45 (HTTP 503 ×45)".
 func failuresByPhase(run *summary.Run, s summary.Stream) []string {
+	expected := expectStrings(s.Expect)
 	var out []string
 	for i, ps := range s.PerPhase {
 		if ps.Failures == 0 || i >= len(run.Phases) {
@@ -104,7 +105,7 @@ func failuresByPhase(run *summary.Run, s summary.Stream) []string {
 		}
 		var codes []string
 		for code, n := range ps.Codes {
-			if !slices.Contains(expectStrings(s.Expect), code) {
+			if !slices.Contains(expected, code) {
 				label := "HTTP " + code
 				if code == "0" {
 					label = "transport error"

@@ -95,9 +95,9 @@ func RevisionOfAddress(addr string) string {
 	return ""
 }
 
-// eachProxy calls fn with every live pod's proxy (terminating and finished pods are passed over: they are
+// EachProxy calls fn with every live pod's proxy (terminating and finished pods are passed over: they are
 // leaving whatever control plane they had).
-func eachProxy(pods []corev1.Pod, fn func(p *corev1.Pod, px Proxy)) error {
+func EachProxy(pods []corev1.Pod, fn func(p *corev1.Pod, px Proxy)) error {
 	for i := range pods {
 		p := &pods[i]
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -115,7 +115,7 @@ func eachProxy(pods []corev1.Pod, fn func(p *corev1.Pod, px Proxy)) error {
 // Misplaced lists the pods of a namespace whose proxy is not of the wanted revision (or missing).
 func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 	var out []string
-	err := eachProxy(pods, func(p *corev1.Pod, px Proxy) {
+	err := EachProxy(pods, func(p *corev1.Pod, px Proxy) {
 		switch {
 		case !px.Injected:
 			out = append(out, fmt.Sprintf("%s/%s has no sidecar", p.Namespace, p.Name))
@@ -132,7 +132,7 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 // must not be removed.
 func Attached(pods []corev1.Pod, revision string) ([]string, error) {
 	var out []string
-	err := eachProxy(pods, func(p *corev1.Pod, px Proxy) {
+	err := EachProxy(pods, func(p *corev1.Pod, px Proxy) {
 		if px.Injected && (px.Revision == revision || RevisionOfAddress(px.DiscoveryAddress) == revision) {
 			out = append(out, p.Namespace+"/"+p.Name)
 		}

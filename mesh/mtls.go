@@ -59,14 +59,9 @@ func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 		if err != nil {
 			return fmt.Errorf("list pods in %s: %w", ns, err)
 		}
-		for i := range list.Items {
-			p := &list.Items[i]
-			px, err := istio.ProxyOf(p)
-			if err != nil {
-				return err
-			}
-			if !px.Injected || p.DeletionTimestamp != nil {
-				continue
+		err = istio.EachProxy(list.Items, func(p *corev1.Pod, px istio.Proxy) {
+			if !px.Injected {
+				return
 			}
 			w := istio.Workload{Namespace: ns, Name: workloadOf(p)}
 			if prev, seen := revisions[w]; seen && prev != px.Revision {
@@ -76,6 +71,9 @@ func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 				revisions[w] = px.Revision
 			}
 			pods = append(pods, *p)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	var samples []istio.Sample

@@ -7,8 +7,6 @@ import (
 	"math"
 	"strings"
 
-	"github.com/tsenart/vegeta/v12/lib/lttb"
-
 	"github.com/canarygate/canarygate/compare"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -214,13 +212,7 @@ func WriteCompareHTML(w io.Writer, r *compare.Result, cfg Config) error {
 		y := func(ms float64) float64 { return chartH - padBot - (ms/maxLat)*plotH }
 		series := func(run *summary.Run, s *summary.Stream) (string, []bar, error) {
 			m := mapTo(run, slots)
-			pts, err := lttb.Downsample(len(s.Series), maxPoints, func(int) ([]lttb.Point, error) {
-				out := make([]lttb.Point, 0, len(s.Series))
-				for _, pt := range s.Series {
-					out = append(out, lttb.Point{X: float64(pt.T) + 0.5, Y: pt.P99Ms})
-				}
-				return out, nil
-			})
+			pts, err := downsample(s.Series, maxPoints, func(p summary.Second) float64 { return p.P99Ms })
 			if err != nil {
 				return "", nil, err
 			}

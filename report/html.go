@@ -129,13 +129,7 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 	y := func(ms float64) float64 { return chartH - padBot - (ms/maxLat)*plotH }
 
 	line := func(get func(summary.Second) float64) (string, error) {
-		pts, err := lttb.Downsample(len(s.Series), maxPoints, func(n int) ([]lttb.Point, error) {
-			out := make([]lttb.Point, 0, len(s.Series))
-			for _, pt := range s.Series {
-				out = append(out, lttb.Point{X: float64(pt.T) + 0.5, Y: get(pt)})
-			}
-			return out, nil
-		})
+		pts, err := downsample(s.Series, maxPoints, get)
 		if err != nil {
 			return "", err
 		}
@@ -310,6 +304,17 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 <p><small>Results file for vegeta: {{with .Run.ResultsFile}}<code>{{.}}</code> (<code>vegeta report {{.}}</code>, <code>vegeta plot {{.}}</code>){{else}}not written{{end}}</small></p>
 </main></body></html>
 `))
+
+// downsample turns a per-second series into at most maxPoints points (LTTB), each second at its middle.
+func downsample(series []summary.Second, maxPoints int, get func(summary.Second) float64) ([]lttb.Point, error) {
+	return lttb.Downsample(len(series), maxPoints, func(int) ([]lttb.Point, error) {
+		out := make([]lttb.Point, 0, len(series))
+		for _, pt := range series {
+			out = append(out, lttb.Point{X: float64(pt.T) + 0.5, Y: get(pt)})
+		}
+		return out, nil
+	})
+}
 
 // polyline renders points as an SVG points attribute.
 func polyline(pts []lttb.Point, x, y func(float64) float64) string {

@@ -85,7 +85,7 @@ Exit codes: 0 no regression · 1 regression · 2 bad input (unreadable, differen
 			if err := report.WriteCompareMarkdown(s.Out, res, report.Config{}); err != nil {
 				return err
 			}
-			if err := writeFiles(out, os.Getenv("GITHUB_STEP_SUMMARY"), map[string]func(io.Writer) error{
+			if err := WriteFiles(out, os.Getenv("GITHUB_STEP_SUMMARY"), map[string]func(io.Writer) error{
 				"compare.html":       func(w io.Writer) error { return report.WriteCompareHTML(w, res, report.Config{}) },
 				"compare-junit.xml":  func(w io.Writer) error { return report.WriteCompareJUnit(w, res, report.Config{}) },
 				"compare-summary.md": func(w io.Writer) error { return report.WriteCompareMarkdown(w, res, report.Config{}) },
@@ -105,10 +105,6 @@ Exit codes: 0 no regression · 1 regression · 2 bad input (unreadable, differen
 
 // WriteFiles writes rendered files into dir, and appends the one named jobSummary to the job summary file.
 func WriteFiles(dir, stepSummary string, files map[string]func(io.Writer) error, jobSummary string) error {
-	return writeFiles(dir, stepSummary, files, jobSummary)
-}
-
-func writeFiles(dir, stepSummary string, files map[string]func(io.Writer) error, jobSummary string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
