@@ -6,8 +6,8 @@ package compare
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sort"
+	"time"
 
 	"github.com/canarygate/canarygate/summary"
 )
@@ -21,6 +21,9 @@ const (
 	MetricP99        = "p99 (ms)"
 	MetricDuration   = "duration (s)"
 )
+
+// BurstTolerance is how much longer an error burst may last before it is a regression.
+const BurstTolerance = 100 * time.Millisecond
 
 // Metric is one number of one step (and stream), baseline → current.
 type Metric struct {
@@ -146,7 +149,7 @@ func Compare(base, cur *summary.Run, th summary.Thresholds) (*Result, error) {
 			for _, m := range []Metric{
 				{Name: MetricRequests, Baseline: float64(b.Requests), Current: float64(c.Requests)},
 				{Name: MetricUnexpected, Baseline: float64(b.Failures), Current: float64(c.Failures)},
-				{Name: MetricBurst, Baseline: float64(LongestBurst(bs, bp)), Current: float64(LongestBurst(cs, cp))},
+				{Name: MetricBurst, Baseline: b.LongestBurstMs / 1000, Current: c.LongestBurstMs / 1000},
 				{Name: MetricP50, Baseline: b.Latency.P50, Current: c.Latency.P50},
 				{Name: MetricP99, Baseline: b.Latency.P99, Current: c.Latency.P99},
 			} {
@@ -166,9 +169,11 @@ func judge(m Metric, th summary.Thresholds) Metric {
 			m.Reason = fmt.Sprintf("%g new unexpected response(s): any is a regression", m.Current-m.Baseline)
 		}
 	case MetricBurst:
-		if m.Current > m.Baseline {
+		// Bursts are measured from send times, to the millisecond; a change within BurstTolerance is the
+		// pacing of the requests, not a longer outage (a longer outage also shows as new unexpected responses).
+		if m.Current-m.Baseline > BurstTolerance.Seconds() {
 			m.Regression = true
-			m.Reason = fmt.Sprintf("errors lasted %gs longer", m.Current-m.Baseline)
+			m.Reason = fmt.Sprintf("errors lasted %.3gs longer", m.Current-m.Baseline)
 		}
 	case MetricP99:
 		if beyond(m.Baseline, m.Current, th.P99Ratio, th.P99IncreaseMs) {
@@ -208,28 +213,6 @@ func phaseStats(s summary.Stream, i int) summary.Stats {
 		return summary.Stats{}
 	}
 	return s.PerPhase[i]
-}
-
-// LongestBurst is the longest run of consecutive seconds with an unexpected response within the phase.
-func LongestBurst(s summary.Stream, p summary.Phase) int {
-	start, end := int64(math.Floor(p.StartMs/1000)), int64(math.Ceil(p.EndMs/1000))
-	longest, run := 0, 0
-	var last int64 = -2
-	for _, sec := range s.Series {
-		if sec.T < start || sec.T >= end {
-			continue
-		}
-		if sec.Failures > 0 {
-			if sec.T == last+1 {
-				run++
-			} else {
-				run = 1
-			}
-			last = sec.T
-			longest = max(longest, run)
-		}
-	}
-	return longest
 }
 
 // Sorted returns the metrics with regressions first, then in step order.

@@ -50,6 +50,8 @@ type stats struct {
 	requests, successes, failures int64
 	codes                         map[uint16]int64
 	hist                          histogram
+	// bursts: failures in a row in send order, and how long they lasted by send time.
+	bursts burstTracker
 }
 
 func (s *stats) add(r *vegeta.Result, failed bool) {
@@ -77,8 +79,9 @@ type streamAgg struct {
 	total   stats
 	phases  []*stats
 	seconds []*second
-	consec  int64
-	maxRun  int64
+	order   sendOrder
+	// lastPhase is the phase of the last result seen in send order (-1: none).
+	lastPhase int
 	first   []summary.Failure
 	errors  map[string]int64
 }
@@ -96,7 +99,7 @@ func (a *Aggregate) stream(spec StreamSpec) *streamAgg {
 	if s, ok := a.byName[spec.Name]; ok {
 		return s
 	}
-	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}}
+	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}, lastPhase: -1}
 	if len(spec.Expect) == 0 {
 		s.expect[200] = true
 	}
@@ -162,15 +165,16 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	s.seconds[sec].requests++
 	s.seconds[sec].hist.add(r.Latency)
 
+	phaseIdx := -1
+	if ok {
+		phaseIdx = phase
+	}
+	s.order.add(r.Seq, sent{at: r.Timestamp, failed: failed, phase: phaseIdx}, s.inSendOrder)
+
 	if !failed {
-		s.consec = 0
 		return
 	}
 	s.seconds[sec].failures++
-	s.consec++
-	if s.consec > s.maxRun {
-		s.maxRun = s.consec
-	}
 	msg := failureMessage(r)
 	if _, known := s.errors[msg]; known || len(s.errors) < MaxDistinctErrors {
 		s.errors[msg]++
@@ -192,11 +196,33 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	}
 }
 
-// Close marks the aggregate complete: later results are ignored.
+// inSendOrder sees every result once, in the order the requests were sent: runs of failures are counted
+// here, never in completion order (a fast success that completes before earlier timeouts must not split
+// their run).
+func (s *streamAgg) inSendOrder(r sent) {
+	s.total.bursts.add(r)
+	if s.lastPhase != r.phase && s.lastPhase >= 0 {
+		// A run of failures within a phase ends where the phase does.
+		s.phases[s.lastPhase].bursts.end(r.at)
+	}
+	s.lastPhase = r.phase
+	if r.phase >= 0 {
+		s.phases[r.phase].bursts.add(r)
+	}
+}
+
+// Close marks the aggregate complete: later results are ignored, and results still waiting for an earlier
+// one (which never came) are counted in send order.
 func (a *Aggregate) Close() {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return
+	}
 	a.closed = true
-	a.mu.Unlock()
+	for _, s := range a.streams {
+		s.order.flush(s.inSendOrder)
+	}
 }
 
 func trimBody(b []byte) string {
@@ -224,7 +250,7 @@ func (a *Aggregate) Snapshot() []summary.Stream {
 			Expect:                 expectList(s),
 			Totals:                 s.total.summary(),
 			PerPhase:               make([]summary.Stats, len(phases)),
-			MaxConsecutiveFailures: s.maxRun,
+			MaxConsecutiveFailures: s.total.bursts.longestRun,
 			FirstFailures:          append([]summary.Failure(nil), s.first...),
 		}
 		for i := range phases {
@@ -263,7 +289,8 @@ func expectList(s *streamAgg) []int {
 }
 
 func (s *stats) summary() summary.Stats {
-	out := summary.Stats{Requests: s.requests, Successes: s.successes, Failures: s.failures}
+	out := summary.Stats{Requests: s.requests, Successes: s.successes, Failures: s.failures,
+		MaxConsecutiveFailures: s.bursts.longestRun, LongestBurstMs: ms(s.bursts.longestSpan())}
 	if len(s.codes) > 0 {
 		out.Codes = make(map[string]int64, len(s.codes))
 		for c, n := range s.codes {

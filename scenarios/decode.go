@@ -253,12 +253,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value, extra
 	names, index := structFields(v.Type())
 	pos := Pos{Line: n.Line, Column: n.Column, Fields: map[string]Pos{}}
 	d.eachKey(n, path, func(key string, kn, vn *yaml.Node) {
-		pos.Fields[key] = Pos{Line: kn.Line, Column: kn.Column}
 		if i, ok := index[key]; ok {
+			pos.Fields[key] = Pos{Line: kn.Line, Column: kn.Column}
 			d.decode(vn, join(path, key), v.FieldByIndex(i))
 			return
 		}
 		if extra != nil && extra(key, kn, vn) {
+			pos.Fields[key] = Pos{Line: kn.Line, Column: kn.Column}
 			return
 		}
 		d.unknownField(kn, path, key, names, extra != nil)
@@ -271,6 +272,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value, extra
 }
 
 func (d *decoder) unknownField(kn *yaml.Node, path, key string, names []string, withKinds bool) {
+	if d.problems.full() {
+		// Past MaxProblems only the count matters: skip building a message nobody will read.
+		d.problems.more++
+		return
+	}
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
 	what := "one of " + strings.Join(sorted, ", ")

@@ -45,18 +45,28 @@ func (e FieldError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", loc, e.Path, e.Msg)
 }
 
-// InvalidError lists every problem found in one scenario file. Callers map it to "bad input".
+// MaxProblems is how many problems of one file are kept and printed. A file of 100 000 unknown keys is one
+// mistake (the wrong file, or a generator gone wrong): listing them all helps nobody and costs time and memory.
+const MaxProblems = 100
+
+// InvalidError lists the problems found in one scenario file (at most MaxProblems; More counts the rest).
+// Callers map it to "bad input".
 type InvalidError struct {
 	File   string
 	Errors []FieldError
+	// More is how many further problems were found but not kept.
+	More int
 }
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d problem(s) in scenario", e.File, len(e.Errors))
+	fmt.Fprintf(&b, "%s: %d problem(s) in scenario", e.File, len(e.Errors)+e.More)
 	for _, fe := range e.Errors {
 		b.WriteString("\n  ")
 		b.WriteString(fe.Error())
+	}
+	if e.More > 0 {
+		fmt.Fprintf(&b, "\n  … and %d more", e.More)
 	}
 	return b.String()
 }
@@ -67,21 +77,36 @@ func IsInvalid(err error) bool {
 	return errors.As(err, &ie)
 }
 
-// problems collects FieldErrors for one file.
+// problems collects FieldErrors for one file. Adding one costs O(1), so that validation stays linear in the
+// size of the file however many problems it has.
 type problems struct {
 	file string
 	errs []FieldError
+	// paths holds the field paths that already have a problem.
+	paths map[string]bool
+	more  int
 }
 
 func (p *problems) add(pos Pos, path, format string, args ...any) {
 	// One problem per field: a value that did not decode is not also reported as, say, "0s is not positive".
-	for _, e := range p.errs {
-		if path != "" && e.Path == path {
+	if path != "" {
+		if p.paths[path] {
 			return
 		}
+		if p.paths == nil {
+			p.paths = map[string]bool{}
+		}
+		p.paths[path] = true
+	}
+	if len(p.errs) >= MaxProblems {
+		p.more++
+		return
 	}
 	p.errs = append(p.errs, FieldError{File: p.file, Pos: Pos{Line: pos.Line, Column: pos.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
+
+// full reports whether no further problem will be kept (only counted).
+func (p *problems) full() bool { return len(p.errs) >= MaxProblems }
 
 func (p *problems) err() error {
 	if len(p.errs) == 0 {
@@ -93,7 +118,7 @@ func (p *problems) err() error {
 		}
 		return p.errs[i].Pos.Column < p.errs[j].Pos.Column
 	})
-	return &InvalidError{File: p.file, Errors: p.errs}
+	return &InvalidError{File: p.file, Errors: p.errs, More: p.more}
 }
 
 // Problems is handed to specs' Validate methods: it records problems against the scenario file.

@@ -118,7 +118,8 @@ type Stream struct {
 	// PerPhase is indexed like Run.Phases.
 	PerPhase []Stats `json:"perPhase"`
 	// Series has one point per second of the run that saw requests.
-	Series                 []Second     `json:"series"`
+	Series []Second `json:"series"`
+	// MaxConsecutiveFailures is the longest run of failures in send order over the whole run.
 	MaxConsecutiveFailures int64        `json:"maxConsecutiveFailures"`
 	FirstFailures          []Failure    `json:"firstFailures,omitempty"`
 	Errors                 []ErrorCount `json:"errors,omitempty"`
@@ -131,6 +132,11 @@ type Stats struct {
 	Failures  int64            `json:"failures"`
 	Codes     map[string]int64 `json:"codes,omitempty"`
 	Latency   Latency          `json:"latencyMs"`
+	// MaxConsecutiveFailures is the longest run of failures in the order the requests were sent.
+	MaxConsecutiveFailures int64 `json:"maxConsecutiveFailures"`
+	// LongestBurstMs is how long the longest run of failures lasted, by send time: from its first failure to
+	// the first request sent after it that did not fail. Within a phase, a run ends where the phase ends.
+	LongestBurstMs float64 `json:"longestBurstMs"`
 }
 
 // Latency quantiles in milliseconds (histogram estimates within 2 %; min, max and mean exact).
