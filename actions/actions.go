@@ -44,12 +44,32 @@ func Run(ctx context.Context, env *runner.Env) error {
 	for k, v := range a.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	// The command may start children (a shell script running kubectl...): give it its own process group and
-	// end the whole group when the step times out or the run is interrupted.
+	// The command may start children (a shell script running kubectl...): give it its own process group. When
+	// the step times out or the run is interrupted, the whole group gets SIGTERM, then SIGKILL after
+	// KillGrace — a child that ignores SIGTERM (or holds the output pipe) must not outlive the step.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = KillGrace
-	err := cmd.Run()
+	var killTimer *time.Timer
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		killTimer = time.AfterFunc(KillGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		return syscall.Kill(-pgid, syscall.SIGTERM)
+	}
+	// A backstop only: the group's SIGKILL closes the pipes first.
+	cmd.WaitDelay = KillGrace + 2*time.Second
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run %s: %w", a.Command, err)
+	}
+	pgid := cmd.Process.Pid
+	groups.add(pgid)
+	err := cmd.Wait()
+	if killTimer != nil {
+		killTimer.Stop()
+		if ctx.Err() != nil {
+			// Cancelled: nothing of the step's group may go on, whatever its leader did.
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}
+	groups.settle(pgid)
 	if err == nil {
 		return nil
 	}
@@ -114,6 +134,8 @@ func Check(_ context.Context, env *runner.Env) error {
 		return errors.New("no measurements available to check")
 	}
 	c := checks.Evaluate(a.Gate, env.Snapshot())
+	c.Phase = env.Step.Name
+	env.Judged(c)
 	fmt.Fprintf(env.Output, "%s: %s\n", c.Name, c.Summary)
 	for _, e := range c.Evidence {
 		fmt.Fprintf(env.Output, "  %s\n", e)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
+	"github.com/canarygate/canarygate/timeline"
 )
 
 // Evaluator judges one gate kind on a run.
@@ -40,7 +41,7 @@ func init() {
 		return latencyP99(s.(*scenarios.LatencyP99), r)
 	})
 	Register(scenarios.GateStepsSucceeded, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return stepsSucceeded(r)
+		return stepsSucceeded(s.(*scenarios.StepsSucceeded), r)
 	})
 	Register(scenarios.GateGatewayAddressStable, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
 		return addressStable(s.(*scenarios.GatewayAddressStable), r)
@@ -95,6 +96,43 @@ func selectStreams(run *summary.Run, names []string) []summary.Stream {
 	return out
 }
 
+// phasesWith lists the indexes of the phases where a stream's statistics satisfy pred.
+func phasesWith(s summary.Stream, pred func(summary.Stats) bool) []int {
+	var out []int
+	for i, ps := range s.PerPhase {
+		if pred(ps) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// blame adds the named phases to the steps a check blames, once each, in timeline order.
+func blame(c *summary.Check, run *summary.Run, phases []int) {
+	for _, i := range phases {
+		if i < 0 || i >= len(run.Phases) {
+			continue
+		}
+		name := run.Phases[i].Name
+		if !slices.Contains(c.Steps, name) {
+			c.Steps = append(c.Steps, name)
+		}
+	}
+	sort.SliceStable(c.Steps, func(a, b int) bool { return run.PhaseIndex(c.Steps[a]) < run.PhaseIndex(c.Steps[b]) })
+}
+
+// phaseAt is the index of the phase that was running at atMs: the last one begun by then (-1 before the
+// first).
+func phaseAt(run *summary.Run, atMs float64) int {
+	idx := -1
+	for i, p := range run.Phases {
+		if p.StartMs <= atMs && p.Outcome != summary.OutcomeSkipped {
+			idx = i
+		}
+	}
+	return idx
+}
+
 // failuresByPhase says where a stream's failures happened: "upgrade: 45 (HTTP 503 ×45)".
 func failuresByPhase(run *summary.Run, s summary.Stream) []string {
 	expected := expectStrings(s.Expect)
@@ -145,6 +183,7 @@ func noUnexpectedStatus(g *scenarios.NoUnexpectedStatus, run *summary.Run) summa
 			c.Passed = false
 			c.Evidence = append(c.Evidence, failuresByPhase(run, s)...)
 			c.Failures = append(c.Failures, s.FirstFailures...)
+			blame(&c, run, phasesWith(s, func(ps summary.Stats) bool { return ps.Failures > 0 }))
 		}
 	}
 	if requests == 0 {
@@ -169,6 +208,7 @@ func maxErrorRatio(g *scenarios.MaxErrorRatio, run *summary.Run) summary.Check {
 		if ratio > g.Max {
 			c.Passed = false
 			c.Failures = append(c.Failures, s.FirstFailures...)
+			blame(&c, run, phasesWith(s, func(ps summary.Stats) bool { return ps.Failures > 0 }))
 		}
 	}
 	c.Summary = fmt.Sprintf("worst error ratio %.4f%% (limit %.4f%%)", worst*100, g.Max*100)
@@ -184,6 +224,18 @@ func maxConsecutive(g *scenarios.MaxConsecutiveFailures, run *summary.Run) summa
 		if s.MaxConsecutiveFailures > int64(g.Max) {
 			c.Passed = false
 			c.Failures = append(c.Failures, s.FirstFailures...)
+			// The steps whose own runs are too long; a run that only crosses a step boundary blames every
+			// step it touched.
+			over := phasesWith(s, func(ps summary.Stats) bool { return ps.MaxConsecutiveFailures > int64(g.Max) })
+			if len(over) == 0 {
+				over = phasesWith(s, func(ps summary.Stats) bool { return ps.Failures > 0 })
+			}
+			blame(&c, run, over)
+			for _, i := range over {
+				if i < len(run.Phases) {
+					c.Evidence = append(c.Evidence, fmt.Sprintf("%s during %q: %d in a row over %.1fs (by send time)", s.Name, run.Phases[i].Name, s.PerPhase[i].MaxConsecutiveFailures, s.PerPhase[i].LongestBurstMs/1000))
+				}
+			}
 		}
 	}
 	c.Summary = fmt.Sprintf("longest run of consecutive failures %d (limit %d)", worst, g.Max)
@@ -208,6 +260,7 @@ func latencyP99(g *scenarios.LatencyP99, run *summary.Run) summary.Check {
 			}
 			if ps.Latency.P99 > limit {
 				c.Passed = false
+				blame(&c, run, []int{i})
 				c.Evidence = append(c.Evidence, fmt.Sprintf("%s during %q: p99 %.1f ms > %.1f ms", s.Name, name, ps.Latency.P99, limit))
 			}
 		}
@@ -221,17 +274,25 @@ func latencyP99(g *scenarios.LatencyP99, run *summary.Run) summary.Check {
 	return c
 }
 
-func stepsSucceeded(run *summary.Run) summary.Check {
+func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check {
 	c := summary.Check{Passed: true}
 	var steps, bad int
 	for _, p := range run.Phases {
-		if !p.IsStep() {
+		if !p.IsStep() || p.Outcome == summary.OutcomeRunning {
+			// Mid-run, the check step itself is still running: it is judged by its own outcome.
+			continue
+		}
+		if p.Kind != string(timeline.KindStep) && !g.IncludeSetupAndTeardown {
+			if p.Outcome != summary.OutcomePassed {
+				c.Evidence = append(c.Evidence, fmt.Sprintf("%s step %q %s (not judged: includeSetupAndTeardown is off)", p.Kind, p.Name, p.Outcome))
+			}
 			continue
 		}
 		steps++
 		if p.Outcome != summary.OutcomePassed {
 			bad++
 			c.Passed = false
+			c.Steps = append(c.Steps, p.Name)
 			msg := fmt.Sprintf("step %q %s", p.Name, p.Outcome)
 			if p.Error != "" {
 				msg += ": " + p.Error
@@ -243,6 +304,11 @@ func stepsSucceeded(run *summary.Run) summary.Check {
 		c.Passed = false
 		c.Evidence = append(c.Evidence, "the run was interrupted before every step ran")
 	}
+	if steps == 0 {
+		c.Passed = false
+		c.Summary = "no step has finished: nothing shows that the steps succeeded"
+		return c
+	}
 	c.Summary = fmt.Sprintf("%d of %d steps succeeded", steps-bad, steps)
 	return c
 }
@@ -251,6 +317,9 @@ func stepsSucceeded(run *summary.Run) summary.Check {
 func ObservationKey(g *scenarios.GatewayAddressStable) string {
 	return "service-address/" + g.Namespace + "/" + g.Service
 }
+
+// Absent is the value observers record while a watched object does not exist.
+const Absent = "absent"
 
 func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.Check {
 	obs := run.Observations[ObservationKey(g)]
@@ -261,15 +330,34 @@ func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.
 		return c
 	}
 	distinct := map[string]bool{}
-	for _, o := range obs {
+	absent := 0
+	for i, o := range obs {
 		distinct[o.Value] = true
-		c.Evidence = append(c.Evidence, fmt.Sprintf("at %.1fs: %s", o.AtMs/1000, o.Value))
+		where := ""
+		if p := phaseAt(run, o.AtMs); p >= 0 {
+			where = fmt.Sprintf(" (during %q)", run.Phases[p].Name)
+			if i > 0 {
+				blame(&c, run, []int{p})
+			}
+		}
+		c.Evidence = append(c.Evidence, fmt.Sprintf("at %.1fs%s: %s", o.AtMs/1000, where, o.Value))
+		if o.Value == Absent {
+			absent++
+			if i == 0 {
+				blame(&c, run, []int{phaseAt(run, o.AtMs)})
+			}
+		}
 	}
-	if len(distinct) > 1 {
+	switch {
+	case absent > 0:
+		c.Passed = false
+		c.Summary = fmt.Sprintf("Service %s/%s was absent %d time(s): clients had no address to call", g.Namespace, g.Service, absent)
+	case len(distinct) > 1:
 		c.Passed = false
 		c.Summary = fmt.Sprintf("the address of Service %s/%s changed %d time(s)", g.Namespace, g.Service, len(obs)-1)
-		return c
+	default:
+		c.Steps = nil
+		c.Summary = fmt.Sprintf("Service %s/%s kept %s", g.Namespace, g.Service, obs[0].Value)
 	}
-	c.Summary = fmt.Sprintf("Service %s/%s kept %s", g.Namespace, g.Service, obs[0].Value)
 	return c
 }

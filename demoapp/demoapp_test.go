@@ -84,6 +84,7 @@ func TestDrainsUnderLoadWithoutAnError(t *testing.T) {
 	require.NoError(t, err)
 	url := "http://" + l.Addr().String()
 	ctx, terminate := context.WithCancel(context.Background())
+	defer terminate()
 	served := make(chan error, 1)
 	go func() { served <- app.Serve(ctx, l) }()
 

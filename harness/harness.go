@@ -21,6 +21,7 @@ import (
 	"github.com/canarygate/canarygate/actions"
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/loadgen"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/runner"
@@ -65,6 +66,9 @@ type Options struct {
 	Log func(format string, args ...any)
 	// Observers watch what a gate judges (e.g. a Service's address) while traffic runs, by gate kind.
 	Observers map[string]Observer
+	// Abort, when set, receives the last actions for an exit at once (a second signal): write the reports of
+	// what was measured so far and kill what steps started.
+	Abort *shutdown.Hooks
 }
 
 // Observer watches something for a gate from traffic start to traffic stop, recording values by key; it
@@ -86,6 +90,55 @@ func (o *observations) record(key, value string) {
 		o.got = map[string][]summary.Observation{}
 	}
 	o.got[key] = append(o.got[key], summary.Observation{AtMs: msf(o.tl.Now()), Value: value})
+}
+
+// snapshot copies what was observed so far.
+func (o *observations) snapshot() map[string][]summary.Observation {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.got == nil {
+		return nil
+	}
+	out := make(map[string][]summary.Observation, len(o.got))
+	for k, v := range o.got {
+		out[k] = append([]summary.Observation(nil), v...)
+	}
+	return out
+}
+
+// reportOnce writes a run's reports once: at the end of the run, or earlier when the process is about to exit
+// at once — whichever comes first; the other finds them written.
+type reportOnce struct {
+	mu   sync.Mutex
+	done bool
+}
+
+func (o *reportOnce) write(fn func() error) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return nil
+	}
+	o.done = true
+	return fn()
+}
+
+// finishedSteps holds the results of the steps finished so far, for mid-run snapshots.
+type finishedSteps struct {
+	mu      sync.Mutex
+	results []runner.Result
+}
+
+func (f *finishedSteps) add(r runner.Result) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.results = append(f.results, r)
+}
+
+func (f *finishedSteps) list() []runner.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]runner.Result(nil), f.results...)
 }
 
 // start runs every observer the scenario's gates need; stop ends them and waits.
@@ -204,9 +257,15 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 
 	var stepResults []runner.Result
 	snapshot := func() *summary.Run { return build(sc, tl, agg, stepResults, opts.Version) }
-	// Check steps snapshot while the runner appends to stepResults: hand them a copy made under no race by
-	// building from the timeline and aggregate only (step outcomes are not needed by traffic gates).
-	liveSnapshot := func() *summary.Run { return build(sc, tl, agg, nil, opts.Version) }
+	// A check step judges the run so far: every step finished before it (with its outcome), the traffic and
+	// the observations up to now — the same record the final gates read, only shorter.
+	finished := &finishedSteps{}
+	observed := &observations{tl: tl}
+	liveSnapshot := func() *summary.Run {
+		run := build(sc, tl, agg, finished.list(), opts.Version)
+		run.Observations = observed.snapshot()
+		return run
+	}
 
 	var sink resultSink = discard{}
 	resultsPath := ""
@@ -219,8 +278,25 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		sink = f
 	}
 
-	observed := &observations{tl: tl}
-	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer, Services: services}
+	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer,
+		Services: services, Finished: finished.add}
+	// Whatever happens, no process a step started outlives the run.
+	defer actions.KillStarted()
+	reports := &reportOnce{}
+	removeAbort := opts.Abort.Add(func() {
+		actions.KillStarted()
+		reports.write(func() error {
+			run := liveSnapshot()
+			run.Interrupted, run.Verdict = true, summary.VerdictInterrupted
+			run.Error = "exited at once on a second signal: the reports show what was measured until then"
+			run.Checks = checks.EvaluateAll(sc.Checks, run)
+			if err := sink.flush(); err == nil && resultsPath != "" {
+				run.ResultsFile = summary.ResultsFileName
+			}
+			return report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary})
+		})
+	})
+	defer removeAbort()
 	setupRes, setupFailed := r.Run(ctx, sc.Setup, timeline.KindSetup)
 	stepResults = append(stepResults, setupRes...)
 
@@ -281,7 +357,12 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if observed.err != nil && loadErr == nil {
 		loadErr = observed.err
 	}
-	run.Checks = checks.EvaluateAll(sc.Checks, run)
+	// Mid-run checks first (in step order), then the final gates: a failed check step fails the verdict even
+	// when the final gates do not repeat it.
+	for _, st := range stepResults {
+		run.Checks = append(run.Checks, st.Checks...)
+	}
+	run.Checks = append(run.Checks, checks.EvaluateAll(sc.Checks, run)...)
 	if c := sc.Compare; c != nil {
 		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: msf(c.P99Increase.D()),
 			DurationRatio: c.DurationRatio, DurationIncreaseMs: msf(c.DurationIncrease.D())}
@@ -303,7 +384,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	}
 	runFailed = run.Verdict != summary.VerdictPass
 	out := &Result{Run: run, Dir: dir}
-	if err := report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary}); err != nil {
+	if err := reports.write(func() error {
+		return report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary})
+	}); err != nil {
 		return out, err
 	}
 	return out, loadErr
@@ -389,6 +472,8 @@ func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *loadgen.Aggregate
 		ph := summary.Phase{Name: p.Name, Kind: string(p.Kind), StartMs: msf(p.Start), EndMs: msf(end)}
 		if s, ok := byPhase[i]; ok {
 			fillStep(&ph, s)
+		} else if p.Open && ph.IsStep() {
+			ph.Outcome = summary.OutcomeRunning
 		}
 		run.Phases = append(run.Phases, ph)
 	}
@@ -427,19 +512,24 @@ func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 type resultSink interface {
 	write(*vegeta.Result) error
+	// flush makes what was written so far readable in the file (an exit at once).
+	flush() error
 	close() error
 }
 
 type discard struct{}
 
 func (discard) write(*vegeta.Result) error { return nil }
+func (discard) flush() error               { return errors.New("no results file") }
 func (discard) close() error               { return nil }
 
 // fileSink writes results in vegeta's gob encoding, which `vegeta report` and `vegeta plot` read.
 type fileSink struct {
-	f   *os.File
-	w   *bufio.Writer
-	enc vegeta.Encoder
+	mu     sync.Mutex
+	f      *os.File
+	w      *bufio.Writer
+	enc    vegeta.Encoder
+	closed bool
 }
 
 func newFileSink(path string) (*fileSink, error) {
@@ -452,6 +542,11 @@ func newFileSink(path string) (*fileSink, error) {
 }
 
 func (s *fileSink) write(r *vegeta.Result) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	// Successful bodies and response headers are not evidence of anything and would make the file grow
 	// with every request; failures keep what the server said.
 	if r.Code >= 200 && r.Code < 400 {
@@ -461,7 +556,22 @@ func (s *fileSink) write(r *vegeta.Result) error {
 	return s.enc.Encode(r)
 }
 
+func (s *fileSink) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	return s.w.Flush()
+}
+
 func (s *fileSink) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	if err := s.w.Flush(); err != nil {
 		s.f.Close()
 		return fmt.Errorf("write results file: %w", err)

@@ -82,8 +82,8 @@ type streamAgg struct {
 	order   sendOrder
 	// lastPhase is the phase of the last result seen in send order (-1: none).
 	lastPhase int
-	first   []summary.Failure
-	errors  map[string]int64
+	first     []summary.Failure
+	errors    map[string]int64
 }
 
 // NewAggregate prepares an aggregate over the timeline's phases for the given streams.

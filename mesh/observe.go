@@ -76,7 +76,7 @@ func WatchServiceAddress(ctx context.Context, c *cluster.Cluster, ns, name strin
 	pre := func(store cache.Store) (bool, error) {
 		items := store.List()
 		if len(items) == 0 {
-			note("absent")
+			note(checks.Absent)
 		} else {
 			note(ServiceAddress(items[0].(*corev1.Service)))
 		}
@@ -85,7 +85,7 @@ func WatchServiceAddress(ctx context.Context, c *cluster.Cluster, ns, name strin
 	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Service{}, pre, func(ev watch.Event) (bool, error) {
 		switch ev.Type {
 		case watch.Deleted:
-			note("absent")
+			note(checks.Absent)
 		case watch.Added, watch.Modified:
 			if s, ok := ev.Object.(*corev1.Service); ok {
 				note(ServiceAddress(s))

@@ -33,6 +33,15 @@ type Env struct {
 	mu          sync.Mutex
 	changes     []string
 	diagnostics []string
+	checks      []summary.Check
+}
+
+// Judged records a gate a check step evaluated: it joins the run's checks, so a failed mid-run check fails
+// the run's verdict like a final one.
+func (e *Env) Judged(c summary.Check) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.checks = append(e.checks, c)
 }
 
 // Changed records something the step changed ("namespace demo-a: label istio.io/rev: 1-29 → 1-30").
@@ -105,6 +114,8 @@ type Result struct {
 	Output      string
 	Changes     []string
 	Diagnostics []string
+	// Checks are the gates the step judged (check steps).
+	Checks []summary.Check
 }
 
 // Observer hears about steps as they start and end (progress lines).
@@ -123,6 +134,9 @@ type Runner struct {
 	Services map[string]any
 	// MaxOutput bounds the output kept per step.
 	MaxOutput int
+	// Finished, when set, receives each step's result as soon as the step ends (before the next starts), so
+	// that a mid-run snapshot knows every step finished so far.
+	Finished func(Result)
 }
 
 // DefaultMaxOutput is how much of a step's output the report keeps.
@@ -175,8 +189,9 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 	case err == nil:
 		res.Outcome = summary.OutcomePassed
 	case parent.Err() != nil:
-		res.Outcome = summary.OutcomeFailed
-		err = fmt.Errorf("%w: %w", ErrInterrupted, err)
+		// Not the step's failure: the run was stopped while it ran.
+		res.Outcome = summary.OutcomeInterrupted
+		err = ErrInterrupted
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		res.Outcome = summary.OutcomeTimedOut
 		err = fmt.Errorf("timed out after %s: %w", st.Timeout, err)
@@ -186,8 +201,11 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 	res.Err = err
 	res.Output = out.String()
 	env.mu.Lock()
-	res.Changes, res.Diagnostics = env.changes, env.diagnostics
+	res.Changes, res.Diagnostics, res.Checks = env.changes, env.diagnostics, env.checks
 	env.mu.Unlock()
+	if r.Finished != nil {
+		r.Finished(res)
+	}
 	if r.Observer != nil {
 		r.Observer.StepFinished(res)
 	}

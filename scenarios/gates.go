@@ -131,16 +131,23 @@ func (g *LatencyP99) Describe() string {
 	return fmt.Sprintf("p99 latency ≤ %s in %s on %s", g.Max, where, g.describe())
 }
 
-// StepsSucceeded fails when any step failed or timed out.
+// StepsSucceeded fails when any upgrade step (under steps:) failed, timed out, was skipped or interrupted.
+// Setup and teardown steps are judged too when IncludeSetupAndTeardown is set.
 type StepsSucceeded struct {
-	Pos Pos `yaml:"-" json:"-"`
+	Pos                     Pos  `yaml:"-" json:"-"`
+	IncludeSetupAndTeardown bool `yaml:"includeSetupAndTeardown,omitempty" json:"includeSetupAndTeardown,omitempty"`
 }
 
 // Validate implements GateSpec.
 func (g *StepsSucceeded) Validate(*Scenario, Problems, string) {}
 
 // Describe implements GateSpec.
-func (g *StepsSucceeded) Describe() string { return "every step succeeded" }
+func (g *StepsSucceeded) Describe() string {
+	if g.IncludeSetupAndTeardown {
+		return "every step succeeded, setup and teardown included"
+	}
+	return "every upgrade step succeeded"
+}
 
 // Phase names that are not steps: load before the first step and after the last.
 const (

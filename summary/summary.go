@@ -34,6 +34,11 @@ const (
 	OutcomeFailed   = "failed"
 	OutcomeTimedOut = "timed-out"
 	OutcomeSkipped  = "skipped"
+	// OutcomeInterrupted: the run was interrupted (SIGINT/SIGTERM) while the step ran; it neither passed
+	// nor failed on its own.
+	OutcomeInterrupted = "interrupted"
+	// OutcomeRunning is the outcome of the step still running when a mid-run snapshot is taken.
+	OutcomeRunning = "running"
 	// OutcomeNone is the outcome of phases that are not steps (warm-up, cool-down).
 	OutcomeNone = ""
 )
@@ -188,6 +193,8 @@ type Check struct {
 	Failures []Failure `json:"failures,omitempty"`
 	// Phase is set for checks evaluated mid-run by a check step.
 	Phase string `json:"phase,omitempty"`
+	// Steps names the steps (phases) a failed check blames, in timeline order.
+	Steps []string `json:"steps,omitempty"`
 }
 
 // TotalFailures adds up every stream's failures.

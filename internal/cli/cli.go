@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,10 +25,11 @@ import (
 	"github.com/canarygate/canarygate/internal/cli/validate"
 	"github.com/canarygate/canarygate/internal/cli/versioncmd"
 	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/internal/shutdown"
 )
 
-// NewCommand returns the root command.
-func NewCommand(s streams.IO) *cobra.Command {
+// NewCommand returns the root command. abort receives the last actions of an exit at once (may be nil).
+func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "canarygate",
 		Short: "Rehearse and verify Istio control-plane canary upgrades under load",
@@ -44,35 +46,47 @@ markdown, vegeta results). Every failure is attributed to the step that was runn
 	root.SetErr(s.ErrOut)
 	root.SetIn(s.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
-	root.AddCommand(run.NewCommand(s), validate.NewCommand(s), plan.NewCommand(s), report.NewCommand(s),
+	root.AddCommand(run.NewCommand(s, abort), validate.NewCommand(s), plan.NewCommand(s), report.NewCommand(s),
 		comparecmd.NewCommand(s), trend.NewCommand(s), scenarios.NewCommand(s), imagecmd.NewCommand(s), versioncmd.NewCommand(s))
 	return root
 }
 
+// AbortDeadline bounds what an exit at once still does: write the reports of what was measured, kill what
+// steps started.
+const AbortDeadline = time.Second
+
 // Main runs canarygate with args and returns the exit code. The first SIGINT/SIGTERM cancels the run (which
-// still writes its reports); a second one exits at once.
+// still runs teardown and writes its reports); a second one exits at once, after at most AbortDeadline spent
+// writing the reports measured so far and killing every process group a step started.
 func Main(args []string, s streams.IO) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	returned := make(chan struct{})
+	defer close(returned)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	abort := &shutdown.Hooks{}
 	go func() {
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(s.ErrOut, "\n%s: stopping steps and traffic, writing reports (again to exit at once)\n", sig)
+			fmt.Fprintf(s.ErrOut, "\n%s: stopping steps and traffic, running teardown, writing reports (again to exit at once)\n", sig)
 			cancel()
-		case <-ctx.Done():
+		case <-returned:
 			return
 		}
+		// Not ctx.Done(): the first signal has just cancelled it, and the second must still be heard.
 		select {
 		case <-sigs:
-			fmt.Fprintln(s.ErrOut, "second signal: exiting without waiting")
+			fmt.Fprintln(s.ErrOut, "second signal: killing step processes, writing what was measured, exiting")
+			if !abort.Run(AbortDeadline) {
+				fmt.Fprintf(s.ErrOut, "reports not complete after %s: exiting anyway\n", AbortDeadline)
+			}
 			os.Exit(exitcode.Interrupted)
-		case <-ctx.Done():
+		case <-returned:
 		}
 	}()
-	root := NewCommand(s)
+	root := NewCommand(s, abort)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitcode.Of(err)

@@ -22,7 +22,8 @@ const (
 	ModeDelay = "delay"
 )
 
-// ControlPath switches modes: GET /_fault?mode=503 (or ok, reset, slow, delay&ms=200).
+// ControlPath switches modes: GET /_fault?mode=503 (or ok, reset, slow, delay&ms=200); slow&count=N makes only
+// the next N requests slow.
 const ControlPath = "/_fault"
 
 // Server is a fault-injecting loopback server.
@@ -33,6 +34,7 @@ type Server struct {
 	slow     time.Duration
 	body     atomic.Value // string: the body of 503 answers
 	served   atomic.Int64
+	slowLeft atomic.Int64 // requests still to answer slowly, whatever the mode
 	mu       sync.Mutex
 	switches []string
 }
@@ -54,6 +56,10 @@ func (s *Server) SetMode(mode string) {
 	s.mu.Unlock()
 }
 
+// SlowNext makes the next n requests (by arrival) answer after the slow delay, then the mode applies again:
+// an outage of an exact number of requests.
+func (s *Server) SlowNext(n int64) { s.slowLeft.Store(n) }
+
 // SetFailureBody sets what 503 answers say (tests craft hostile bodies).
 func (s *Server) SetFailureBody(b string) { s.body.Store(b) }
 
@@ -67,6 +73,13 @@ func (s *Server) ControlURL(mode string) string {
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == ControlPath {
+		if count := r.URL.Query().Get("count"); count != "" {
+			var n int64
+			fmt.Sscanf(count, "%d", &n)
+			s.SlowNext(n)
+			fmt.Fprintln(w, "slow for", n)
+			return
+		}
 		if ms := r.URL.Query().Get("ms"); ms != "" {
 			var n int64
 			fmt.Sscanf(ms, "%d", &n)
@@ -77,7 +90,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.served.Add(1)
-	switch s.mode.Load().(string) {
+	mode := s.mode.Load().(string)
+	if s.slowLeft.Load() > 0 && s.slowLeft.Add(-1) >= 0 {
+		mode = ModeSlow
+	}
+	switch mode {
 	case Mode503:
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/internal/progress"
+	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/internal/version"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/mesh"
@@ -25,7 +27,8 @@ import (
 )
 
 // NewCommand returns the run command.
-func NewCommand(s streams.IO) *cobra.Command {
+// abort receives the run's last actions for an exit at once (a second signal); it may be nil.
+func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 	var (
 		f        load.Flags
 		out      string
@@ -59,7 +62,8 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, ImageArchives: archives,
 						Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
 				},
-				Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
+				Log:   func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
+				Abort: abort,
 			})
 			p.Done()
 			if res == nil {
@@ -108,7 +112,11 @@ func printVerdict(s streams.IO, res *harness.Result) {
 		if !c.Passed {
 			mark = "✗"
 		}
-		fmt.Fprintf(s.Out, "%s check %s: %s\n", mark, c.Name, c.Summary)
+		where := ""
+		if !c.Passed && len(c.Steps) > 0 {
+			where = " — during " + strings.Join(c.Steps, ", ")
+		}
+		fmt.Fprintf(s.Out, "%s check %s: %s%s\n", mark, c.Name, c.Summary, where)
 	}
 	mark := "✓"
 	if r.Verdict != summary.VerdictPass {
