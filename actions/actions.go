@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/canarygate/canarygate/checks"
+	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 )
@@ -41,6 +42,18 @@ func Run(ctx context.Context, env *runner.Env) error {
 	cmd.Dir = a.Dir
 	cmd.Stdout, cmd.Stderr = env.Output, env.Output
 	cmd.Env = os.Environ()
+	if env.Step.Cluster != "" {
+		// The user's own command acts on the cluster the step names — the one canarygate created or was given
+		// — never on whatever the ambient kubeconfig points at.
+		c, err := cluster.From(env)
+		if err != nil {
+			return err
+		}
+		if c.Kubeconfig != "" {
+			cmd.Env = append(cmd.Env, "KUBECONFIG="+c.Kubeconfig)
+		}
+		cmd.Env = append(cmd.Env, "CANARYGATE_CLUSTER="+c.Name)
+	}
 	for k, v := range a.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

@@ -27,8 +27,10 @@ type Cluster struct {
 	Config *rest.Config
 	// Kubeconfig is a file with the credentials, when one exists (Helm and users' own commands read it).
 	Kubeconfig string
-	Client     kubernetes.Interface
-	Dynamic    dynamic.Interface
+	// Context is the kubeconfig context used, when one was named (Kubeconfig's current context otherwise).
+	Context string
+	Client  kubernetes.Interface
+	Dynamic dynamic.Interface
 
 	mu       sync.Mutex
 	cached   discovery.CachedDiscoveryInterface

@@ -2,10 +2,14 @@ package scenarios
 
 import (
 	"fmt"
-	yaml "go.yaml.in/yaml/v3"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // Core action kinds.
@@ -36,7 +40,34 @@ type RunAction struct {
 func (a *RunAction) Validate(_ *Scenario, p Problems, path string) {
 	if strings.TrimSpace(a.Command) == "" {
 		p.Add(a.Pos.Field("command"), join(path, "command"), "required: the program to run (args go in args)")
+		return
 	}
+	// Found before anything starts, not after the warm-up: a misspelt command is bad input.
+	if err := a.resolve(); err != nil {
+		p.Add(a.Pos.Field("command"), join(path, "command"), "%v", err)
+	}
+}
+
+// resolve finds the command as the step will run it: a path (relative to dir when set), or a name on PATH.
+func (a *RunAction) resolve() error {
+	if strings.ContainsRune(a.Command, filepath.Separator) {
+		path := a.Command
+		if a.Dir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(a.Dir, path)
+		}
+		fi, err := os.Stat(path)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%q: no such file (expected an executable; relative paths start from dir, else the working directory)", path)
+		case fi.IsDir() || fi.Mode()&0o111 == 0:
+			return fmt.Errorf("%q is not an executable file", path)
+		}
+		return nil
+	}
+	if _, err := exec.LookPath(a.Command); err != nil {
+		return fmt.Errorf("%q is not found on PATH (expected a program name on PATH or a path to an executable)", a.Command)
+	}
+	return nil
 }
 
 // Describe implements ActionSpec.

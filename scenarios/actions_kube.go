@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/canarygate/canarygate/fixtures"
 )
 
 // Kubernetes and Helm action kinds.
@@ -144,6 +146,13 @@ func (m Manifests) count() int {
 	return n
 }
 
+// validateFixture reports a fixture name canarygate does not ship, at validate time rather than mid-run.
+func (m Manifests) validateFixture(p Problems, pos Pos, path string) {
+	if m.Fixture != "" && !slices.Contains(fixtures.Manifests(), strings.TrimSuffix(m.Fixture, ".yaml")) {
+		p.Add(pos.Field("fixture"), join(path, "fixture"), "no fixture %q: expected one of %s", m.Fixture, strings.Join(fixtures.Manifests(), ", "))
+	}
+}
+
 func (m Manifests) describe() string {
 	switch {
 	case m.File != "":
@@ -172,6 +181,11 @@ func (a *ApplyAction) Validate(_ *Scenario, p Problems, path string) {
 	if a.count() != 1 {
 		p.Add(a.Pos, path, "expected exactly one of file, manifest or fixture")
 	}
+	a.validateFixture(p, a.Pos, path)
+}
+
+// Default implements Defaulter.
+func (a *ApplyAction) Default() {
 	if a.FieldManager == "" {
 		a.FieldManager = DefaultFieldManager
 	}
@@ -218,6 +232,7 @@ func (a *DeleteAction) Validate(_ *Scenario, p Problems, path string) {
 	if a.count()+min(len(a.Objects), 1) != 1 {
 		p.Add(a.Pos, path, "expected exactly one of objects, file, manifest or fixture")
 	}
+	a.validateFixture(p, a.Pos, path)
 	for i, o := range a.Objects {
 		o.validate(p, a.Pos.Field("objects"), fmt.Sprintf("%s.objects[%d]", path, i), true)
 	}
@@ -345,11 +360,20 @@ func (a *WaitForAction) Validate(_ *Scenario, p Problems, path string) {
 	case WaitAvailable:
 		required(p, a.Pos, path, "name", a.Name, "the Deployment's name")
 		required(p, a.Pos, path, "namespace", a.Namespace, "the Deployment's namespace")
-		if a.Kind == "" {
-			a.APIVersion, a.Kind = "apps/v1", "Deployment"
+		// "available" is a Deployment's rollout (as kubectl rollout status); any other kind would wait for a
+		// Deployment that never appears.
+		if a.Kind != "Deployment" || a.APIVersion != "apps/v1" {
+			p.Add(a.Pos.Field("kind"), join(path, "kind"), "%s %s: condition available supports apps/v1 Deployment only (use ready with a selector for pods of other workloads)", a.APIVersion, a.Kind)
 		}
 	default:
 		a.validate(p, a.Pos, path, true)
+	}
+}
+
+// Default implements Defaulter: "available" waits for a Deployment unless the kind is given.
+func (a *WaitForAction) Default() {
+	if a.Condition == WaitAvailable && a.Kind == "" && a.APIVersion == "" {
+		a.APIVersion, a.Kind = "apps/v1", "Deployment"
 	}
 }
 

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -171,6 +172,8 @@ func (g *GatewayAddressStable) Validate(s *Scenario, p Problems, path string) {
 	required(p, g.Pos, path, "service", g.Service, "the ingress Service's name")
 	if len(s.Clusters) == 0 {
 		p.Add(g.Pos, path, "needs a cluster: the scenario lists none under clusters")
+	} else if g.Cluster != "" && !slices.ContainsFunc(s.Clusters, func(c Cluster) bool { return c.Name == g.Cluster }) {
+		p.Add(g.Pos.Field("cluster"), join(path, "cluster"), "no cluster named %q under clusters", g.Cluster)
 	}
 }
 

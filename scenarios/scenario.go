@@ -26,7 +26,10 @@ type Scenario struct {
 	// Teardown steps always run, after the steps, whatever happened to them.
 	Teardown []Step `yaml:"teardown,omitempty" json:"teardown,omitempty"`
 	Checks   []Gate `yaml:"checks,omitempty" json:"checks,omitempty"`
-	Report   Report `yaml:"report" json:"report"`
+	// RecordOnly says the scenario judges nothing on purpose (checks: [] is refused otherwise): the run
+	// only measures and reports, and its verdict says no gate was applied.
+	RecordOnly bool   `yaml:"recordOnly,omitempty" json:"recordOnly,omitempty"`
+	Report     Report `yaml:"report" json:"report"`
 	// Compare holds how much worse than a baseline this scenario's runs may get (canarygate compare, trend).
 	Compare *CompareThresholds `yaml:"compare,omitempty" json:"compare,omitempty"`
 }
@@ -133,6 +136,12 @@ type ActionSpec interface {
 type GateSpec interface {
 	Validate(s *Scenario, p Problems, path string)
 	Describe() string
+}
+
+// Defaulter is implemented by specs (actions, gates) with defaults of their own. Defaults are filled in one
+// pass before validation; Validate only reports.
+type Defaulter interface {
+	Default()
 }
 
 // ActionDefaulter is implemented by actions whose step timeout default depends on the action (a soak).

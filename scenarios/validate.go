@@ -54,6 +54,9 @@ func (s *Scenario) applyDefaults() {
 	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
 		for i := range list {
 			st := &list[i]
+			if d, ok := st.Action.(Defaulter); ok {
+				d.Default()
+			}
 			if !has(st.Pos, "timeout") {
 				st.Timeout = DefaultStepTimeout
 				if d, ok := st.Action.(ActionDefaulter); ok {
@@ -70,10 +73,13 @@ func (s *Scenario) applyDefaults() {
 			}
 		}
 	}
-	if len(s.Checks) == 0 && !has(s.Pos, "checks") {
+	if len(s.Checks) == 0 && !has(s.Pos, "checks") && !s.RecordOnly {
 		s.Checks = DefaultGates()
 	}
 	for i := range s.Checks {
+		if d, ok := s.Checks[i].Spec.(Defaulter); ok {
+			d.Default()
+		}
 		if s.Checks[i].Name == "" {
 			s.Checks[i].Name = s.Checks[i].Kind
 		}
@@ -106,6 +112,12 @@ func has(p Pos, key string) bool { _, ok := p.Fields[key]; return ok }
 func (s *Scenario) validate(p Problems) {
 	if strings.TrimSpace(s.Name) == "" {
 		p.Add(s.Pos.Field("name"), "name", "required: a name for the scenario")
+	}
+	switch {
+	case len(s.Checks) == 0 && !s.RecordOnly:
+		p.Add(s.Pos.Field("checks"), "checks", "no gate: the run would pass whatever happened; list checks (leave checks out for noUnexpectedStatus and stepsSucceeded), or set recordOnly: true to only measure")
+	case len(s.Checks) > 0 && s.RecordOnly && has(s.Pos, "checks"):
+		p.Add(s.Pos.Field("recordOnly"), "recordOnly", "recordOnly: true with checks listed: expected one or the other")
 	}
 	if !has(s.Pos, "traffic") {
 		p.Add(s.Pos, "traffic", "required: at least one traffic stream under traffic.streams")

@@ -12,7 +12,13 @@ type Vars struct {
 	Values map[string]string
 	// Env lets the process environment answer what Values does not (CI passes versions this way).
 	Env bool
+	// Used, when not nil, collects the names the scenario referenced (so that a --var nobody reads — a typo —
+	// can be reported).
+	Used map[string]bool
 }
+
+// ValidName reports whether s can name a variable: letters, digits (not first) and _.
+func ValidName(s string) bool { return validVarName(s) }
 
 // Expand replaces ${NAME} and ${NAME:-default} in s. "$$" stands for a literal "$", so shell commands in run
 // steps can still say $${HOME}. A reference that resolves to nothing is an error.
@@ -44,6 +50,9 @@ func (v Vars) Expand(s string) (string, error) {
 		name, def, hasDef := strings.Cut(ref, ":-")
 		if !validVarName(name) {
 			return s, fmt.Errorf("bad variable name %q in %q: expected letters, digits and _", name, s)
+		}
+		if v.Used != nil {
+			v.Used[name] = true
 		}
 		val, ok := v.lookup(name)
 		switch {

@@ -2,7 +2,11 @@
 package load
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -16,21 +20,33 @@ type Flags struct {
 	Vars []string
 	// NoEnv stops ${VAR} references from reading the environment.
 	NoEnv bool
+	// StrictVars makes a --var the scenario never references bad input rather than a warning.
+	StrictVars bool
 }
 
 // Add registers the flags.
 func (f *Flags) Add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.Vars, "var", nil, "set a scenario variable: --var NAME=VALUE (repeatable); ${NAME} in the scenario reads it, then the environment")
 	fs.BoolVar(&f.NoEnv, "no-env", false, "do not let ${NAME} references read the environment")
+	fs.BoolVar(&f.StrictVars, "strict-vars", false, "a --var the scenario never references is an error (exit 2), not a warning")
 }
 
-// Scenario loads nameOrPath; problems come back as exit code 2.
-func (f *Flags) Scenario(nameOrPath string) (*scenarios.Scenario, error) {
-	vars := scenarios.Vars{Values: map[string]string{}, Env: !f.NoEnv}
+// Scenario loads nameOrPath; problems come back as exit code 2. A --var the scenario never references (a
+// misspelt TAGRET would otherwise run against the default silently) is a warning on warn, or with
+// --strict-vars an error.
+func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario, error) {
+	vars := scenarios.Vars{Values: map[string]string{}, Env: !f.NoEnv, Used: map[string]bool{}}
+	var order []string
 	for _, kv := range f.Vars {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("--var %q: expected NAME=VALUE", kv))
+		}
+		if !scenarios.ValidName(k) {
+			return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("--var %q: %q is not a variable name: expected letters, digits and _ (not starting with a digit)", kv, k))
+		}
+		if _, dup := vars.Values[k]; !dup {
+			order = append(order, k)
 		}
 		vars.Values[k] = v
 	}
@@ -38,5 +54,48 @@ func (f *Flags) Scenario(nameOrPath string) (*scenarios.Scenario, error) {
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadInput, err)
 	}
+	var unused []string
+	for _, k := range order {
+		if !vars.Used[k] {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		known := make([]string, 0, len(vars.Used))
+		for k := range vars.Used {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		msg := fmt.Sprintf("--var %s: not referenced by scenario %s (its variables: %s)", strings.Join(unused, ", "), s.Name, orNone(known))
+		if f.StrictVars {
+			return nil, exitcode.With(exitcode.BadInput, errors.New(msg))
+		}
+		if warn != nil {
+			fmt.Fprintf(warn, "! warning: %s\n", msg)
+		}
+	}
 	return s, nil
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Formats checks --format values against the formats a command accepts (case-insensitive, so HTML is html)
+// and returns them normalised; an unknown one is bad input naming the flag.
+func Formats(given, accepted []string) ([]string, error) {
+	out := make([]string, 0, len(given))
+	for _, g := range given {
+		f := strings.ToLower(strings.TrimSpace(g))
+		if !slices.Contains(accepted, f) {
+			return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("--format %q: expected one of %s", g, strings.Join(accepted, ", ")))
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }

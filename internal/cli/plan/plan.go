@@ -26,7 +26,7 @@ func NewCommand(s streams.IO) *cobra.Command {
 		Short: "Show every phase and step a scenario will carry out, the objects it touches and the defaults it uses",
 		Args:  load.Args(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := f.Scenario(args[0])
+			sc, err := f.Scenario(args[0], s.ErrOut)
 			if err != nil {
 				return err
 			}

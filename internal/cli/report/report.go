@@ -40,6 +40,10 @@ func NewCommand(s streams.IO) *cobra.Command {
 					return exitcode.With(exitcode.BadInput, errors.New("--format: the results file and the JSON summary are inputs, not rendered again; choose html, junit or markdown"))
 				}
 			}
+			formats, err = load.Formats(formats, []string{scenarios.FormatHTML, scenarios.FormatJUnit, scenarios.FormatMarkdown})
+			if err != nil {
+				return err
+			}
 			if err := report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY")}); err != nil {
 				return exitcode.With(exitcode.Harness, err)
 			}

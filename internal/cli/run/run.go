@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,7 @@ import (
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/mesh"
 	"github.com/canarygate/canarygate/report"
+	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -47,7 +49,11 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 ` + exitcode.Help,
 		Args: load.Args(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, err := f.Scenario(args[0])
+			formats, err := load.Formats(formats, scenarios.AllFormats)
+			if err != nil {
+				return err
+			}
+			sc, err := f.Scenario(args[0], s.ErrOut)
 			if err != nil {
 				return err
 			}
@@ -122,6 +128,12 @@ func printVerdict(s streams.IO, res *harness.Result) {
 	if r.Verdict != summary.VerdictPass {
 		mark = "✗"
 	}
+	var written []string
+	for _, f := range []string{report.HTMLFile, report.JUnitFile, report.JSONFile, report.MarkdownFile, summary.ResultsFileName} {
+		if _, err := os.Stat(filepath.Join(res.Dir, f)); err == nil {
+			written = append(written, f)
+		}
+	}
 	fmt.Fprintf(s.Out, "%s %s: %s — %d requests, %d unexpected; reports in %s (%s)\n",
-		mark, r.Scenario, r.Verdict, r.TotalRequests(), r.TotalFailures(), res.Dir, report.HTMLFile)
+		mark, r.Scenario, r.Verdict, r.TotalRequests(), r.TotalFailures(), res.Dir, strings.Join(written, ", "))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -23,7 +24,7 @@ func NewCommand(s streams.IO) *cobra.Command {
 			if show != "" {
 				src, err := scenarios.Source(show)
 				if err != nil {
-					return fmt.Errorf("no shipped scenario %q (shipped: %s)", show, strings.Join(scenarios.Names(), ", "))
+					return exitcode.With(exitcode.BadInput, fmt.Errorf("--show %q: no shipped scenario of that name (shipped: %s)", show, strings.Join(scenarios.Names(), ", ")))
 				}
 				_, err = s.Out.Write(src)
 				return err

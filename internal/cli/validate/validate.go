@@ -22,7 +22,7 @@ func NewCommand(s streams.IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bad := 0
 			for _, a := range args {
-				sc, err := f.Scenario(a)
+				sc, err := f.Scenario(a, s.ErrOut)
 				if err != nil {
 					bad++
 					var ee *exitcode.Error

@@ -1,0 +1,141 @@
+package cli_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/canarygate/canarygate/internal/testserver"
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+)
+
+// Bad input is found before anything starts: exit 2, the flag or field named, nothing measured or written.
+func TestBadInputIsCaughtBeforeAnythingStarts(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown format", []string{"--format", "pdf"}, `--format "pdf": expected one of html, junit, json, markdown, vegeta`},
+		{"misspelt var, strict", []string{"--var", "TAGRET=http://x", "--strict-vars"}, "--var TAGRET: not referenced by scenario http-example (its variables: COOLDOWN, OUT, RATE, SETTLE, TARGET, UPGRADE_CMD, WARMUP)"},
+		{"var that is no name", []string{"--var", "TAR-GET=x"}, `"TAR-GET" is not a variable name`},
+		{"missing command", []string{"--var", "UPGRADE_CMD=/nonexistent/upgrade.sh"}, `steps[0].run.command: "/nonexistent/upgrade.sh": no such file`},
+		{"command not on PATH", []string{"--var", "UPGRADE_CMD=istioctll"}, `steps[0].run.command: "istioctll" is not found on PATH`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			args := []string{"run", "http-example", "--no-env", "--var", "TARGET=" + srv.URL, "--var", "OUT=" + dir}
+			res := runCLI(t, append(args, c.args...)...)
+			assert.Equal(t, 2, res.code)
+			assert.Contains(t, res.stderr, c.want)
+			assert.NoDirExists(t, dir, "nothing ran, nothing was written")
+			assert.Zero(t, srv.Served(), "no request was sent")
+		})
+	}
+}
+
+func TestFormatsAreCheckedAndCaseInsensitive(t *testing.T) {
+	t.Setenv(envOK, "upgraded")
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	dir := t.TempDir()
+	res := runCLI(t, exampleArgs(srv, dir, "--var", "WARMUP=200ms", "--var", "COOLDOWN=200ms", "--var", "SETTLE=100ms", "--format", "HTML,json")...)
+	require.Equal(t, 0, res.code)
+	assert.FileExists(t, filepath.Join(dir, "report.html"))
+	assert.FileExists(t, filepath.Join(dir, summary.FileName))
+	assert.NoFileExists(t, filepath.Join(dir, "junit.xml"), "only what was asked")
+	assert.Contains(t, res.stdout, "reports in "+dir+" (report.html, summary.json)")
+
+	res = runCLI(t, "report", dir, "--format", "pdf")
+	assert.Equal(t, 2, res.code)
+	assert.Contains(t, res.stderr, `--format "pdf": expected one of html, junit, markdown`)
+	res = runCLI(t, "report", dir, "--format", "JUnit")
+	assert.Equal(t, 0, res.code)
+	assert.FileExists(t, filepath.Join(dir, "junit.xml"))
+}
+
+func TestAnUnreferencedVarIsAWarningWithoutStrictVars(t *testing.T) {
+	res := runCLI(t, "validate", "http-example", "--no-env", "--var", "TAGRET=x")
+	assert.Equal(t, 0, res.code)
+	assert.Contains(t, res.stderr, "! warning: --var TAGRET: not referenced by scenario http-example")
+}
+
+func TestNotFoundIsBadInputForEveryVerb(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"scenarios", "--show", "nosuch"},
+		{"run", "nosuch"},
+		{"validate", "nosuch"},
+		{"plan", "nosuch"},
+		{"report", missing},
+		{"compare", missing, missing},
+		{"trend", missing},
+	} {
+		res := runCLI(t, args...)
+		assert.Equal(t, 2, res.code, "%v", args)
+	}
+	res := runCLI(t, "scenarios", "--show", "nosuch")
+	assert.Contains(t, res.stderr, `--show "nosuch": no shipped scenario of that name (shipped: http-example`)
+}
+
+func TestScenariosShowPrintsTheShippedFile(t *testing.T) {
+	res := runCLI(t, "scenarios", "--show", "http-example")
+	require.Equal(t, 0, res.code)
+	src, err := scenarios.Source("http-example")
+	require.NoError(t, err)
+	assert.Equal(t, string(src), res.stdout)
+}
+
+func TestPlanYAMLIsTheScenarioWithEveryDefaultAndParsesAgain(t *testing.T) {
+	res := runCLI(t, "plan", "http-example", "--no-env", "-o", "yaml")
+	require.Equal(t, 0, res.code)
+	var doc map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(res.stdout), &doc))
+	traffic := doc["traffic"].(map[string]any)
+	stream := traffic["streams"].([]any)[0].(map[string]any)
+	// The README's documented defaults, not the package's own variables.
+	assert.Equal(t, "2s", stream["timeout"], "the scenario's own value")
+	assert.Equal(t, "GET", stream["method"])
+	assert.Equal(t, []any{200}, stream["expect"])
+	assert.Equal(t, "3s", traffic["warmup"])
+	path := filepath.Join(t.TempDir(), "planned.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(res.stdout), 0o644))
+	assert.Equal(t, 0, runCLI(t, "validate", path, "--no-env").code, "the planned scenario is itself valid")
+}
+
+func TestVersionPrintsTheVersion(t *testing.T) {
+	res := runCLI(t, "version")
+	require.Equal(t, 0, res.code)
+	assert.Regexp(t, `^canarygate \S+ linux/\w+ go1\.\d+`, res.stdout)
+}
+
+// A 5 MB file of unknown keys answers with exit 2 and at most 100 problems, in bounded time. The benchmark
+// BenchmarkParseMalformed in scenarios measures it (well under 1 s); the bound here is generous for a busy
+// machine.
+func TestAHugeMalformedScenarioExits2WithAtMost100Problems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: big\ntraffic:\n  streams:\n    - name: s\n      url: http://127.0.0.1:1/\nsteps:\n  - name: x\n    soak: {duration: 1s}\n")
+	for i := 0; b.Len() < 5<<20; i++ {
+		fmt.Fprintf(&b, "unknownkey%d: value%d\n", i, i)
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	start := time.Now()
+	res := runCLI(t, "validate", path)
+	took := time.Since(start)
+	t.Logf("validate of a 5 MB malformed file: %s", took)
+	assert.Equal(t, 2, res.code)
+	assert.LessOrEqual(t, strings.Count(res.stderr, path+":"), 101, "the header line and at most 100 problems")
+	assert.Contains(t, res.stderr, "… and ")
+	assert.Less(t, took, 20*time.Second)
+}
