@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSIO
 SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test unit testbin lint fuzz bench demo-image rehearse actionlint clean
+.PHONY: all build test unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci
 
 all: build
 
@@ -27,6 +27,10 @@ unit:
 
 testbin:
 	bash hack/testbin.sh
+
+# CI ten times in a row under CPU load (two busy loops), as CI may share its machine: every run must be green.
+soak-ci:
+	bash hack/soak-ci.sh
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

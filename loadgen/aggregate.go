@@ -20,6 +20,8 @@ import (
 const (
 	MaxFirstFailures   = 20
 	MaxDistinctErrors  = 50
+	// MaxFailureGroups bounds the (phase, message) groups of a stream; later ones join "(other errors)".
+	MaxFailureGroups = 200
 	MaxFailureBodySize = 256
 	otherErrors        = "(other errors)"
 )
@@ -84,6 +86,8 @@ type streamAgg struct {
 	lastPhase int
 	first     []summary.Failure
 	errors    map[string]int64
+	groups    []*summary.FailureGroup
+	byGroup   map[groupKey]*summary.FailureGroup
 }
 
 // NewAggregate prepares an aggregate over the timeline's phases for the given streams.
@@ -99,7 +103,7 @@ func (a *Aggregate) stream(spec StreamSpec) *streamAgg {
 	if s, ok := a.byName[spec.Name]; ok {
 		return s
 	}
-	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}, lastPhase: -1}
+	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}, lastPhase: -1, byGroup: map[groupKey]*summary.FailureGroup{}}
 	if len(spec.Expect) == 0 {
 		s.expect[200] = true
 	}
@@ -181,6 +185,7 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	} else {
 		s.errors[otherErrors]++
 	}
+	s.group(phaseIdx, msg, r, a.tl)
 	if len(s.first) < MaxFirstFailures {
 		f := summary.Failure{
 			Stream: s.spec.Name,
@@ -194,6 +199,35 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 		}
 		s.first = append(s.first, f)
 	}
+}
+
+type groupKey struct {
+	phase int
+	msg   string
+}
+
+// group counts a failure in its (phase, message) group.
+func (s *streamAgg) group(phase int, msg string, r *vegeta.Result, tl *timeline.Timeline) {
+	k := groupKey{phase, msg}
+	g, ok := s.byGroup[k]
+	if !ok {
+		if len(s.groups) >= MaxFailureGroups {
+			k.msg = otherErrors
+			g, ok = s.byGroup[k]
+		}
+		if !ok {
+			g = &summary.FailureGroup{Stream: s.spec.Name, Code: r.Code, Error: k.msg, FirstMs: ms(tl.Offset(r.Timestamp)), Body: trimBody(r.Body)}
+			if phase >= 0 {
+				g.Phase = tl.Phase(phase).Name
+			}
+			s.byGroup[k] = g
+			s.groups = append(s.groups, g)
+		}
+	}
+	g.Count++
+	at := ms(tl.Offset(r.Timestamp))
+	g.FirstMs = min(g.FirstMs, at)
+	g.LastMs = max(g.LastMs, at)
 }
 
 // inSendOrder sees every result once, in the order the requests were sent: runs of failures are counted
@@ -252,6 +286,9 @@ func (a *Aggregate) Snapshot() []summary.Stream {
 			PerPhase:               make([]summary.Stats, len(phases)),
 			MaxConsecutiveFailures: s.total.bursts.longestRun,
 			FirstFailures:          append([]summary.Failure(nil), s.first...),
+		}
+		for _, g := range s.groups {
+			st.FailureGroups = append(st.FailureGroups, *g)
 		}
 		for i := range phases {
 			if i < len(s.phases) {

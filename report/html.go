@@ -52,9 +52,10 @@ type chart struct {
 
 type htmlView struct {
 	Run      *summary.Run
+	Headline string
 	Rows     []stepRow
 	Charts   []chart
-	Failures []summary.Failure
+	Groups   []summary.FailureGroup
 	Codes    []string
 }
 
@@ -66,16 +67,16 @@ func WriteHTML(w io.Writer, run *summary.Run, cfg Config) error {
 	if maxPoints <= 0 {
 		maxPoints = DefaultMaxChartPoints
 	}
-	v := htmlView{Run: run, Rows: rows(run)}
+	v := htmlView{Run: run, Rows: rows(run), Headline: Headline(run)}
 	for _, s := range run.Streams {
 		c, err := buildChart(run, s, maxPoints)
 		if err != nil {
 			return err
 		}
 		v.Charts = append(v.Charts, c)
-		v.Failures = append(v.Failures, s.FirstFailures...)
+		v.Groups = append(v.Groups, s.FailureGroups...)
 	}
-	sort.Slice(v.Failures, func(i, j int) bool { return v.Failures[i].AtMs < v.Failures[j].AtMs })
+	sort.SliceStable(v.Groups, func(i, j int) bool { return v.Groups[i].FirstMs < v.Groups[j].FirstMs })
 	codeSet := map[string]bool{}
 	for _, r := range v.Rows {
 		for c := range r.Codes {
@@ -249,6 +250,7 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 {{template "style"}}</head><body><main>
 <div class="banner {{.Run.Verdict}}">
 <h1>{{upper .Run.Verdict}} · {{.Run.Scenario}}</h1>
+<p><strong>{{.Headline}}</strong></p>
 <p>{{.Run.TotalRequests}} requests, {{.Run.TotalFailures}} unexpected · {{secs .Run.DurationMs}} · started {{ts .Run}} · canarygate {{.Run.ToolVersion}}</p>
 {{if .Run.Interrupted}}<p>Interrupted: the run was stopped before it finished; everything below is what was measured until then.</p>{{end}}
 {{if .Run.Error}}<p>Harness error: {{.Run.Error}}</p>{{end}}
@@ -279,7 +281,7 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 
 <h2>Steps</h2>
 <table><tr><th>phase</th><th>outcome</th><th>start</th><th>duration</th><th>requests</th><th>unexpected</th><th>p99 ms</th><th>what it did</th></tr>
-{{range .Rows}}<tr><td>{{.Name}}</td><td class="{{if eq .Outcome "passed"}}ok{{else if eq .Outcome ""}}{{else}}bad{{end}}">{{outcome .Phase}}</td>
+{{range .Rows}}<tr><td>{{.Name}}</td><td class="{{if and (eq .Outcome "passed") (eq .Failures 0)}}ok{{else if and (eq .Outcome "") (eq .Failures 0)}}{{else}}bad{{end}}">{{outcome .Phase}}{{if .Failures}} · {{.Failures}} unexpected{{end}}</td>
 <td class="n">{{secs .StartMs}}</td><td class="n">{{secs .DurationMs}}</td><td class="n">{{.Requests}}</td><td class="n">{{.Failures}}</td><td class="n">{{ms .P99}}</td>
 <td>{{.Description}}{{with .Error}}<div class="bad">{{.}}</div>{{end}}</td></tr>
 {{end}}</table>
@@ -289,9 +291,9 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 {{$codes := .Codes}}{{range .Rows}}<tr><td>{{.Name}}</td>{{$r := .}}{{range $codes}}<td class="n">{{code $r .}}</td>{{end}}</tr>
 {{end}}</table>
 
-{{if .Failures}}<h2>First failures</h2>
-<table><tr><th>time</th><th>stream</th><th>step</th><th>error</th><th>body</th></tr>
-{{range .Failures}}<tr><td class="n">{{printf "%.3f" .AtMs}} ms</td><td>{{.Stream}}</td><td>{{.Phase}}</td><td>{{.Error}}</td><td><code>{{.Body}}</code></td></tr>
+{{if .Groups}}<h2>Failures</h2>
+<table><tr><th>count</th><th>first</th><th>last</th><th>stream</th><th>step</th><th>error</th><th>body (first)</th></tr>
+{{range .Groups}}<tr><td class="n">{{.Count}}</td><td class="n">{{secs .FirstMs}}</td><td class="n">{{secs .LastMs}}</td><td>{{.Stream}}</td><td>{{.Phase}}</td><td>{{.Error}}</td><td><code>{{.Body}}</code></td></tr>
 {{end}}</table>{{end}}
 
 <h2>Step output</h2>

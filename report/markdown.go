@@ -13,6 +13,7 @@ import (
 func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s canarygate: %s — %s\n\n", verdictIcon(run.Verdict), md(run.Scenario), strings.ToUpper(run.Verdict))
+	fmt.Fprintf(&b, "**%s**\n\n", md(Headline(run)))
 	fmt.Fprintf(&b, "%d requests, %d unexpected, %.1fs, started %s.\n\n", run.TotalRequests(), run.TotalFailures(), run.DurationMs/1000, run.Started.Format("2006-01-02 15:04:05 UTC"))
 	if run.Error != "" {
 		fmt.Fprintf(&b, "> **Harness error:** %s\n\n", md(run.Error))
@@ -28,18 +29,22 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	for _, r := range rows(run) {
 		fmt.Fprintf(&b, "| %s | %s | %.1fs | %.1fs | %d | %d | %.1f | %s |\n", md(r.Name), outcomeLabel(r.Phase), r.StartMs/1000, r.DurationMs()/1000, r.Requests, r.Failures, r.P99, md(codes(r.Codes)))
 	}
-	var failures []summary.Failure
+	var groups []summary.FailureGroup
 	for _, s := range run.Streams {
-		failures = append(failures, s.FirstFailures...)
+		groups = append(groups, s.FailureGroups...)
 	}
-	if len(failures) > 0 {
-		sort.Slice(failures, func(i, j int) bool { return failures[i].AtMs < failures[j].AtMs })
-		if len(failures) > 10 {
-			failures = failures[:10]
+	if len(groups) > 0 {
+		sort.SliceStable(groups, func(i, j int) bool { return groups[i].FirstMs < groups[j].FirstMs })
+		more := 0
+		if len(groups) > 10 {
+			groups, more = groups[:10], len(groups)-10
 		}
-		b.WriteString("\n<details><summary>First failures</summary>\n\n| time | stream | step | error |\n|---:|---|---|---|\n")
-		for _, f := range failures {
-			fmt.Fprintf(&b, "| %.3fs | %s | %s | %s |\n", f.AtMs/1000, md(f.Stream), md(f.Phase), md(f.Error))
+		b.WriteString("\n<details><summary>Failures</summary>\n\n| count | first | last | stream | step | error |\n|---:|---:|---:|---|---|---|\n")
+		for _, g := range groups {
+			fmt.Fprintf(&b, "| %d | %.3fs | %.3fs | %s | %s | %s |\n", g.Count, g.FirstMs/1000, g.LastMs/1000, md(g.Stream), md(g.Phase), md(g.Error))
+		}
+		if more > 0 {
+			fmt.Fprintf(&b, "\n… and %d more groups (report.html lists them all)\n", more)
 		}
 		b.WriteString("\n</details>\n")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,13 +72,13 @@ func TestHTMLDownsamplesLongRunsAndStaysSelfContained(t *testing.T) {
 	require.NoError(t, WriteHTML(&buf, sampleRun(3600), Config{MaxChartPoints: 300}))
 	html := buf.String()
 	assert.Contains(t, html, "downsampled")
-	// Two polylines of at most 300 points each.
-	for _, line := range strings.Split(html, "\n") {
-		if strings.Contains(line, "<polyline") {
-			for _, poly := range strings.Split(line, "<polyline")[1:] {
-				assert.LessOrEqual(t, strings.Count(poly, ","), 300)
-			}
-		}
+	// Two polylines (p50, p99), each drawn — with between 100 and 300 points.
+	polys := regexp.MustCompile(`<polyline class="(p50|p99)" points="([^"]*)"`).FindAllStringSubmatch(html, -1)
+	require.Len(t, polys, 2)
+	for _, p := range polys {
+		points := len(strings.Fields(p[2]))
+		assert.GreaterOrEqual(t, points, 100, "%s is drawn", p[1])
+		assert.LessOrEqual(t, points, 300, "%s is downsampled", p[1])
 	}
 	assert.NotContains(t, strings.ToLower(html), "<script")
 	assert.Less(t, len(html), 200_000, "an hour-long run's report stays small")
@@ -107,4 +108,33 @@ func TestReadRejectsOtherSchemaVersions(t *testing.T) {
 	var se *summary.SchemaError
 	require.ErrorAs(t, err, &se)
 	assert.Contains(t, err.Error(), "schemaVersion 99")
+}
+
+func TestHeadlineAndFailureGroupsSayWhatFailedWhere(t *testing.T) {
+	r := sampleRun(20)
+	r.Streams[0].FailureGroups = []summary.FailureGroup{
+		{Stream: "s", Phase: "upgrade", Code: 503, Error: "HTTP 503 Service Unavailable", Count: 600, FirstMs: 2000, LastMs: 4990, Body: "no healthy upstream"},
+		{Stream: "s", Phase: "upgrade", Error: `Get "http://127.0.0.1:30080/": dial tcp 127.0.0.1:30080: connect: connection refused`, Count: 3, FirstMs: 5000, LastMs: 5100},
+	}
+	assert.Equal(t, "600 × HTTP 503 during upgrade; 3 × connection refused during upgrade.", Headline(r))
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteHTML(&buf, r, Config{}))
+	html := buf.String()
+	assert.Contains(t, html, "<strong>600 × HTTP 503 during upgrade; 3 × connection refused during upgrade.</strong>")
+	assert.Contains(t, html, `<td class="n">600</td><td class="n">2.0s</td><td class="n">5.0s</td><td>s</td><td>upgrade</td><td>HTTP 503 Service Unavailable</td><td><code>no healthy upstream</code></td>`)
+	assert.Equal(t, 1, strings.Count(html, "HTTP 503 Service Unavailable</td>"), "one row for 600 identical failures")
+
+	// A step that passed but saw unexpected responses is not shown as a plain pass.
+	r.Phases[1].Outcome, r.Phases[1].Error = summary.OutcomePassed, ""
+	buf.Reset()
+	require.NoError(t, WriteHTML(&buf, r, Config{}))
+	assert.Contains(t, buf.String(), `<td>upgrade</td><td class="bad">passed · 3 unexpected</td>`)
+
+	r.Verdict, r.Streams[0].FailureGroups, r.Checks = summary.VerdictFail, nil, []summary.Check{{Name: "stepsSucceeded", Kind: "stepsSucceeded", Summary: "1 of 2 steps succeeded", Steps: []string{"upgrade"}}}
+	assert.Equal(t, "check stepsSucceeded failed during upgrade: 1 of 2 steps succeeded.", Headline(r))
+	r.Verdict, r.Error = summary.VerdictError, "load generator saturated"
+	assert.Equal(t, "Harness error, no verdict on the target: load generator saturated", Headline(r))
+	r.Verdict = summary.VerdictPass
+	assert.Equal(t, "Every gate passed: 200 requests, 0 unexpected.", Headline(r))
 }

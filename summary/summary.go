@@ -128,6 +128,21 @@ type Stream struct {
 	MaxConsecutiveFailures int64        `json:"maxConsecutiveFailures"`
 	FirstFailures          []Failure    `json:"firstFailures,omitempty"`
 	Errors                 []ErrorCount `json:"errors,omitempty"`
+	// FailureGroups are the failures grouped by step and what they said, in order of first occurrence.
+	FailureGroups []FailureGroup `json:"failureGroups,omitempty"`
+}
+
+// FailureGroup is every failure of one stream in one phase that said the same thing.
+type FailureGroup struct {
+	Stream  string  `json:"stream"`
+	Phase   string  `json:"phase"`
+	Code    uint16  `json:"code"`
+	Error   string  `json:"error"`
+	Count   int64   `json:"count"`
+	FirstMs float64 `json:"firstMs"`
+	LastMs  float64 `json:"lastMs"`
+	// Body is what the first of them answered (truncated).
+	Body string `json:"body,omitempty"`
 }
 
 // Stats counts requests of a stream in some span.

@@ -139,3 +139,52 @@ func TestAHugeMalformedScenarioExits2WithAtMost100Problems(t *testing.T) {
 	assert.Contains(t, res.stderr, "… and ")
 	assert.Less(t, took, 20*time.Second)
 }
+
+// A run step acts on the cluster it names: its command gets that cluster's kubeconfig with the scenario's
+// context as the current one, not the ambient kubeconfig (nor the file's own current context). No
+// connection is made: the servers are closed loopback ports.
+func TestARunStepGetsTheKubeconfigOfItsCluster(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- {name: lab, cluster: {server: "https://127.0.0.1:1"}}
+- {name: prod, cluster: {server: "https://127.0.0.1:2"}}
+users:
+- {name: admin, user: {token: t}}
+contexts:
+- {name: lab, context: {cluster: lab, user: admin}}
+- {name: prod, context: {cluster: prod, user: admin}}
+current-context: prod
+`), 0o600))
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "ambient"))
+	sc := writeScenario(t, `name: kubeconfig
+clusters:
+  - {name: rehearsal, provider: existing, kubeconfig: "`+kubeconfig+`", context: lab}
+traffic:
+  warmup: 100ms
+  cooldown: 100ms
+  streams: [{name: a, url: "`+srv.URL+`/", rate: 10/s}]
+steps:
+  - name: upgrade
+    run:
+      command: sh
+      args: ["-c", "echo cluster=$$CANARYGATE_CLUSTER; grep -E 'current-context|server' \"$$KUBECONFIG\""]
+`)
+	dir := t.TempDir()
+	res := runCLI(t, "plan", sc, "--no-env")
+	require.Equal(t, 0, res.code)
+	assert.Contains(t, res.stdout, "KUBECONFIG of cluster rehearsal")
+
+	res = runCLI(t, "run", sc, "--no-env", "--out", dir)
+	require.Equal(t, 0, res.code)
+	run, err := summary.Read(dir)
+	require.NoError(t, err)
+	out := run.Phases[run.PhaseIndex("upgrade")].Output
+	assert.Contains(t, out, "cluster=rehearsal")
+	assert.Contains(t, out, "current-context: lab")
+	assert.Contains(t, out, "https://127.0.0.1:1")
+	assert.NotContains(t, out, "https://127.0.0.1:2", "only the named context's cluster")
+}

@@ -99,7 +99,12 @@ func line(w io.Writer, n int, st scenarios.Step) {
 		flags = append(flags, "continue on error")
 	}
 	if st.Cluster != "" {
-		flags = append(flags, "cluster "+st.Cluster)
+		if st.Kind == scenarios.ActionRun {
+			// The user's own command is handed the cluster's credentials, not the ambient kubeconfig.
+			flags = append(flags, "KUBECONFIG of cluster "+st.Cluster)
+		} else {
+			flags = append(flags, "cluster "+st.Cluster)
+		}
 	}
 	fmt.Fprintf(w, "  %2d. %-28s [%s] %s (%s)\n", n, st.Name, st.Kind, st.Action.Describe(), strings.Join(flags, ", "))
 }

@@ -127,6 +127,7 @@ func printVerdict(s streams.IO, res *harness.Result) {
 	mark := "✓"
 	if r.Verdict != summary.VerdictPass {
 		mark = "✗"
+		fmt.Fprintf(s.Out, "✗ %s\n", report.Headline(r))
 	}
 	var written []string
 	for _, f := range []string{report.HTMLFile, report.JUnitFile, report.JSONFile, report.MarkdownFile, summary.ResultsFileName} {
