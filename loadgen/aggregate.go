@@ -18,10 +18,10 @@ import (
 
 // Bounds on the evidence an Aggregate keeps, so memory does not grow with failures either.
 const (
-	MaxFirstFailures   = 20
-	MaxDistinctErrors  = 50
+	MaxFirstFailures  = 20
+	MaxDistinctErrors = 50
 	// MaxFailureGroups bounds the (phase, message) groups of a stream; later ones join "(other errors)".
-	MaxFailureGroups = 200
+	MaxFailureGroups   = 200
 	MaxFailureBodySize = 256
 	otherErrors        = "(other errors)"
 )
