@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
@@ -314,7 +315,7 @@ func TestApplyTwiceIsANoOpAndDeleteCanIgnoreMissing(t *testing.T) {
 	deleted := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: delete\ntimeout: 60s\ndelete:\n  namespace: %s\n  manifest: %s", ns, manifest))
 	require.Equal(t, summary.OutcomePassed, deleted.Outcome, "%v", deleted.Err)
 	_, err = e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
-	assert.True(t, err != nil, "deleted and waited for: gone")
+	assert.True(t, apierrors.IsNotFound(err), "deleted and waited for: gone (got %v)", err)
 	names := append([]string(nil), deleted.Changes...)
 	sort.Strings(names)
 	assert.Len(t, names, 3)

@@ -64,19 +64,23 @@ steps:
   - {name: p, http: {url: "http://127.0.0.1:1/"}}
 `), Vars{})
 	require.NoError(t, err)
+	// The values the README documents (its scenario example), not the package's own variables: a changed
+	// default must change the documentation too, or this fails.
 	st := s.Traffic.Streams[0]
 	assert.Equal(t, "GET", st.Method)
-	assert.Equal(t, DefaultRate, st.Rate)
-	assert.Equal(t, DefaultTimeout, st.Timeout)
-	assert.Equal(t, []int{200}, st.Expect)
-	assert.Equal(t, DefaultWarmup, s.Traffic.Warmup)
+	assert.Equal(t, Rate{10, time.Second}, st.Rate, "README: rate default 10/s")
+	assert.Equal(t, Duration(5*time.Second), st.Timeout, "README: timeout default 5s")
+	assert.Equal(t, []int{200}, st.Expect, "README: expect default exactly 200")
+	assert.Equal(t, Duration(5*time.Second), s.Traffic.Warmup, "README: warmup default 5s")
+	assert.Equal(t, Duration(5*time.Second), s.Traffic.Cooldown, "README: cooldown default 5s")
 	assert.Equal(t, Duration(62*time.Second), s.Steps[0].Timeout, "a soak's timeout leaves room beyond its duration")
-	assert.Equal(t, DefaultStepTimeout, s.Steps[1].Timeout)
+	assert.Equal(t, Duration(10*time.Minute), s.Steps[1].Timeout, "README: step timeout default 10m")
 	assert.Equal(t, []int{200}, s.Steps[2].Action.(*HTTPAction).Expect)
-	require.Len(t, s.Checks, 2)
+	require.Len(t, s.Checks, 2, "README: default checks noUnexpectedStatus and stepsSucceeded")
 	assert.Equal(t, GateNoUnexpectedStatus, s.Checks[0].Kind)
-	assert.Equal(t, AllFormats, s.Report.Formats)
-	assert.Equal(t, DefaultReportDir, s.Report.Dir)
+	assert.Equal(t, GateStepsSucceeded, s.Checks[1].Kind)
+	assert.Equal(t, []string{"html", "junit", "json", "markdown", "vegeta"}, s.Report.Formats)
+	assert.Equal(t, "canarygate-report", s.Report.Dir, "README: report dir canarygate-report")
 }
 
 func TestExplicitZeroWarmupIsKept(t *testing.T) {
