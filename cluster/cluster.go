@@ -132,6 +132,10 @@ func (s *Set) Get(name string) (*Cluster, error) {
 	return c, nil
 }
 
+// Observer watches something a gate judges (a Service's address, say) from traffic start to traffic stop,
+// recording values by key; it returns when ctx ends. The harness runs one per gate kind that has one.
+type Observer func(ctx context.Context, g scenarios.Gate, clusters *Set, record func(key, value string)) error
+
 // ServiceKey is the runner.Env service under which the run's clusters are found.
 const ServiceKey = "clusters"
 

@@ -19,6 +19,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/canarygate/canarygate/actions"
+	"github.com/canarygate/canarygate/aggregate"
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/internal/shutdown"
@@ -29,15 +30,6 @@ import (
 	"github.com/canarygate/canarygate/summary"
 	"github.com/canarygate/canarygate/timeline"
 )
-
-// Status is the live state of a run, handed to Options.Tick once a second.
-type Status struct {
-	Phase    string
-	Elapsed  time.Duration
-	RPS      float64
-	Requests int64
-	Failures int64
-}
 
 // Options configure a run. The zero value runs the core actions and writes the scenario's reports.
 type Options struct {
@@ -54,7 +46,7 @@ type Options struct {
 	// Observer hears about steps starting and ending.
 	Observer runner.Observer
 	// Tick, when set, is called about once a second with the live status.
-	Tick func(Status)
+	Tick func(summary.Live)
 	// StepSummary, when set, is a file the markdown summary is appended to (GitHub's $GITHUB_STEP_SUMMARY).
 	StepSummary string
 	// LoadOptions are passed to the load generator.
@@ -65,15 +57,11 @@ type Options struct {
 	// Log receives lines about provisioning clusters.
 	Log func(format string, args ...any)
 	// Observers watch what a gate judges (e.g. a Service's address) while traffic runs, by gate kind.
-	Observers map[string]Observer
+	Observers map[string]cluster.Observer
 	// Abort, when set, receives the last actions for an exit at once (a second signal): write the reports of
 	// what was measured so far and kill what steps started.
 	Abort *shutdown.Hooks
 }
-
-// Observer watches something for a gate from traffic start to traffic stop, recording values by key; it
-// returns when ctx ends.
-type Observer func(ctx context.Context, g scenarios.Gate, clusters *cluster.Set, record func(key, value string)) error
 
 // observations collects what observers recorded, on the run's timeline.
 type observations struct {
@@ -142,7 +130,7 @@ func (f *finishedSteps) list() []runner.Result {
 }
 
 // start runs every observer the scenario's gates need; stop ends them and waits.
-func (o *observations) start(ctx context.Context, sc *scenarios.Scenario, obs map[string]Observer, clusters *cluster.Set) (stop func()) {
+func (o *observations) start(ctx context.Context, sc *scenarios.Scenario, obs map[string]cluster.Observer, clusters *cluster.Set) (stop func()) {
 	octx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, g := range sc.Checks {
@@ -209,187 +197,252 @@ type Result struct {
 // ErrMissingExecutor is returned before anything runs when a scenario uses an action kind this build cannot run.
 var ErrMissingExecutor = errors.New("no executor for action kind")
 
-// Run carries out the scenario. It returns the run (with its verdict) whenever traffic started; the error is
-// a harness or report-writing failure, not a failed gate.
+// Run carries out the scenario in named stages — prepare, provision, setup, traffic (warm-up, steps,
+// cool-down), teardown, judge, write — and returns the run (with its verdict) whenever traffic could start;
+// the error is a harness or report-writing failure, not a failed gate.
 func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, error) {
-	reg := actions.Core().Merge(opts.Registry)
-	if missing := reg.Missing(sc); len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
+	reh, err := prepare(sc, opts)
+	if err != nil {
+		return nil, err
 	}
-	dir := sc.Report.Dir
-	if opts.OutDir != "" {
-		dir = opts.OutDir
-	}
-	formats := sc.Report.Formats
-	if len(opts.Formats) > 0 {
-		formats = opts.Formats
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create report directory: %w", err)
-	}
-
 	clusters, release, err := provision(ctx, sc, opts)
 	if err != nil {
 		return nil, err
 	}
 	runFailed := true
 	defer func() { release(runFailed) }()
-	services := map[string]any{cluster.ServiceKey: clusters}
-	for k, v := range opts.Services {
-		services[k] = v
+	if err := reh.start(clusters); err != nil {
+		return nil, err
 	}
+	// Whatever happens, no process a step started outlives the run.
+	defer actions.KillStarted()
+	defer opts.Abort.Add(reh.abort)()
 
-	tl := timeline.New()
-	specs := make([]loadgen.StreamSpec, 0, len(sc.Traffic.Streams))
-	targets := make([]loadgen.Target, 0, len(sc.Traffic.Streams))
+	if reh.setup(ctx) {
+		reh.traffic(ctx)
+	}
+	reh.teardown(ctx)
+	run := reh.judge(ctx)
+	runFailed = run.Verdict != summary.VerdictPass
+	out := &Result{Run: run, Dir: reh.dir}
+	if err := reh.write(run); err != nil {
+		return out, err
+	}
+	return out, reh.harnessErr
+}
+
+// rehearsal is one run's state, shared by its stages.
+type rehearsal struct {
+	sc      *scenarios.Scenario
+	opts    Options
+	reg     runner.Registry
+	dir     string
+	formats []string
+
+	tl       *timeline.Timeline
+	agg      *aggregate.Aggregate
+	targets  []loadgen.Target
+	sink     resultSink
+	results  string // the results file's path, when written
+	clusters *cluster.Set
+	runner   *runner.Runner
+	finished *finishedSteps
+	observed *observations
+	reports  reportOnce
+
+	// steps are the results of every step (setup, steps, teardown), skipped ones included.
+	steps []runner.Result
+	// harnessErr is what spoiled the measurement on the harness's side: the verdict is then "error".
+	harnessErr error
+}
+
+// prepare checks what the scenario needs of this build and creates the report directory.
+func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
+	reg := actions.Core().Merge(opts.Registry)
+	if missing := reg.Missing(sc); len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
+	}
+	r := &rehearsal{sc: sc, opts: opts, reg: reg, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{}}
+	if opts.OutDir != "" {
+		r.dir = opts.OutDir
+	}
+	if len(opts.Formats) > 0 {
+		r.formats = opts.Formats
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create report directory: %w", err)
+	}
+	return r, nil
+}
+
+// start builds the timeline, the aggregate, the results file and the step runner.
+func (r *rehearsal) start(clusters *cluster.Set) error {
+	sc := r.sc
+	r.clusters = clusters
+	r.tl = timeline.New()
+	specs := make([]aggregate.StreamSpec, 0, len(sc.Traffic.Streams))
 	for _, st := range sc.Traffic.Streams {
-		specs = append(specs, loadgen.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect})
+		specs = append(specs, aggregate.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect})
 		h := http.Header{}
 		for k, v := range st.Headers {
 			h.Set(k, v)
 		}
-		targets = append(targets, loadgen.Target{
+		r.targets = append(r.targets, loadgen.Target{
 			Name: st.Name, Method: st.Method, URL: st.URL, Header: h, Body: []byte(st.Body),
 			Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Timeout: st.Timeout.D(),
 		})
 	}
-	agg := loadgen.NewAggregate(tl, specs)
-
-	var stepResults []runner.Result
-	snapshot := func() *summary.Run { return build(sc, tl, agg, stepResults, opts.Version) }
-	// A check step judges the run so far: every step finished before it (with its outcome), the traffic and
-	// the observations up to now — the same record the final gates read, only shorter.
-	finished := &finishedSteps{}
-	observed := &observations{tl: tl}
-	liveSnapshot := func() *summary.Run {
-		run := build(sc, tl, agg, finished.list(), opts.Version)
-		run.Observations = observed.snapshot()
-		return run
-	}
-
-	var sink resultSink = discard{}
-	resultsPath := ""
-	if slices.Contains(formats, scenarios.FormatVegeta) {
-		resultsPath = filepath.Join(dir, summary.ResultsFileName)
-		f, err := newFileSink(resultsPath)
+	r.agg = aggregate.New(r.tl, specs)
+	if slices.Contains(r.formats, scenarios.FormatVegeta) {
+		r.results = filepath.Join(r.dir, summary.ResultsFileName)
+		f, err := newFileSink(r.results)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		sink = f
+		r.sink = f
 	}
+	services := map[string]any{cluster.ServiceKey: clusters}
+	for k, v := range r.opts.Services {
+		services[k] = v
+	}
+	r.finished = &finishedSteps{}
+	r.observed = &observations{tl: r.tl}
+	r.runner = &runner.Runner{Scenario: sc, Registry: r.reg, Timeline: r.tl, Snapshot: r.live, Observer: r.opts.Observer,
+		Services: services, Finished: r.finished.add}
+	return nil
+}
 
-	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Snapshot: liveSnapshot, Observer: opts.Observer,
-		Services: services, Finished: finished.add}
-	// Whatever happens, no process a step started outlives the run.
-	defer actions.KillStarted()
-	reports := &reportOnce{}
-	removeAbort := opts.Abort.Add(func() {
-		actions.KillStarted()
-		reports.write(func() error {
-			run := liveSnapshot()
-			run.Interrupted, run.Verdict = true, summary.VerdictInterrupted
-			run.Error = "exited at once on a second signal: the reports show what was measured until then"
-			run.Checks = checks.EvaluateAll(sc.Checks, run)
-			if err := sink.flush(); err == nil && resultsPath != "" {
-				run.ResultsFile = summary.ResultsFileName
-			}
-			return report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary})
-		})
+// live is the run so far, for check steps: every step finished before (with its outcome), the traffic and
+// the observations up to now — the same record the final gates read, only shorter.
+func (r *rehearsal) live() *summary.Run {
+	run := build(r.sc, r.tl, r.agg, r.finished.list(), r.opts.Version)
+	run.Observations = r.observed.snapshot()
+	return run
+}
+
+// abort is the last action of an exit at once: kill the steps' processes, write what was measured.
+func (r *rehearsal) abort() {
+	actions.KillStarted()
+	_ = r.reports.write(func() error {
+		run := r.live()
+		run.Interrupted, run.Verdict = true, summary.VerdictInterrupted
+		run.Error = "exited at once on a second signal: the reports show what was measured until then"
+		run.Checks = checks.EvaluateAll(r.sc.Checks, run)
+		if err := r.sink.flush(); err == nil && r.results != "" {
+			run.ResultsFile = summary.ResultsFileName
+		}
+		return report.WriteAll(r.dir, run, report.Config{Formats: r.formats, StepSummary: r.opts.StepSummary})
 	})
-	defer removeAbort()
-	setupRes, setupFailed := r.Run(ctx, sc.Setup, timeline.KindSetup)
-	stepResults = append(stepResults, setupRes...)
+}
 
-	var loadErr error
-	if setupFailed || ctx.Err() != nil {
-		// Without its setup the rehearsal would measure nothing meaningful: skip it, keep teardown.
-		stepResults = append(stepResults, skipped(sc.Steps, timeline.KindStep)...)
-		_ = sink.close()
-	} else {
-		tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
-		stopObserving := observed.start(ctx, sc, opts.Observers, clusters)
-		loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
-		defer stopLoad()
-		results := loadgen.Attack(loadCtx, targets, opts.LoadOptions...)
-		consumed := make(chan error, 1)
-		go func() {
-			var firstErr error
-			for r := range results {
-				agg.Add(r)
-				if err := sink.write(r); err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("write results file: %w", err)
-				}
+// setup runs the setup steps; it reports whether the rehearsal may start. Without its setup the rehearsal
+// would measure nothing meaningful: the steps are skipped, teardown still runs.
+func (r *rehearsal) setup(ctx context.Context) bool {
+	res, failed := r.runner.Run(ctx, r.sc.Setup, timeline.KindSetup)
+	r.steps = append(r.steps, res...)
+	if failed || ctx.Err() != nil {
+		r.steps = append(r.steps, skipped(r.sc.Steps, timeline.KindStep)...)
+		_ = r.sink.close()
+		return false
+	}
+	return true
+}
+
+// traffic runs the load from the warm-up to the end of the cool-down, with the steps in between, and the
+// gates' observers for as long.
+func (r *rehearsal) traffic(ctx context.Context) {
+	sc := r.sc
+	r.tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
+	stopObserving := r.observed.start(ctx, sc, r.opts.Observers, r.clusters)
+	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoad()
+	results := loadgen.Attack(loadCtx, r.targets, r.opts.LoadOptions...)
+	consumed := make(chan error, 1)
+	go func() {
+		var firstErr error
+		for res := range results {
+			r.agg.Add(res)
+			if err := r.sink.write(res); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("write results file: %w", err)
 			}
-			consumed <- firstErr
-		}()
-		stopTicker := startTicker(ctx, tl, agg, opts.Tick)
+		}
+		consumed <- firstErr
+	}()
+	stopTicker := startTicker(ctx, r.tl, r.agg, r.opts.Tick)
 
-		sleep(ctx, sc.Traffic.Warmup.D())
-		if ctx.Err() == nil {
-			res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
-			stepResults = append(stepResults, res...)
-		} else {
-			stepResults = append(stepResults, skipped(sc.Steps, timeline.KindStep)...)
-		}
-		if ctx.Err() == nil {
-			tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
-			sleep(ctx, sc.Traffic.Cooldown.D())
-		}
-		stopLoad()
-		stopObserving()
-		loadErr = <-consumed
-		stopTicker()
-		agg.Close()
-		tl.End()
-		if err := sink.close(); err != nil && loadErr == nil {
-			loadErr = err
-		}
+	sleep(ctx, sc.Traffic.Warmup.D())
+	if ctx.Err() == nil {
+		res, _ := r.runner.Run(ctx, sc.Steps, timeline.KindStep)
+		r.steps = append(r.steps, res...)
+	} else {
+		r.steps = append(r.steps, skipped(sc.Steps, timeline.KindStep)...)
 	}
-
-	// Teardown always runs, also after an interrupt: it is what leaves the user's cluster as it was.
-	teardownCtx := context.WithoutCancel(ctx)
-	res, _ := r.Run(teardownCtx, sc.Teardown, timeline.KindTeardown)
-	stepResults = append(stepResults, res...)
-	tl.End()
-
-	run := snapshot()
-	run.Observations = observed.got
-	if observed.err != nil && loadErr == nil {
-		loadErr = observed.err
+	if ctx.Err() == nil {
+		r.tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
+		sleep(ctx, sc.Traffic.Cooldown.D())
 	}
-	// Mid-run checks first (in step order), then the final gates: a failed check step fails the verdict even
-	// when the final gates do not repeat it.
-	for _, st := range stepResults {
+	stopLoad()
+	stopObserving()
+	r.harnessErr = errors.Join(r.harnessErr, <-consumed)
+	stopTicker()
+	r.agg.Close()
+	r.tl.End()
+	r.harnessErr = errors.Join(r.harnessErr, r.sink.close())
+}
+
+// teardown always runs, also after an interrupt: it is what leaves the user's cluster as it was.
+func (r *rehearsal) teardown(ctx context.Context) {
+	res, _ := r.runner.Run(context.WithoutCancel(ctx), r.sc.Teardown, timeline.KindTeardown)
+	r.steps = append(r.steps, res...)
+	r.tl.End()
+}
+
+// judge assembles the run and its verdict: mid-run checks first (in step order), then the final gates — a
+// failed check step fails the verdict even when the final gates do not repeat it.
+func (r *rehearsal) judge(ctx context.Context) *summary.Run {
+	run := build(r.sc, r.tl, r.agg, r.steps, r.opts.Version)
+	run.Observations = r.observed.got
+	r.harnessErr = errors.Join(r.harnessErr, r.observed.err)
+	for _, st := range r.steps {
 		run.Checks = append(run.Checks, st.Checks...)
 	}
-	run.Checks = append(run.Checks, checks.EvaluateAll(sc.Checks, run)...)
-	if c := sc.Compare; c != nil {
+	run.Checks = append(run.Checks, checks.EvaluateAll(r.sc.Checks, run)...)
+	if c := r.sc.Compare; c != nil {
 		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: msf(c.P99Increase.D()),
 			DurationRatio: c.DurationRatio, DurationIncreaseMs: msf(c.DurationIncrease.D())}
 	}
-	if resultsPath != "" {
+	if r.results != "" {
 		run.ResultsFile = summary.ResultsFileName
 	}
+	run.Verdict = Verdict(ctx.Err() != nil, r.harnessErr, run.Checks)
+	run.Interrupted = run.Verdict == summary.VerdictInterrupted
+	if run.Verdict == summary.VerdictError {
+		run.Error = r.harnessErr.Error()
+	}
+	return run
+}
+
+// Verdict maps what happened to the run's verdict, in this order: an interrupted run is "interrupted"; a
+// run the harness itself spoiled (its own errors) is "error" whatever the gates said — its numbers may
+// blame the target for the harness's fault; otherwise "pass" only when every check passed.
+func Verdict(interrupted bool, harnessErr error, cs []summary.Check) string {
 	switch {
-	case ctx.Err() != nil:
-		run.Interrupted = true
-		run.Verdict = summary.VerdictInterrupted
-	case loadErr != nil:
-		run.Verdict = summary.VerdictError
-		run.Error = loadErr.Error()
-	case checks.AllPassed(run.Checks):
-		run.Verdict = summary.VerdictPass
+	case interrupted:
+		return summary.VerdictInterrupted
+	case harnessErr != nil:
+		return summary.VerdictError
+	case checks.AllPassed(cs):
+		return summary.VerdictPass
 	default:
-		run.Verdict = summary.VerdictFail
+		return summary.VerdictFail
 	}
-	runFailed = run.Verdict != summary.VerdictPass
-	out := &Result{Run: run, Dir: dir}
-	if err := reports.write(func() error {
-		return report.WriteAll(dir, run, report.Config{Formats: formats, StepSummary: opts.StepSummary})
-	}); err != nil {
-		return out, err
-	}
-	return out, loadErr
+}
+
+// write writes the reports, unless an exit at once already did.
+func (r *rehearsal) write(run *summary.Run) error {
+	return r.reports.write(func() error {
+		return report.WriteAll(r.dir, run, report.Config{Formats: r.formats, StepSummary: r.opts.StepSummary})
+	})
 }
 
 func skipped(steps []scenarios.Step, kind timeline.Kind) []runner.Result {
@@ -412,7 +465,7 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func startTicker(ctx context.Context, tl *timeline.Timeline, agg *loadgen.Aggregate, tick func(Status)) (stop func()) {
+func startTicker(ctx context.Context, tl *timeline.Timeline, agg *aggregate.Aggregate, tick func(summary.Live)) (stop func()) {
 	if tick == nil {
 		return func() {}
 	}
@@ -436,7 +489,7 @@ func startTicker(ctx context.Context, tl *timeline.Timeline, agg *loadgen.Aggreg
 			if ph := tl.Phases(); len(ph) > 0 {
 				phase = ph[len(ph)-1].Name
 			}
-			tick(Status{Phase: phase, Elapsed: tl.Now(), RPS: float64(req - lastReq), Requests: req, Failures: fail})
+			tick(summary.Live{Phase: phase, Elapsed: tl.Now(), RPS: float64(req - lastReq), Requests: req, Failures: fail})
 			lastReq = req
 		}
 	}()
@@ -444,7 +497,7 @@ func startTicker(ctx context.Context, tl *timeline.Timeline, agg *loadgen.Aggreg
 }
 
 // build assembles the run from the timeline, the aggregate and the step results.
-func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *loadgen.Aggregate, steps []runner.Result, version string) *summary.Run {
+func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *aggregate.Aggregate, steps []runner.Result, version string) *summary.Run {
 	phases := tl.Phases()
 	now := tl.Now()
 	run := &summary.Run{

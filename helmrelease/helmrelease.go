@@ -15,6 +15,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/registry"
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
@@ -24,6 +25,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/internal/ctxcall"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
@@ -85,7 +87,8 @@ func Release(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 		return err
 	}
 	exists := true
-	if _, err := action.NewHistory(cfg).Run(a.Release); errors.Is(err, driver.ErrReleaseNotFound) {
+	hist := action.NewHistory(cfg)
+	if _, err := ctxcall.Value(ctx, "helm history", func() ([]*release.Release, error) { return hist.Run(a.Release) }); errors.Is(err, driver.ErrReleaseNotFound) {
 		exists = false
 	} else if err != nil {
 		return fmt.Errorf("helm release %s/%s: %w", a.Namespace, a.Release, err)
@@ -123,7 +126,8 @@ func Release(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 	if err != nil {
 		return err
 	}
-	prev, _ := action.NewGet(cfg).Run(a.Release)
+	get := action.NewGet(cfg)
+	prev, _ := ctxcall.Value(ctx, "helm get", func() (*release.Release, error) { return get.Run(a.Release) })
 	rel, err := up.RunWithContext(ctx, a.Release, ch, vals)
 	if err != nil {
 		if a.Atomic {
@@ -174,7 +178,7 @@ func Uninstall(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched
 	}
 	un := action.NewUninstall(cfg)
 	un.Wait, un.Timeout, un.IgnoreNotFound = a.Wait, a.Timeout.D(), a.IgnoreNotFound
-	res, err := un.Run(a.Release)
+	res, err := ctxcall.Value(ctx, "helm uninstall", func() (*release.UninstallReleaseResponse, error) { return un.Run(a.Release) })
 	if err != nil {
 		return fmt.Errorf("helm uninstall %s/%s: %w", a.Namespace, a.Release, err)
 	}

@@ -16,14 +16,13 @@ import (
 
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
-	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
 // Observers returns the harness observers of the Istio gates.
-func Observers() map[string]harness.Observer {
-	return map[string]harness.Observer{
+func Observers() map[string]cluster.Observer {
+	return map[string]cluster.Observer{
 		scenarios.GateGatewayAddressStable: func(ctx context.Context, g scenarios.Gate, clusters *cluster.Set, record func(key, value string)) error {
 			spec := g.Spec.(*scenarios.GatewayAddressStable)
 			c, err := clusters.Get(spec.Cluster)

@@ -68,6 +68,15 @@ type Run struct {
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
 }
 
+// Live is the state of a run while it runs, for a status line.
+type Live struct {
+	Phase    string
+	Elapsed  time.Duration
+	RPS      float64
+	Requests int64
+	Failures int64
+}
+
 // Observation is a value seen at a time of the run.
 type Observation struct {
 	AtMs  float64 `json:"atMs"`

@@ -22,6 +22,7 @@ import (
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/fixtures"
+	"github.com/canarygate/canarygate/internal/ctxcall"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -93,7 +94,7 @@ func EngineReachable(ctx context.Context, sockets []string) error {
 }
 
 // Provision implements cluster.Provider: it creates the cluster (name from the scenario) and loads images.
-func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (*cluster.Cluster, error) {
+func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *cluster.Cluster, err error) {
 	if err := EngineReachable(ctx, p.Sockets); err != nil {
 		return nil, err
 	}
@@ -118,10 +119,33 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (*clust
 		wait = 3 * time.Minute
 	}
 	p.logf("kind: creating cluster %s (%s)", name, image)
-	if err := kp.Create(name, kindcluster.CreateWithNodeImage(image), kindcluster.CreateWithRawConfig(raw),
-		kindcluster.CreateWithWaitForReady(wait), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false)); err != nil {
+	created := make(chan error, 1)
+	// kind's create takes no context: run it so that SIGINT or a timeout returns at once, and delete what it
+	// made once it finishes.
+	err = ctxcall.Do(ctx, "kind: create cluster "+name, func() error {
+		err := kp.Create(name, kindcluster.CreateWithNodeImage(image), kindcluster.CreateWithRawConfig(raw),
+			kindcluster.CreateWithWaitForReady(wait), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))
+		created <- err
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			go func() {
+				if <-created == nil {
+					_ = kp.Delete(name, "")
+				}
+			}()
+		}
 		return nil, fmt.Errorf("kind: create cluster %s: %w", name, err)
 	}
+	// From here on the cluster exists: any failure deletes it (unless it is to be kept), so that the next run
+	// does not meet "node(s) already exist".
+	defer func() {
+		if err != nil && !p.Keep && !p.KeepOnFailure {
+			p.logf("kind: deleting cluster %s after: %v", name, err)
+			_ = kp.Delete(name, "")
+		}
+	}()
 	kubeconfig, err := kp.KubeConfig(name, false)
 	if err != nil {
 		return nil, fmt.Errorf("kind: kubeconfig of %s: %w", name, err)
@@ -153,7 +177,7 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (*clust
 			if err != nil {
 				return nil, fmt.Errorf("image archive: %w", err)
 			}
-			err = nodeutils.LoadImageArchive(n, f)
+			err = ctxcall.Do(ctx, "kind: load image archive", func() error { return nodeutils.LoadImageArchive(n, f) })
 			f.Close()
 			if err != nil {
 				return nil, fmt.Errorf("kind: load %s into %s: %w", archive, n.String(), err)
@@ -165,7 +189,7 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (*clust
 }
 
 // Release implements cluster.Provider: delete the cluster unless it is to be kept.
-func (p Provider) Release(_ context.Context, c *cluster.Cluster, runFailed bool) error {
+func (p Provider) Release(ctx context.Context, c *cluster.Cluster, runFailed bool) error {
 	if p.Keep || (p.KeepOnFailure && runFailed) {
 		p.logf("kind: keeping cluster %s (kubeconfig %s)", c.Name, c.Kubeconfig)
 		return nil
@@ -175,5 +199,7 @@ func (p Provider) Release(_ context.Context, c *cluster.Cluster, runFailed bool)
 		return err
 	}
 	p.logf("kind: deleting cluster %s", c.Name)
-	return kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{})).Delete(c.Name, "")
+	return ctxcall.Do(ctx, "kind: delete cluster "+c.Name, func() error {
+		return kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{})).Delete(c.Name, "")
+	})
 }

@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/summary"
 	"github.com/canarygate/canarygate/timeline"
@@ -65,7 +64,7 @@ func (p *Printer) StepFinished(r runner.Result) {
 }
 
 // Tick shows the live status line (terminals only).
-func (p *Printer) Tick(s harness.Status) {
+func (p *Printer) Tick(s summary.Live) {
 	if !p.live {
 		return
 	}

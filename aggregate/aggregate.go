@@ -1,4 +1,9 @@
-package loadgen
+// Package aggregate folds a rehearsal's request results, as they stream in, into the run record's bounded
+// statistics: per stream, per phase of the timeline (by the time each request was sent) and per second;
+// runs of failures in send order; failures grouped by step and message. Memory grows with the run's length
+// in seconds and the number of distinct failures, never with requests. The load generator (loadgen) knows
+// nothing of it: the harness feeds it.
+package aggregate
 
 import (
 	"fmt"
@@ -90,8 +95,8 @@ type streamAgg struct {
 	byGroup   map[groupKey]*summary.FailureGroup
 }
 
-// NewAggregate prepares an aggregate over the timeline's phases for the given streams.
-func NewAggregate(tl *timeline.Timeline, streams []StreamSpec) *Aggregate {
+// New prepares an aggregate over the timeline's phases for the given streams.
+func New(tl *timeline.Timeline, streams []StreamSpec) *Aggregate {
 	a := &Aggregate{tl: tl, byName: map[string]*streamAgg{}}
 	for _, s := range streams {
 		a.stream(s)

@@ -1,4 +1,4 @@
-package loadgen
+package aggregate
 
 import (
 	"testing"
@@ -19,7 +19,7 @@ func TestConsecutiveFailuresAreCountedInSendOrderNotCompletionOrder(t *testing.T
 	start := time.Now()
 	tl := timeline.NewAt(start, func() time.Time { return start })
 	tl.Begin("upgrade", timeline.KindStep)
-	agg := NewAggregate(tl, []StreamSpec{{Name: "s"}})
+	agg := New(tl, []StreamSpec{{Name: "s"}})
 	const interval = time.Millisecond // 1000/s
 	const timeout = 500 * time.Millisecond
 	type arrival struct {
@@ -72,7 +72,7 @@ func TestABurstIsMeasuredBySendTimeAndChargedOnlyToItsStep(t *testing.T) {
 	now := start
 	tl := timeline.NewAt(start, func() time.Time { return now })
 	tl.Begin("prepare", timeline.KindStep)
-	agg := NewAggregate(tl, []StreamSpec{{Name: "s"}})
+	agg := New(tl, []StreamSpec{{Name: "s"}})
 	const interval = 20 * time.Millisecond // 50/s
 	seq := uint64(0)
 	send := func(until time.Duration, code uint16) {
@@ -105,7 +105,7 @@ func TestABurstAcrossAStepBoundaryIsSplitAtTheBoundary(t *testing.T) {
 	now := start
 	tl := timeline.NewAt(start, func() time.Time { return now })
 	tl.Begin("a", timeline.KindStep)
-	agg := NewAggregate(tl, []StreamSpec{{Name: "s"}})
+	agg := New(tl, []StreamSpec{{Name: "s"}})
 	const interval = 100 * time.Millisecond
 	seq := uint64(0)
 	send := func(n int, code uint16) {
@@ -134,7 +134,7 @@ func TestABurstAcrossAStepBoundaryIsSplitAtTheBoundary(t *testing.T) {
 func TestCloseCountsResultsStillWaitingForAnEarlierOne(t *testing.T) {
 	tl := timeline.New()
 	tl.Begin("a", timeline.KindStep)
-	agg := NewAggregate(tl, []StreamSpec{{Name: "s"}})
+	agg := New(tl, []StreamSpec{{Name: "s"}})
 	for _, seq := range []uint64{1, 2, 3} { // seq 0 never arrives
 		agg.Add(&vegeta.Result{Attack: "s", Seq: seq, Timestamp: tl.Start().Add(time.Duration(seq) * time.Millisecond), Code: 500})
 	}

@@ -1,0 +1,122 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/canarygate/canarygate/internal/testserver"
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+)
+
+func TestVerdictPutsTheHarnessBeforeTheGates(t *testing.T) {
+	pass, fail := summary.Check{Passed: true}, summary.Check{}
+	spoiled := errors.New("load generator saturated")
+	for _, c := range []struct {
+		interrupted bool
+		err         error
+		checks      []summary.Check
+		want        string
+	}{
+		{false, nil, []summary.Check{pass, pass}, summary.VerdictPass},
+		{false, nil, []summary.Check{pass, fail}, summary.VerdictFail},
+		{false, spoiled, []summary.Check{pass}, summary.VerdictError},
+		{false, spoiled, []summary.Check{fail}, summary.VerdictError}, // the failure may be the harness's own doing
+		{true, spoiled, []summary.Check{fail}, summary.VerdictInterrupted},
+		{true, nil, []summary.Check{pass}, summary.VerdictInterrupted},
+	} {
+		assert.Equal(t, c.want, Verdict(c.interrupted, c.err, c.checks), "%+v", c)
+	}
+}
+
+func parse(t *testing.T, y string) *scenarios.Scenario {
+	t.Helper()
+	sc, err := scenarios.Parse("t.yaml", []byte(y), scenarios.Vars{})
+	require.NoError(t, err)
+	return sc
+}
+
+// A failed setup step: no traffic, the steps are skipped, teardown still runs, and the verdict fails naming
+// the skipped step — never a pass with nothing measured.
+func TestAFailedSetupSkipsTheRehearsalButNotTeardown(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	sc := parse(t, `name: s
+traffic:
+  streams: [{name: a, url: "`+srv.URL+`/"}]
+setup:
+  - {name: install, http: {url: "`+srv.URL+`/missing", expect: [204]}}
+steps:
+  - {name: upgrade, soak: {duration: 1s}}
+teardown:
+  - {name: cleanup, http: {url: "`+srv.URL+`/"}}
+`)
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	require.NoError(t, err)
+	run := res.Run
+	assert.Equal(t, summary.VerdictFail, run.Verdict)
+	assert.Zero(t, run.TotalRequests(), "no traffic without setup")
+	outcomes := map[string]string{}
+	for _, p := range run.Phases {
+		outcomes[p.Name] = p.Outcome
+	}
+	assert.Equal(t, map[string]string{"install": summary.OutcomeFailed, "upgrade": summary.OutcomeSkipped, "cleanup": summary.OutcomePassed}, outcomes)
+	var failed []string
+	for _, c := range run.Checks {
+		if !c.Passed {
+			failed = append(failed, c.Name)
+		}
+	}
+	assert.ElementsMatch(t, []string{"noUnexpectedStatus", "stepsSucceeded"}, failed, "nothing measured and a step skipped")
+}
+
+// continueOnError lets the run go on after a failed step; the failure still fails stepsSucceeded.
+func TestContinueOnErrorRunsTheNextStepsAndStillFailsTheGate(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	sc := parse(t, `name: s
+traffic:
+  warmup: 100ms
+  cooldown: 100ms
+  streams: [{name: a, url: "`+srv.URL+`/", rate: 20/s}]
+steps:
+  - {name: flaky, http: {url: "`+srv.URL+`/", expect: [204]}, continueOnError: true}
+  - {name: next, soak: {duration: 100ms}}
+  - {name: stop-here, http: {url: "`+srv.URL+`/", expect: [204]}}
+  - {name: never, soak: {duration: 100ms}}
+`)
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	require.NoError(t, err)
+	run := res.Run
+	assert.Equal(t, summary.OutcomeFailed, run.Phases[run.PhaseIndex("flaky")].Outcome)
+	assert.Equal(t, summary.OutcomePassed, run.Phases[run.PhaseIndex("next")].Outcome, "ran after a continueOnError failure")
+	assert.Equal(t, summary.OutcomeFailed, run.Phases[run.PhaseIndex("stop-here")].Outcome)
+	assert.Equal(t, summary.OutcomeSkipped, run.Phases[run.PhaseIndex("never")].Outcome, "a failure without continueOnError stops the steps")
+	assert.Equal(t, summary.VerdictFail, run.Verdict)
+	assert.Positive(t, run.TotalRequests())
+}
+
+// A recordOnly scenario is judged by no gate: it passes with the numbers recorded.
+func TestRecordOnlyHasNoGate(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	sc := parse(t, `name: s
+recordOnly: true
+traffic:
+  warmup: 100ms
+  cooldown: 100ms
+  streams: [{name: a, url: "`+srv.URL+`/", rate: 20/s}]
+steps:
+  - {name: s, soak: {duration: 100ms}}
+`)
+	require.Empty(t, sc.Checks)
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	require.NoError(t, err)
+	assert.Empty(t, res.Run.Checks)
+	assert.Equal(t, summary.VerdictPass, res.Run.Verdict)
+}

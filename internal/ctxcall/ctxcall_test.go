@@ -1,0 +1,36 @@
+package ctxcall
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestDoReturnsTheCallsResult(t *testing.T) {
+	boom := errors.New("boom")
+	assert.ErrorIs(t, Do(context.Background(), "x", func() error { return boom }), boom)
+	v, err := Value(context.Background(), "x", func() (int, error) { return 7, nil })
+	assert.NoError(t, err)
+	assert.Equal(t, 7, v)
+}
+
+func TestDoReturnsWhenTheContextEndsWhileTheCallBlocks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	defer close(release)
+	started := make(chan struct{})
+	go func() { <-started; cancel() }()
+	err := Do(ctx, "helm uninstall", func() error { close(started); <-release; return nil })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "helm uninstall")
+}
+
+func TestDoDoesNotStartAfterTheContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	assert.ErrorIs(t, Do(ctx, "x", func() error { called = true; return nil }), context.Canceled)
+	assert.False(t, called)
+}
