@@ -184,3 +184,13 @@ func TestAGateKindWithoutEvaluatorFails(t *testing.T) {
 	require.False(t, AllPassed([]summary.Check{{Passed: true}, c}))
 	assert.True(t, AllPassed([]summary.Check{{Passed: true}}))
 }
+
+// Every gate kind a scenario may name has an evaluator: a kind registered without one would always fail.
+func TestEveryGateKindHasAnEvaluator(t *testing.T) {
+	kinds := scenarios.GateKinds()
+	require.NotEmpty(t, kinds)
+	for _, k := range kinds {
+		_, ok := evaluators[k]
+		assert.True(t, ok, "gate kind %q has no evaluator", k)
+	}
+}

@@ -7,9 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,8 +28,8 @@ import (
 // DefaultNodeImage is the node image kind v0.33 pins (Kubernetes 1.37).
 const DefaultNodeImage = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
 
-// ErrNoContainerEngine: kind runs nodes as containers and needs Docker or Podman.
-var ErrNoContainerEngine = errors.New("no container engine is reachable (kind needs Docker or Podman running; checked DOCKER_HOST, /var/run/docker.sock and the Podman sockets)")
+// ErrNoContainerEngine: kind runs nodes as containers and needs Docker, Podman or nerdctl.
+var ErrNoContainerEngine = errors.New("no container engine answers (kind needs Docker, Podman or nerdctl running)")
 
 // Provider creates kind clusters.
 type Provider struct {
@@ -40,8 +39,6 @@ type Provider struct {
 	ImageArchives []string
 	// Log receives progress lines.
 	Log func(format string, args ...any)
-	// Sockets overrides where container engines are looked for (tests).
-	Sockets []string
 	// WaitForReady bounds waiting for the control plane.
 	WaitForReady time.Duration
 }
@@ -52,56 +49,78 @@ func (p Provider) logf(format string, args ...any) {
 	}
 }
 
-// engineSockets lists where Docker and Podman listen.
-func engineSockets() []string {
-	var out []string
-	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
-		out = append(out, strings.TrimPrefix(h, "unix://"))
+// Engines are the container engines kind runs nodes with, in the order its own detection tries them.
+var Engines = []string{"docker", "nerdctl", "podman"}
+
+// EngineInfoTimeout bounds one `<engine> info`: a CLI pointed at a dead daemon may hang on its socket.
+var EngineInfoTimeout = 20 * time.Second
+
+// DetectEngine finds the container engine kind will use, as the kind CLI does: KIND_EXPERIMENTAL_PROVIDER
+// when set, else the first of Engines whose CLI answers `info`. Asking the CLI rather than a fixed socket
+// follows the CLI's own context (Colima, Docker Desktop's ~/.docker/run/docker.sock, Rancher Desktop) and
+// finds Podman without an enabled socket; a CLI installed beside a stopped daemon does not count.
+func DetectEngine(ctx context.Context) (string, kindcluster.ProviderOption, error) {
+	candidates := Engines
+	if p := os.Getenv("KIND_EXPERIMENTAL_PROVIDER"); p != "" {
+		candidates = []string{p}
 	}
-	out = append(out, "/var/run/docker.sock")
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		out = append(out, filepath.Join(d, "podman", "podman.sock"), filepath.Join(d, "docker.sock"))
+	var tried []string
+	for _, engine := range candidates {
+		opt, ok := providerOption(engine)
+		if !ok {
+			return "", nil, fmt.Errorf("%w: KIND_EXPERIMENTAL_PROVIDER=%q: expected docker, podman or nerdctl", ErrNoContainerEngine, engine)
+		}
+		if err := answersInfo(ctx, engine); err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		return engine, opt, nil
 	}
-	return append(out, "/run/podman/podman.sock")
+	return "", nil, fmt.Errorf("%w: %s", ErrNoContainerEngine, strings.Join(tried, "; "))
 }
 
-// EngineReachable pings the container engine's API (GET /_ping on its unix socket). kind's own detection only
-// finds the CLI, which is installed on machines without a running engine.
-func EngineReachable(ctx context.Context, sockets []string) error {
-	if len(sockets) == 0 {
-		sockets = engineSockets()
+func providerOption(engine string) (kindcluster.ProviderOption, bool) {
+	switch engine {
+	case "docker":
+		return kindcluster.ProviderWithDocker(), true
+	case "podman":
+		return kindcluster.ProviderWithPodman(), true
+	case "nerdctl", "finch", "nerdctl.lima":
+		return kindcluster.ProviderWithNerdctl(engine), true
 	}
-	for _, sock := range sockets {
-		if _, err := os.Stat(sock); err != nil {
-			continue
-		}
-		client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-			},
-		}}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://engine/_ping", nil)
-		resp, err := client.Do(req)
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
+	return nil, false
+}
+
+func answersInfo(ctx context.Context, engine string) error {
+	path, err := exec.LookPath(engine)
+	if err != nil {
+		return fmt.Errorf("%s: not on PATH", engine)
 	}
-	return ErrNoContainerEngine
+	ctx, cancel := context.WithTimeout(ctx, EngineInfoTimeout)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, path, "info")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("%s info: %s", engine, msg)
+	}
+	return nil
 }
 
 // Provision implements cluster.Provider: it creates the cluster (name from the scenario) and loads images.
 func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *cluster.Cluster, err error) {
-	if err := EngineReachable(ctx, p.Sockets); err != nil {
+	engine, opt, err := DetectEngine(ctx)
+	if err != nil {
 		return nil, err
 	}
-	opt, err := kindcluster.DetectNodeProvider()
-	if err != nil {
-		return nil, ErrNoContainerEngine
-	}
+	p.logf("kind: container engine %s", engine)
 	kp := kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{}))
 	name := spec.Name
 	image := spec.NodeImage
@@ -194,7 +213,7 @@ func (p Provider) Release(ctx context.Context, c *cluster.Cluster, runFailed boo
 		p.logf("kind: keeping cluster %s (kubeconfig %s)", c.Name, c.Kubeconfig)
 		return nil
 	}
-	opt, err := kindcluster.DetectNodeProvider()
+	_, opt, err := DetectEngine(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,7 @@ package kind
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,31 +12,63 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-func TestNoEngineIsOneClearError(t *testing.T) {
-	p := Provider{Sockets: []string{filepath.Join(t.TempDir(), "docker.sock")}}
-	_, err := p.Provision(context.Background(), scenarios.Cluster{Name: "x", Provider: "kind"})
-	require.ErrorIs(t, err, ErrNoContainerEngine)
-	assert.NotContains(t, err.Error(), "\n", "one line")
+// fakeCLIs puts stand-in engine CLIs on an otherwise empty PATH: each answers `info` with the given exit code
+// (and a stderr line when it fails), the way a CLI with or without a reachable daemon does.
+func fakeCLIs(t *testing.T, exits map[string]int) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, code := range exits {
+		script := "#!/bin/sh\n[ \"$1\" = info ] || exit 64\n"
+		if code != 0 {
+			script += "echo 'Cannot connect to the " + name + " daemon. Is it running?' >&2\n"
+		}
+		script += "exit " + string(rune('0'+code)) + "\n"
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755))
+	}
+	t.Setenv("PATH", dir)
+	t.Setenv("KIND_EXPERIMENTAL_PROVIDER", "")
 }
 
-func TestAnEngineAnsweringPingIsReachable(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "engine.sock")
-	l, err := net.Listen("unix", sock)
-	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/_ping" {
-			w.Write([]byte("OK"))
-			return
-		}
-		http.NotFound(w, r)
-	})}
-	go srv.Serve(l)
-	defer srv.Close()
-	assert.NoError(t, EngineReachable(context.Background(), []string{filepath.Join(t.TempDir(), "missing.sock"), sock}))
+func TestDetectEngineAsKindDoes(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		clis     map[string]int
+		provider string
+		want     string
+		wantErr  string
+	}{
+		{name: "docker answers", clis: map[string]int{"docker": 0, "podman": 0}, want: "docker"},
+		{name: "docker CLI without a daemon, podman answers", clis: map[string]int{"docker": 1, "podman": 0}, want: "podman"},
+		{name: "nerdctl before podman", clis: map[string]int{"nerdctl": 0, "podman": 0}, want: "nerdctl"},
+		{name: "KIND_EXPERIMENTAL_PROVIDER wins", clis: map[string]int{"docker": 0, "podman": 0}, provider: "podman", want: "podman"},
+		{name: "KIND_EXPERIMENTAL_PROVIDER not answering", clis: map[string]int{"docker": 0, "podman": 1}, provider: "podman",
+			wantErr: "podman info: Cannot connect to the podman daemon. Is it running?"},
+		{name: "KIND_EXPERIMENTAL_PROVIDER unknown", clis: map[string]int{"docker": 0}, provider: "lxc", wantErr: `KIND_EXPERIMENTAL_PROVIDER="lxc"`},
+		{name: "nothing answers", clis: map[string]int{"docker": 1},
+			wantErr: "docker info: Cannot connect to the docker daemon. Is it running?; nerdctl: not on PATH; podman: not on PATH"},
+		{name: "nothing installed", clis: map[string]int{}, wantErr: "docker: not on PATH"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fakeCLIs(t, c.clis)
+			if c.provider != "" {
+				t.Setenv("KIND_EXPERIMENTAL_PROVIDER", c.provider)
+			}
+			got, opt, err := DetectEngine(context.Background())
+			if c.wantErr != "" {
+				require.ErrorIs(t, err, ErrNoContainerEngine)
+				assert.Contains(t, err.Error(), c.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.want, got)
+			assert.NotNil(t, opt)
+		})
+	}
+}
 
-	dead := filepath.Join(t.TempDir(), "dead.sock")
-	dl, err := net.Listen("unix", dead)
-	require.NoError(t, err)
-	dl.Close()
-	assert.True(t, errors.Is(EngineReachable(context.Background(), []string{dead}), ErrNoContainerEngine))
+func TestNoEngineIsOneClearError(t *testing.T) {
+	fakeCLIs(t, map[string]int{"docker": 1})
+	_, err := Provider{}.Provision(context.Background(), scenarios.Cluster{Name: "x", Provider: "kind"})
+	require.ErrorIs(t, err, ErrNoContainerEngine)
+	assert.NotContains(t, err.Error(), "\n", "one line")
 }
