@@ -6,6 +6,7 @@ package compare
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -171,7 +172,7 @@ func judge(m Metric, th summary.Thresholds) Metric {
 	case MetricBurst:
 		// Bursts are measured from send times, to the millisecond; a change within BurstTolerance is the
 		// pacing of the requests, not a longer outage (a longer outage also shows as new unexpected responses).
-		if m.Current-m.Baseline > BurstTolerance.Seconds() {
+		if math.Round((m.Current-m.Baseline)*1000) > float64(BurstTolerance.Milliseconds()) {
 			m.Regression = true
 			m.Reason = fmt.Sprintf("errors lasted %.3gs longer", m.Current-m.Baseline)
 		}

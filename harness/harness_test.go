@@ -120,3 +120,21 @@ steps:
 	assert.Empty(t, res.Run.Checks)
 	assert.Equal(t, summary.VerdictPass, res.Run.Verdict)
 }
+
+// The scenario's compare: section travels in the run record, where canarygate compare finds it.
+func TestTheScenariosCompareThresholdsAreRecorded(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	sc := parse(t, `name: s
+traffic:
+  warmup: 50ms
+  cooldown: 50ms
+  streams: [{name: a, url: "`+srv.URL+`/", rate: 20/s}]
+steps:
+  - {name: s, soak: {duration: 50ms}}
+compare: {p99Ratio: 3, p99Increase: 20ms, durationRatio: 1.5, durationIncrease: 10s}
+`)
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	require.NoError(t, err)
+	assert.Equal(t, &summary.Thresholds{P99Ratio: 3, P99IncreaseMs: 20, DurationRatio: 1.5, DurationIncreaseMs: 10_000}, res.Run.Thresholds)
+}

@@ -210,7 +210,41 @@ func TestRestartOfADeploymentThatNeverBecomesReadyFailsNamingIt(t *testing.T) {
 	diag := strings.Join(res.Diagnostics, "\n")
 	assert.Contains(t, diag, "FailedScheduling", "the events of the namespace are in the diagnostics")
 	assert.Contains(t, diag, "not ready: phase Pending")
-	assert.Contains(t, res.Changes, "deployment "+ns+"/healthy: restarted and rolled out in "+strings.TrimPrefix(res.Changes[0], "deployment "+ns+"/healthy: restarted and rolled out in "))
+	require.NotEmpty(t, res.Changes)
+	assert.Regexp(t, `^deployment `+ns+`/healthy: restarted and rolled out in \d`, res.Changes[0], "the healthy one rolled out first")
+}
+
+// allAtOnce restarts every Deployment without waiting for the one before: with Deployments that can never
+// become available, all of them are restarted by the time the step times out — one at a time, only the
+// first is.
+func TestRestartAllAtOnceDoesNotWaitForEachRollout(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	for _, allAtOnce := range []bool{true, false} {
+		ns := e.Namespace(t, fmt.Sprintf("all-at-once-%v", allAtOnce))
+		for _, name := range []string{"a", "b", "c"} {
+			d := deployment(ns, name, 1, func(d *appsv1.Deployment) {
+				d.Spec.Template.Spec.NodeSelector = map[string]string{"canarygate.test/no-such-node": "true"}
+			})
+			_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+			require.NoError(t, err)
+		}
+		res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: restart\ntimeout: 3s\nrestart: {namespace: %s, deployments: [a, b, c], allAtOnce: %v}", ns, allAtOnce))
+		assert.Equal(t, summary.OutcomeTimedOut, res.Outcome, "nothing can roll out")
+		restarted := 0
+		for _, name := range []string{"a", "b", "c"} {
+			d, err := e.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			require.NoError(t, err)
+			if d.Spec.Template.Annotations[kube.RestartedAtAnnotation] != "" {
+				restarted++
+			}
+		}
+		if allAtOnce {
+			assert.Equal(t, 3, restarted, "allAtOnce: every Deployment restarted at once")
+		} else {
+			assert.Equal(t, 1, restarted, "one at a time: the second waits for the first to roll out")
+		}
+	}
 }
 
 func TestWaitForReturnsOnTheWatchEventNotAPoll(t *testing.T) {
