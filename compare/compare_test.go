@@ -68,7 +68,9 @@ func TestALongerErrorBurstRegressesOnlyTheStepItHappenedIn(t *testing.T) {
 	assert.False(t, metric(t, res, "prepare", MetricBurst).Regression)
 	assert.Zero(t, metric(t, res, "prepare", MetricBurst).Current)
 
-	cur = run(10, func(r *summary.Run) { r.Streams[0].PerPhase[1].LongestBurstMs = 1000 + float64(BurstTolerance.Milliseconds()) })
+	cur = run(10, func(r *summary.Run) {
+		r.Streams[0].PerPhase[1].LongestBurstMs = 1000 + float64(BurstTolerance.Milliseconds())
+	})
 	res, err = Compare(base, cur, summary.DefaultThresholds)
 	require.NoError(t, err)
 	assert.False(t, metric(t, res, "upgrade", MetricBurst).Regression, "within the tolerance: pacing, not a longer outage")
