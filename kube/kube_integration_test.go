@@ -354,3 +354,40 @@ func TestApplyTwiceIsANoOpAndDeleteCanIgnoreMissing(t *testing.T) {
 	sort.Strings(names)
 	assert.Len(t, names, 3)
 }
+
+// Each Kubernetes action fails, naming what it could not do, when its object is missing or the server
+// refuses the change — next to the tests above where each passes.
+func TestKubernetesActionsFailForTheRightReason(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "failing")
+	for _, c := range []struct {
+		step    string
+		outcome string
+		want    string
+	}{
+		{fmt.Sprintf("name: apply-invalid\napply:\n  namespace: %s\n  manifest: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: Not_A_Valid_Name}", ns),
+			summary.OutcomeFailed, "Not_A_Valid_Name"},
+		{fmt.Sprintf("name: apply-unknown-kind\napply:\n  namespace: %s\n  manifest: |\n    apiVersion: example.invalid/v1\n    kind: Widget\n    metadata: {name: w}", ns),
+			summary.OutcomeFailed, "Widget"},
+		{"name: label-missing\nlabelNamespace: {namespaces: [no-such-namespace], set: {istio.io/rev: 1-30}}",
+			summary.OutcomeFailed, "no-such-namespace"},
+		{fmt.Sprintf("name: annotate-missing\nannotate: {apiVersion: v1, kind: ConfigMap, name: absent, namespace: %s, set: {a: b}}", ns),
+			summary.OutcomeFailed, "absent"},
+		{fmt.Sprintf("name: scale-missing\nscale: {namespace: %s, deployment: absent, replicas: 2}", ns),
+			summary.OutcomeFailed, "absent"},
+		{fmt.Sprintf("name: patch-missing\npatch: {apiVersion: v1, kind: ConfigMap, name: absent, namespace: %s, type: merge, patch: {data: {a: b}}}", ns),
+			summary.OutcomeFailed, "absent"},
+		{fmt.Sprintf("name: wait-never\ntimeout: 2s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: never, namespace: %s, condition: exists}", ns),
+			summary.OutcomeTimedOut, "never"},
+		{fmt.Sprintf("name: restart-missing\nrestart: {namespace: %s, deployments: [absent]}", ns),
+			summary.OutcomeFailed, "absent"},
+	} {
+		res := e.RunStep(ctx, t, kube.Executors(), c.step)
+		name := strings.SplitN(c.step, "\n", 2)[0]
+		assert.Equal(t, c.outcome, res.Outcome, "%s: %v", name, res.Err)
+		if assert.Error(t, res.Err, name) {
+			assert.Contains(t, res.Err.Error(), c.want, name)
+		}
+	}
+}

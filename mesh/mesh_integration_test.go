@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -174,4 +175,29 @@ func TestRollbackMovesNamespacesBackAndRemovesTheNewRevision(t *testing.T) {
 	assert.Contains(t, changes, "deployment "+ns+"/app: restarted and rolled out")
 	assert.Contains(t, changes, "revision 9-88: no proxy attached")
 	assert.Contains(t, changes, "helm release istio-system/istiod-9-88: was not installed")
+}
+
+// Each Istio action fails, naming what it could not do, when what it acts on is missing — next to the tests
+// where each passes. No chart is installed here: a missing chart path fails before anything reaches the API.
+func TestIstioActionsFailForTheRightReason(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	missingChart := filepath.Join(t.TempDir(), "no-such-chart")
+	for _, c := range []struct {
+		step string
+		want string
+	}{
+		{"name: move-missing\ntimeout: 20s\nmoveNamespace: {namespaces: [no-such-namespace], revision: 1-30}", "no-such-namespace"},
+		{"name: rollback-missing\ntimeout: 20s\nrollback: {namespaces: [no-such-namespace], to: 1-29}", "no-such-namespace"},
+		{"name: remove-missing-tag\ntimeout: 20s\nremoveTag: {tag: no-such-tag}", "no-such-tag"},
+		{"name: install-no-chart\ntimeout: 20s\ninstallRevision: {revision: 9-99, chart: " + missingChart + "}", "no-such-chart"},
+		{"name: gateway-no-chart\ntimeout: 20s\nmigrateGateway: {from: 9-98, to: 9-99, chart: " + missingChart + "}", "no-such-chart"},
+	} {
+		res := e.RunStep(ctx, t, mesh.Executors(), c.step)
+		name := strings.SplitN(c.step, "\n", 2)[0]
+		assert.Equal(t, summary.OutcomeFailed, res.Outcome, "%s: %v", name, res.Err)
+		if assert.Error(t, res.Err, name) {
+			assert.Contains(t, res.Err.Error(), c.want, name)
+		}
+	}
 }

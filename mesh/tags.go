@@ -165,6 +165,9 @@ func removeTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube
 	}
 	err = c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
+		if !a.IgnoreNotFound {
+			return fmt.Errorf("remove tag %s: it is not set (no MutatingWebhookConfiguration %s); ignoreNotFound: true accepts that", a.Tag, name)
+		}
 		env.Changed("revision tag %s: not set", a.Tag)
 		return nil
 	}

@@ -120,6 +120,9 @@ func (a *SetTagAction) Describe() string {
 type RemoveTagAction struct {
 	Pos Pos    `yaml:"-" json:"-"`
 	Tag string `yaml:"tag" json:"tag"`
+	// IgnoreNotFound accepts a tag that is not set; otherwise that fails the step, as `istioctl tag remove`
+	// does (a misspelt tag would otherwise leave the real one in place unnoticed).
+	IgnoreNotFound bool `yaml:"ignoreNotFound,omitempty" json:"ignoreNotFound,omitempty"`
 }
 
 // Validate implements ActionSpec.
