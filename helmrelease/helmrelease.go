@@ -102,7 +102,7 @@ func Release(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 		in.ReleaseName, in.Namespace, in.CreateNamespace = a.Release, a.Namespace, a.CreateNamespace
 		in.Wait, in.Timeout, in.Atomic = a.Waits(), a.Timeout.D(), a.Atomic
 		in.Version, in.RepoURL = a.Version, a.Repo
-		ch, err := locate(&in.ChartPathOptions, a.Chart, settings, cfg, in.SetRegistryClient)
+		ch, err := locate(&in.ChartPathOptions, a.Chart, a.PlainHTTP, settings, cfg, in.SetRegistryClient)
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func Release(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 	up := action.NewUpgrade(cfg)
 	up.Namespace, up.Wait, up.Timeout, up.Atomic = a.Namespace, a.Waits(), a.Timeout.D(), a.Atomic
 	up.Version, up.RepoURL = a.Version, a.Repo
-	ch, err := locate(&up.ChartPathOptions, a.Chart, settings, cfg, up.SetRegistryClient)
+	ch, err := locate(&up.ChartPathOptions, a.Chart, a.PlainHTTP, settings, cfg, up.SetRegistryClient)
 	if err != nil {
 		return err
 	}
@@ -145,9 +145,13 @@ func Release(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 
 // locate finds and loads the chart: a local path, an oci:// reference (through a registry client), or a
 // chart name in the repository RepoURL (index.yaml and the archive fetched over HTTP).
-func locate(opts *action.ChartPathOptions, name string, settings *cli.EnvSettings, cfg *action.Configuration, setRegistry func(*registry.Client)) (*chart.Chart, error) {
+func locate(opts *action.ChartPathOptions, name string, plainHTTP bool, settings *cli.EnvSettings, cfg *action.Configuration, setRegistry func(*registry.Client)) (*chart.Chart, error) {
 	if strings.HasPrefix(name, "oci://") {
-		rc, err := registry.NewClient(registry.ClientOptEnableCache(true))
+		rcOpts := []registry.ClientOption{registry.ClientOptEnableCache(true)}
+		if plainHTTP {
+			rcOpts = append(rcOpts, registry.ClientOptPlainHTTP())
+		}
+		rc, err := registry.NewClient(rcOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("helm registry client: %w", err)
 		}

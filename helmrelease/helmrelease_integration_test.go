@@ -3,17 +3,22 @@ package helmrelease_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	ociregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -152,4 +157,40 @@ helmInstall: {release: broken, namespace: %s, repo: %s, chart: broken, atomic: t
 	require.NoError(t, err)
 	_, err = action.NewGet(cfg).Run("broken")
 	assert.ErrorIs(t, err, driver.ErrReleaseNotFound, "no release is left behind")
+}
+
+// A chart from an oci:// registry: a real OCI registry (go-containerregistry's, in memory) on loopback, the
+// chart pushed with Helm's own registry client, installed by reference over plain HTTP.
+func TestInstallFromAnOCIRegistry(t *testing.T) {
+	e := testenv.Need(t, env)
+	helmHome(t)
+	ctx := context.Background()
+	reg := httptest.NewServer(ociregistry.New(ociregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+
+	dir := t.TempDir()
+	archive, err := chartutil.Save(demoChart("ocidemo", "2.0.0", goodTemplate), dir)
+	require.NoError(t, err)
+	data, err := os.ReadFile(archive)
+	require.NoError(t, err)
+	rc, err := registry.NewClient(registry.ClientOptPlainHTTP())
+	require.NoError(t, err)
+	_, err = rc.Push(data, host+"/charts/ocidemo:2.0.0")
+	require.NoError(t, err)
+
+	ns := "helm-oci-" + fmt.Sprint(os.Getpid())
+	t.Cleanup(func() { _ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	step := fmt.Sprintf("name: install\nhelmInstall: {release: ocidemo, namespace: %s, createNamespace: true, chart: \"oci://%s/charts/ocidemo\", version: 2.0.0, plainHTTP: true, timeout: 1m}", ns, host)
+	res := e.RunStep(ctx, t, helmrelease.Executors(), step)
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	cm, err := e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "ocidemo-settings", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "2.0.0", cm.Data["chartVersion"])
+
+	missing := fmt.Sprintf("name: install-missing\nhelmInstall: {release: nope, namespace: %s, chart: \"oci://%s/charts/nope\", version: 1.0.0, plainHTTP: true, timeout: 1m}", ns, host)
+	res = e.RunStep(ctx, t, helmrelease.Executors(), missing)
+	assert.Equal(t, summary.OutcomeFailed, res.Outcome, "a chart the registry does not have")
+	require.Error(t, res.Err)
+	assert.Contains(t, res.Err.Error(), "charts/nope")
 }

@@ -97,6 +97,18 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, stable.Spec.ClusterIP, after.Spec.ClusterIP, "the stable Service kept its address")
 
+	// keepOld: the new release is installed and the old one stays; both serve behind the stable Service until
+	// a later step removes one.
+	kept := step(fmt.Sprintf("name: migrate-keep-old\ntimeout: 3m\nmigrateGateway: {from: \"7-02\", to: \"7-03\", keepOld: true, chart: %s, values: {labels: {istio: ingressgateway}, service: {type: ClusterIP}}}", gatewayChart))
+	assert.Contains(t, strings.Join(kept.Changes, "\n"), "helm release istio-ingress/istio-ingress-7-03: installed")
+	assert.NotContains(t, strings.Join(kept.Changes, "\n"), "uninstalled")
+	for _, name := range []string{"istio-ingress-7-02", "istio-ingress-7-03"} {
+		d, err := e.Client.AppsV1().Deployments("istio-ingress").Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err, "%s still there", name)
+		assert.Equal(t, "ingressgateway", d.Spec.Template.Labels["istio"], "%s behind the stable Service", name)
+	}
+	step("name: drop-7-03\ntimeout: 3m\nhelmUninstall: {release: istio-ingress-7-03, namespace: istio-ingress, wait: true}")
+
 	tagged := step("name: tag\nsetTag: {tag: prod-stable, revision: \"7-01\"}")
 	assert.Equal(t, []string{"revision tag prod-stable: created, points at 7-01", "Service istio-system/istiod-revision-tag-prod-stable: selects istiod of revision 7-01"}, tagged.Changes)
 	injector, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector-7-01", metav1.GetOptions{})

@@ -61,6 +61,8 @@ type HelmAction struct {
 	Atomic bool `yaml:"atomic,omitempty" json:"atomic,omitempty"`
 	// Install lets helmUpgrade install a missing release (helm upgrade --install).
 	Install bool `yaml:"install,omitempty" json:"install,omitempty"`
+	// PlainHTTP talks to an oci:// registry over HTTP (helm --plain-http): a registry on the local network.
+	PlainHTTP bool `yaml:"plainHTTP,omitempty" json:"plainHTTP,omitempty"`
 }
 
 // NewHelmInstall returns a helmInstall spec (for actions built on it).
