@@ -39,6 +39,9 @@ type StreamSpec struct {
 	Rate   string
 	// Expect lists the status codes that are successes; empty means exactly 200.
 	Expect []int
+	// Interval is the schedule's time between two requests (0: no schedule, rate max); AskedRPS the rate.
+	Interval time.Duration
+	AskedRPS float64
 }
 
 // Aggregate folds results into bounded statistics per stream: totals, per phase of the timeline (by the time
@@ -59,6 +62,8 @@ type stats struct {
 	hist                          histogram
 	// bursts: failures in a row in send order, and how long they lasted by send time.
 	bursts burstTracker
+	// late and local count what the generator spoiled in this span (not counted as requests).
+	late, local int64
 }
 
 func (s *stats) add(r *vegeta.Result, failed bool) {
@@ -87,6 +92,7 @@ type streamAgg struct {
 	phases  []*stats
 	seconds []*second
 	order   sendOrder
+	gen     generator
 	// lastPhase is the phase of the last result seen in send order (-1: none).
 	lastPhase int
 	first     []summary.Failure
@@ -108,7 +114,8 @@ func (a *Aggregate) stream(spec StreamSpec) *streamAgg {
 	if s, ok := a.byName[spec.Name]; ok {
 		return s
 	}
-	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}, lastPhase: -1, byGroup: map[groupKey]*summary.FailureGroup{}}
+	s := &streamAgg{spec: spec, expect: map[uint16]bool{}, errors: map[string]int64{}, lastPhase: -1, byGroup: map[groupKey]*summary.FailureGroup{},
+		gen: generator{interval: spec.Interval, tolerance: LagTolerance(spec.Interval)}}
 	if len(spec.Expect) == 0 {
 		s.expect[200] = true
 	}
@@ -151,14 +158,27 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	if !ok {
 		s = a.stream(StreamSpec{Name: r.Attack, Method: r.Method, URL: r.URL})
 	}
-	failed := Failed(r, s.expect)
-	s.total.add(r, failed)
-
 	phase, ok := a.tl.PhaseAt(r.Timestamp)
+	phaseIdx := -1
 	if ok {
 		for len(s.phases) <= phase {
 			s.phases = append(s.phases, &stats{})
 		}
+		phaseIdx = phase
+	}
+	if r.Code == 0 && LocalError(r.Error) {
+		// The generator's machine ran out of something: the target never saw this request.
+		s.gen.localError(r.Error)
+		s.total.local++
+		if ok {
+			s.phases[phase].local++
+		}
+		s.order.add(r.Seq, sent{at: r.Timestamp, phase: phaseIdx, local: true}, s.inSendOrder)
+		return
+	}
+	failed := Failed(r, s.expect)
+	s.total.add(r, failed)
+	if ok {
 		s.phases[phase].add(r, failed)
 	}
 	sec := int(a.tl.Offset(r.Timestamp) / time.Second)
@@ -174,11 +194,7 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	s.seconds[sec].requests++
 	s.seconds[sec].hist.add(r.Latency)
 
-	phaseIdx := -1
-	if ok {
-		phaseIdx = phase
-	}
-	s.order.add(r.Seq, sent{at: r.Timestamp, failed: failed, phase: phaseIdx}, s.inSendOrder)
+	s.order.add(r.Seq, sent{seq: r.Seq, at: r.Timestamp, failed: failed, phase: phaseIdx}, s.inSendOrder)
 
 	if !failed {
 		return
@@ -239,6 +255,15 @@ func (s *streamAgg) group(phase int, msg string, r *vegeta.Result, tl *timeline.
 // here, never in completion order (a fast success that completes before earlier timeouts must not split
 // their run).
 func (s *streamAgg) inSendOrder(r sent) {
+	if s.gen.schedule(r.seq, r.at) {
+		s.total.late++
+		if r.phase >= 0 {
+			s.phases[r.phase].late++
+		}
+	}
+	if r.local {
+		return // neither a success nor a failure of the target: it does not break or extend a run
+	}
 	s.total.bursts.add(r)
 	if s.lastPhase != r.phase && s.lastPhase >= 0 {
 		// A run of failures within a phase ends where the phase does.
@@ -290,6 +315,7 @@ func (a *Aggregate) Snapshot() []summary.Stream {
 			Totals:                 s.total.summary(),
 			PerPhase:               make([]summary.Stats, len(phases)),
 			MaxConsecutiveFailures: s.total.bursts.longestRun,
+			Generator:              s.gen.summary(s.spec.AskedRPS),
 			FirstFailures:          append([]summary.Failure(nil), s.first...),
 		}
 		for _, g := range s.groups {
@@ -332,7 +358,8 @@ func expectList(s *streamAgg) []int {
 
 func (s *stats) summary() summary.Stats {
 	out := summary.Stats{Requests: s.requests, Successes: s.successes, Failures: s.failures,
-		MaxConsecutiveFailures: s.bursts.longestRun, LongestBurstMs: ms(s.bursts.longestSpan())}
+		MaxConsecutiveFailures: s.bursts.longestRun, LongestBurstMs: ms(s.bursts.longestSpan()),
+		SentLate: s.late, LocalErrors: s.local}
 	if len(s.codes) > 0 {
 		out.Codes = make(map[string]int64, len(s.codes))
 		for c, n := range s.codes {

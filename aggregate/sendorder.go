@@ -4,8 +4,11 @@ import "time"
 
 // sent is what send-order accounting needs of a result.
 type sent struct {
+	seq    uint64
 	at     time.Time
 	failed bool
+	// local marks a request the generator's machine failed to send (a local resource error).
+	local bool
 	// phase is the timeline phase the request was sent in, -1 for none.
 	phase int
 }

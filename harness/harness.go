@@ -282,7 +282,8 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 	r.tl = timeline.New()
 	specs := make([]aggregate.StreamSpec, 0, len(sc.Traffic.Streams))
 	for _, st := range sc.Traffic.Streams {
-		specs = append(specs, aggregate.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect})
+		specs = append(specs, aggregate.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect,
+			Interval: st.Rate.Interval(), AskedRPS: st.Rate.PerSecond()})
 		h := http.Header{}
 		for k, v := range st.Headers {
 			h.Set(k, v)
@@ -290,6 +291,8 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 		r.targets = append(r.targets, loadgen.Target{
 			Name: st.Name, Method: st.Method, URL: st.URL, Header: h, Body: []byte(st.Body),
 			Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Timeout: st.Timeout.D(),
+			MaxWorkers: uint64(st.MaxWorkers), Connections: st.Connections, MaxConnections: st.MaxConnections,
+			NoKeepAlive: !st.KeepsAlive(),
 		})
 	}
 	r.agg = aggregate.New(r.tl, specs)
@@ -386,6 +389,9 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	r.harnessErr = errors.Join(r.harnessErr, <-consumed)
 	stopTicker()
 	r.agg.Close()
+	// A generator that fell behind or ran out of local resources spoiled the measurement: an error, never
+	// a verdict on the target.
+	r.harnessErr = errors.Join(r.harnessErr, r.agg.Saturation())
 	r.tl.End()
 	r.harnessErr = errors.Join(r.harnessErr, r.sink.close())
 }

@@ -16,8 +16,16 @@ type Target struct {
 	URL     string
 	Header  http.Header
 	Body    []byte
+	// Rate is the schedule; a zero Freq is vegeta's -rate=0: as fast as MaxWorkers allow.
 	Rate    vegeta.Rate
 	Timeout time.Duration
+	// MaxWorkers caps concurrent requests (0: vegeta's default, no cap — never with a zero Freq).
+	MaxWorkers uint64
+	// Connections is the idle connections kept per host (0: vegeta's default); MaxConnections the open
+	// connections per host (0: no limit).
+	Connections, MaxConnections int
+	// NoKeepAlive opens a connection per request.
+	NoKeepAlive bool
 }
 
 // Defaults for attacks.
@@ -28,6 +36,9 @@ const (
 	DefaultMaxBody = 512
 	// DefaultTimeout bounds a request whose Target has no timeout.
 	DefaultTimeout = 5 * time.Second
+	// DefaultMaxRateWorkers caps a zero-Freq (as fast as possible) attack that names no cap: without one,
+	// vegeta would add workers without bound.
+	DefaultMaxRateWorkers = 64
 )
 
 type config struct {
@@ -65,12 +76,24 @@ func Attack(ctx context.Context, targets []Target, opts ...Option) <-chan *veget
 		if timeout <= 0 {
 			timeout = DefaultTimeout
 		}
-		attackerOpts := append([]func(*vegeta.Attacker){
+		attackerOpts := []func(*vegeta.Attacker){
 			vegeta.Workers(cfg.workers),
 			vegeta.Timeout(timeout),
-			vegeta.KeepAlive(true),
+			vegeta.KeepAlive(!t.NoKeepAlive),
 			vegeta.MaxBody(cfg.maxBody),
-		}, cfg.extra...)
+		}
+		if t.MaxWorkers > 0 {
+			attackerOpts = append(attackerOpts, vegeta.MaxWorkers(t.MaxWorkers))
+		} else if t.Rate.Freq == 0 {
+			attackerOpts = append(attackerOpts, vegeta.MaxWorkers(DefaultMaxRateWorkers))
+		}
+		if t.Connections > 0 {
+			attackerOpts = append(attackerOpts, vegeta.Connections(t.Connections))
+		}
+		if t.MaxConnections > 0 {
+			attackerOpts = append(attackerOpts, vegeta.MaxConnections(t.MaxConnections))
+		}
+		attackerOpts = append(attackerOpts, cfg.extra...)
 		atk := vegeta.NewAttacker(attackerOpts...)
 		tgt := vegeta.Target{Method: t.Method, URL: t.URL, Header: t.Header.Clone(), Body: t.Body}
 		if tgt.Header == nil {

@@ -264,6 +264,13 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 <td>{{range .Evidence}}<div>{{.}}</div>{{end}}</td></tr>
 {{end}}</table>
 
+<h2>Load generator</h2>
+<table><tr><th>stream</th><th>asked</th><th>achieved</th><th>sent</th><th>late</th><th>worst lag</th><th>local errors</th><th>state</th></tr>
+{{range .Run.Streams}}<tr><td>{{.Name}}</td><td class="n">{{.Rate}}</td><td class="n">{{printf "%.1f/s" .Generator.AchievedRPS}}</td><td class="n">{{.Generator.Sent}}</td>
+<td class="n">{{.Generator.Late}}</td><td class="n">{{printf "%.0f ms" .Generator.MaxLagMs}}</td><td class="n">{{.Generator.LocalErrors}}{{range .Generator.LocalErrorMessages}}<br><small>{{.Count}} × {{.Message}}</small>{{end}}</td>
+<td class="{{if .Generator.Saturated}}bad{{else}}ok{{end}}">{{if .Generator.Saturated}}saturated: its requests say nothing about the target{{else}}kept its schedule{{end}}</td></tr>
+{{end}}</table>
+
 <h2>Traffic</h2>
 {{range .Charts}}
 <h3>{{.Stream}}</h3>
@@ -280,9 +287,9 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 {{end}}
 
 <h2>Steps</h2>
-<table><tr><th>phase</th><th>outcome</th><th>start</th><th>duration</th><th>requests</th><th>unexpected</th><th>p99 ms</th><th>what it did</th></tr>
+<table><tr><th>phase</th><th>outcome</th><th>start</th><th>duration</th><th>requests</th><th>rate (achieved/asked)</th><th>unexpected</th><th>p99 ms</th><th>what it did</th></tr>
 {{range .Rows}}<tr><td>{{.Name}}</td><td class="{{if and (eq .Outcome "passed") (eq .Failures 0)}}ok{{else if and (eq .Outcome "") (eq .Failures 0)}}{{else}}bad{{end}}">{{outcome .Phase}}{{if .Failures}} · {{.Failures}} unexpected{{end}}</td>
-<td class="n">{{secs .StartMs}}</td><td class="n">{{secs .DurationMs}}</td><td class="n">{{.Requests}}</td><td class="n">{{.Failures}}</td><td class="n">{{ms .P99}}</td>
+<td class="n">{{secs .StartMs}}</td><td class="n">{{secs .DurationMs}}</td><td class="n">{{.Requests}}</td><td class="n">{{.RateText}}</td><td class="n">{{.Failures}}</td><td class="n">{{ms .P99}}</td>
 <td>{{.Description}}{{with .Error}}<div class="bad">{{.}}</div>{{end}}</td></tr>
 {{end}}</table>
 

@@ -71,8 +71,10 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 		},
 	}
 	if run.Error != "" {
-		suite.Errors++
 		suite.SystemOut = "harness error: " + run.Error
+	}
+	if run.Error != "" && !anySaturated(run) {
+		suite.Errors++
 	}
 	for _, r := range rows(run) {
 		if !r.IsStep() {
@@ -112,6 +114,19 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
+	// One testcase per stream's load generator: an error (not a failure) when it could not do what was asked,
+	// so test reporters show the run as broken rather than the target as failing.
+	for _, s := range run.Streams {
+		g := s.Generator
+		suite.Properties = append(suite.Properties, junitProperty{Name: "stream." + s.Name + ".rps", Value: fmt.Sprintf("%.1f achieved of %s asked", g.AchievedRPS, s.Rate)})
+		tc := junitCase{Name: "load generator: " + s.Name, Classname: run.Scenario + ".generator", Time: secs(run.DurationMs),
+			SystemOut: generatorLine(s)}
+		if g.Saturated {
+			tc.Error = &junitMessage{Message: "load generator saturated", Type: "harness", Text: generatorLine(s)}
+			suite.Errors++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
 	suite.Tests = len(suite.Cases)
 	return encodeJUnit(w, "canarygate", suite)
 }
@@ -146,4 +161,24 @@ func stepDetail(r stepRow) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// generatorLine says in one line how a stream's generator did.
+func generatorLine(s summary.Stream) string {
+	g := s.Generator
+	line := fmt.Sprintf("%d sent, %.1f/s achieved of %s asked; %d late (more than %.0f ms, worst %.0f ms); %d local errors",
+		g.Sent, g.AchievedRPS, s.Rate, g.Late, g.LagToleranceMs, g.MaxLagMs, g.LocalErrors)
+	if len(g.LocalErrorMessages) > 0 {
+		line += " (" + g.LocalErrorMessages[0].Message + ")"
+	}
+	return line
+}
+
+func anySaturated(run *summary.Run) bool {
+	for _, s := range run.Streams {
+		if s.Generator.Saturated {
+			return true
+		}
+	}
+	return false
 }

@@ -25,9 +25,17 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	for _, c := range run.Checks {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", md(c.Name), passFail(c.Passed), md(c.Summary))
 	}
-	b.WriteString("\n| step | outcome | start | duration | requests | unexpected | p99 (ms) | status codes |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("\n| step | outcome | start | duration | requests | rate (achieved/asked) | unexpected | p99 (ms) | status codes |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rows(run) {
-		fmt.Fprintf(&b, "| %s | %s | %.1fs | %.1fs | %d | %d | %.1f | %s |\n", md(r.Name), outcomeLabel(r.Phase), r.StartMs/1000, r.DurationMs()/1000, r.Requests, r.Failures, r.P99, md(codes(r.Codes)))
+		fmt.Fprintf(&b, "| %s | %s | %.1fs | %.1fs | %d | %s | %d | %.1f | %s |\n", md(r.Name), outcomeLabel(r.Phase), r.StartMs/1000, r.DurationMs()/1000, r.Requests, r.RateText(), r.Failures, r.P99, md(codes(r.Codes)))
+	}
+	b.WriteString("\n| load generator | asked | achieved | late | local errors | state |\n|---|---:|---:|---:|---:|---|\n")
+	for _, s := range run.Streams {
+		state := "kept its schedule"
+		if s.Generator.Saturated {
+			state = "❌ saturated: its requests say nothing about the target"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.1f/s | %d | %d | %s |\n", md(s.Name), md(s.Rate), s.Generator.AchievedRPS, s.Generator.Late, s.Generator.LocalErrors, state)
 	}
 	var groups []summary.FailureGroup
 	for _, s := range run.Streams {

@@ -94,6 +94,19 @@ type stepRow struct {
 	Failures int64
 	P99      float64
 	Codes    map[string]int64
+	// AchievedRPS and AskedRPS are the phase's rates over every stream (asked: 0 when a stream is rate max).
+	AchievedRPS, AskedRPS float64
+}
+
+// RateText is "achieved/asked" per second ("" for a phase without traffic or duration).
+func (r stepRow) RateText() string {
+	if r.DurationMs() <= 0 || r.Requests == 0 {
+		return ""
+	}
+	if r.AskedRPS <= 0 {
+		return fmt.Sprintf("%.1f/s", r.AchievedRPS)
+	}
+	return fmt.Sprintf("%.1f/%.0f/s", r.AchievedRPS, r.AskedRPS)
 }
 
 func rows(run *summary.Run) []stepRow {
@@ -107,10 +120,14 @@ func rows(run *summary.Run) []stepRow {
 			ps := s.PerPhase[i]
 			r.Requests += ps.Requests
 			r.Failures += ps.Failures
+			r.AskedRPS += s.Generator.AskedRPS
 			r.P99 = max(r.P99, ps.Latency.P99)
 			for c, n := range ps.Codes {
 				r.Codes[c] += n
 			}
+		}
+		if d := p.DurationMs(); d > 0 {
+			r.AchievedRPS = float64(r.Requests) / (d / 1000)
 		}
 		out[i] = r
 	}

@@ -57,14 +57,14 @@ func TestJUnitHasATestcasePerStepAndCheck(t *testing.T) {
 		} `xml:"testsuite"`
 	}
 	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
-	assert.Equal(t, 4, doc.Tests, "2 steps + 2 checks; warm-up and cool-down are not testcases")
+	assert.Equal(t, 5, doc.Tests, "2 steps + 2 checks + the stream's load generator; warm-up and cool-down are not testcases")
 	assert.Equal(t, 2, doc.Failures)
 	assert.Equal(t, 1, doc.Skipped)
 	names := []string{}
 	for _, c := range doc.Suite.Cases {
 		names = append(names, c.Name)
 	}
-	assert.Equal(t, []string{"upgrade", "later", "check: noUnexpectedStatus", "check: stepsSucceeded"}, names)
+	assert.Equal(t, []string{"upgrade", "later", "check: noUnexpectedStatus", "check: stepsSucceeded", "load generator: s"}, names)
 }
 
 func TestHTMLDownsamplesLongRunsAndStaysSelfContained(t *testing.T) {

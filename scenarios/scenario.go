@@ -81,7 +81,22 @@ type Stream struct {
 	Timeout Duration `yaml:"timeout" json:"timeout"`
 	// Expect lists the status codes that count as success (default exactly 200).
 	Expect []int `yaml:"expect" json:"expect"`
+	// MaxWorkers caps the stream's concurrent requests (vegeta -max-workers). Default: enough for the rate
+	// with every request taking the whole timeout (rate × timeout + 10), at most DefaultMaxWorkersCap; 64
+	// with rate: max. A generator that hits the cap falls behind its schedule: the run is an error, not a
+	// verdict on the target.
+	MaxWorkers int `yaml:"maxWorkers" json:"maxWorkers"`
+	// Connections is the idle connections kept per host (vegeta -connections; default 10000), MaxConnections
+	// the open connections per host (vegeta -max-connections; default 0, no limit).
+	Connections    int `yaml:"connections" json:"connections"`
+	MaxConnections int `yaml:"maxConnections,omitempty" json:"maxConnections,omitempty"`
+	// KeepAlive reuses connections (default true). false opens one per request: behind a Service, each
+	// request may then reach another pod (a new gateway as well as the old one).
+	KeepAlive *bool `yaml:"keepAlive,omitempty" json:"keepAlive,omitempty"`
 }
+
+// KeepsAlive reports whether the stream reuses connections.
+func (s Stream) KeepsAlive() bool { return s.KeepAlive == nil || *s.KeepAlive }
 
 // Step is a name plus exactly one action.
 type Step struct {

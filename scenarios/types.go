@@ -46,13 +46,16 @@ type Rate struct {
 
 // PerSecond is the rate in requests per second.
 func (r Rate) PerSecond() float64 {
-	if r.Per <= 0 {
+	if r.Per <= 0 || r.Max() {
 		return 0
 	}
 	return float64(r.Freq) / r.Per.Seconds()
 }
 
 func (r Rate) String() string {
+	if r.Max() {
+		return RateMax
+	}
 	if r.Per == time.Second {
 		return fmt.Sprintf("%d/s", r.Freq)
 	}
@@ -65,9 +68,26 @@ func (r Rate) MarshalYAML() (any, error) { return r.String(), nil }
 // MarshalText makes r readable in JSON too.
 func (r Rate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-// ParseRate parses "50/s", "10/1s", "600/1m", "5/100ms" or "50".
+// RateMax asks for as many requests as the stream's workers can send (vegeta -rate=0).
+const RateMax = "max"
+
+// Max reports whether the rate is "max": no schedule, as fast as maxWorkers allow.
+func (r Rate) Max() bool { return r.Freq == 0 && r.Per > 0 }
+
+// Interval is the time between two requests (0 for max).
+func (r Rate) Interval() time.Duration {
+	if r.Freq <= 0 {
+		return 0
+	}
+	return r.Per / time.Duration(r.Freq)
+}
+
+// ParseRate parses "50/s", "10/1s", "600/1m", "5/100ms", "50" or "max".
 func ParseRate(s string) (Rate, error) {
-	const want = "expected requests per interval, such as 50/s, 600/1m or 5/100ms, with a whole number of requests above 0"
+	const want = "expected requests per interval, such as 50/s, 600/1m or 5/100ms, with a whole number of requests above 0, or max"
+	if strings.TrimSpace(s) == RateMax {
+		return Rate{Freq: 0, Per: time.Second}, nil
+	}
 	num, per, hasPer := strings.Cut(strings.TrimSpace(s), "/")
 	freq, err := strconv.Atoi(strings.TrimSpace(num))
 	if err != nil || freq <= 0 {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,14 +11,21 @@ import (
 
 // Defaults filled in by Parse; plan shows the result.
 var (
-	DefaultWarmup      = Duration(5 * time.Second)
-	DefaultCooldown    = Duration(5 * time.Second)
-	DefaultMethod      = "GET"
-	DefaultRate        = Rate{Freq: 10, Per: time.Second}
-	DefaultTimeout     = Duration(5 * time.Second)
-	DefaultExpect      = []int{200}
-	DefaultStepTimeout = Duration(10 * time.Minute)
-	DefaultReportDir   = "canarygate-report"
+	DefaultWarmup   = Duration(5 * time.Second)
+	DefaultCooldown = Duration(5 * time.Second)
+	DefaultMethod   = "GET"
+	DefaultRate     = Rate{Freq: 10, Per: time.Second}
+	// DefaultConnections is vegeta's idle connections per host.
+	DefaultConnections = 10000
+	// DefaultMaxWorkersCap bounds the default worker cap of a stream (each worker is a goroutine and, when
+	// busy, a connection): a target slow enough to need more makes the run an error, not a false verdict.
+	DefaultMaxWorkersCap = 10000
+	// DefaultMaxRateWorkers is the worker cap of a rate: max stream (the vegeta CLI's -rate=0 needs one too).
+	DefaultMaxRateWorkers = 64
+	DefaultTimeout        = Duration(5 * time.Second)
+	DefaultExpect         = []int{200}
+	DefaultStepTimeout    = Duration(10 * time.Minute)
+	DefaultReportDir      = "canarygate-report"
 )
 
 // DefaultGates are the gates of a scenario that names none: the zero-downtime verdict.
@@ -46,6 +54,12 @@ func (s *Scenario) applyDefaults() {
 		}
 		if !has(st.Pos, "timeout") {
 			st.Timeout = DefaultTimeout
+		}
+		if !has(st.Pos, "maxWorkers") {
+			st.MaxWorkers = DefaultMaxWorkers(st.Rate, st.Timeout)
+		}
+		if !has(st.Pos, "connections") {
+			st.Connections = DefaultConnections
 		}
 		if !has(st.Pos, "expect") {
 			st.Expect = slices.Clone(DefaultExpect)
@@ -106,6 +120,17 @@ func (s *Scenario) applyDefaults() {
 	}
 }
 
+// DefaultMaxWorkers is a stream's default worker cap: enough workers for every request of one timeout's
+// worth to be in flight at once (a target that hangs until the timeout still gets the rate asked, and its
+// timeouts are its own failures), plus vegeta's initial 10, at most DefaultMaxWorkersCap.
+func DefaultMaxWorkers(r Rate, timeout Duration) int {
+	if r.Max() {
+		return DefaultMaxRateWorkers
+	}
+	n := int(math.Ceil(r.PerSecond()*timeout.D().Seconds())) + 10
+	return min(n, DefaultMaxWorkersCap)
+}
+
 func has(p Pos, key string) bool { _, ok := p.Fields[key]; return ok }
 
 // validate records every semantic problem of a decoded scenario.
@@ -145,6 +170,15 @@ func (s *Scenario) validate(p Problems) {
 		validateMethod(p, st.Pos, path, st.Method)
 		if st.Timeout <= 0 {
 			p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5s", st.Timeout)
+		}
+		if st.MaxWorkers <= 0 {
+			p.Add(st.Pos.Field("maxWorkers"), path+".maxWorkers", "%d: expected a positive number of workers", st.MaxWorkers)
+		}
+		if st.Connections <= 0 {
+			p.Add(st.Pos.Field("connections"), path+".connections", "%d: expected a positive number of connections", st.Connections)
+		}
+		if st.MaxConnections < 0 {
+			p.Add(st.Pos.Field("maxConnections"), path+".maxConnections", "%d: expected 0 (no limit) or more", st.MaxConnections)
 		}
 		if len(st.Expect) == 0 {
 			p.Add(st.Pos.Field("expect"), path+".expect", "empty: expected at least one status code, such as [200]")

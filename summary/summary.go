@@ -137,6 +137,8 @@ type Stream struct {
 	MaxConsecutiveFailures int64        `json:"maxConsecutiveFailures"`
 	FirstFailures          []Failure    `json:"firstFailures,omitempty"`
 	Errors                 []ErrorCount `json:"errors,omitempty"`
+	// Generator says whether the load generator kept its schedule.
+	Generator Generator `json:"generator"`
 	// FailureGroups are the failures grouped by step and what they said, in order of first occurrence.
 	FailureGroups []FailureGroup `json:"failureGroups,omitempty"`
 }
@@ -166,6 +168,26 @@ type Stats struct {
 	// LongestBurstMs is how long the longest run of failures lasted, by send time: from its first failure to
 	// the first request sent after it that did not fail. Within a phase, a run ends where the phase ends.
 	LongestBurstMs float64 `json:"longestBurstMs"`
+	// SentLate counts requests the generator sent later than its schedule allows; LocalErrors requests it
+	// could not send (its own machine out of ports or files: not in Requests).
+	SentLate    int64 `json:"sentLate,omitempty"`
+	LocalErrors int64 `json:"localErrors,omitempty"`
+}
+
+// Generator is how well a stream's load generator did what was asked. When it is Saturated the run's
+// verdict is "error": its requests say nothing about the target.
+type Generator struct {
+	AskedRPS    float64 `json:"askedRps"`
+	AchievedRPS float64 `json:"achievedRps"`
+	// Sent counts every request the generator started, local errors included.
+	Sent int64 `json:"sent"`
+	// Late counts requests sent more than LagToleranceMs after their scheduled time; MaxLagMs is the worst.
+	Late               int64        `json:"late"`
+	MaxLagMs           float64      `json:"maxLagMs"`
+	LagToleranceMs     float64      `json:"lagToleranceMs"`
+	LocalErrors        int64        `json:"localErrors"`
+	LocalErrorMessages []ErrorCount `json:"localErrorMessages,omitempty"`
+	Saturated          bool         `json:"saturated"`
 }
 
 // Latency quantiles in milliseconds (histogram estimates within 2 %; min, max and mean exact).

@@ -155,7 +155,7 @@ func TestShippedExamplePassesAgainstAHealthyServerAndEveryReportAgrees(t *testin
 	assert.Equal(t, strconv.FormatInt(total, 10), junit.prop("requests"))
 	assert.Equal(t, "pass", junit.prop("verdict"))
 	assert.Equal(t, 0, junit.Failures)
-	assert.Equal(t, 4+3+1, junit.Tests, "4 steps, 3 final checks and the check step's own")
+	assert.Equal(t, 4+3+1+1, junit.Tests, "4 steps, 3 final checks, the check step's own and the load generator")
 
 	md, err := os.ReadFile(filepath.Join(dir, report.MarkdownFile))
 	require.NoError(t, err)

@@ -1,0 +1,161 @@
+package aggregate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/canarygate/canarygate/summary"
+)
+
+// Generator health. A result the load generator itself spoiled must never be counted against the target:
+// a request sent late (the generator fell behind its schedule: workers capped, CPU starved) measures the
+// generator, and a local resource error (no port, no file descriptor) never reached the target at all.
+const (
+	// MinLagTolerance is the least lateness counted as late: timers and the scheduler jitter by a few
+	// milliseconds even on an idle machine.
+	MinLagTolerance = 50 * time.Millisecond
+	// MaxLateShare is the share of requests that may be late before the generator counts as saturated.
+	MaxLateShare = 0.01
+	// MinLate is the fewest late requests that count as saturation (a short, slow stream may have one).
+	MinLate = 5
+)
+
+// LagTolerance is how late a request may be sent before it counts as late: two intervals, at least
+// MinLagTolerance.
+func LagTolerance(interval time.Duration) time.Duration { return max(2*interval, MinLagTolerance) }
+
+// localErrors are what the local machine answers when the generator runs out of something; the target never
+// saw these requests.
+var localErrors = []string{
+	"address already in use",
+	"cannot assign requested address",
+	"too many open files",
+	"no buffer space available",
+	"resource temporarily unavailable",
+}
+
+// LocalError reports whether a transport error came from the generator's own machine running out of a
+// resource, not from the target.
+func LocalError(msg string) bool {
+	for _, s := range localErrors {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// generator follows how well the generator kept its schedule.
+type generator struct {
+	interval  time.Duration
+	tolerance time.Duration
+	// began is the schedule's start as estimated from the results: vegeta sends request n (its Seq) at
+	// began + (n+1) × interval; the earliest estimate wins, since no request leaves early.
+	began       time.Time
+	haveBegan   bool
+	sent        int64
+	late        int64
+	maxLag      time.Duration
+	first, last time.Time
+	local       int64
+	localMsgs   map[string]int64
+}
+
+// schedule notes one request's send time, in send order.
+func (g *generator) schedule(seq uint64, at time.Time) (late bool) {
+	g.sent++
+	if g.first.IsZero() || at.Before(g.first) {
+		g.first = at
+	}
+	if at.After(g.last) {
+		g.last = at
+	}
+	if g.interval <= 0 {
+		return false // rate: max has no schedule
+	}
+	due := time.Duration(seq+1) * g.interval
+	if est := at.Add(-due); !g.haveBegan || est.Before(g.began) {
+		g.began, g.haveBegan = est, true
+	}
+	lag := at.Sub(g.began.Add(due))
+	g.maxLag = max(g.maxLag, lag)
+	if lag > g.tolerance {
+		g.late++
+		return true
+	}
+	return false
+}
+
+func (g *generator) localError(msg string) {
+	g.local++
+	if g.localMsgs == nil {
+		g.localMsgs = map[string]int64{}
+	}
+	if _, ok := g.localMsgs[msg]; ok || len(g.localMsgs) < MaxDistinctErrors {
+		g.localMsgs[msg]++
+	} else {
+		g.localMsgs[otherErrors]++
+	}
+}
+
+func (g *generator) saturated() bool {
+	return g.local > 0 || (g.late >= MinLate && float64(g.late) > MaxLateShare*float64(g.sent))
+}
+
+func (g *generator) summary(askedRPS float64) summary.Generator {
+	out := summary.Generator{AskedRPS: askedRPS, Sent: g.sent, Late: g.late, MaxLagMs: ms(max(g.maxLag, 0)),
+		LagToleranceMs: ms(g.tolerance), LocalErrors: g.local, Saturated: g.saturated()}
+	if span := g.last.Sub(g.first); g.sent > 1 && span > 0 {
+		out.AchievedRPS = float64(g.sent-1) / span.Seconds()
+	}
+	for msg, n := range g.localMsgs {
+		out.LocalErrorMessages = append(out.LocalErrorMessages, summary.ErrorCount{Message: msg, Count: n})
+	}
+	sort.Slice(out.LocalErrorMessages, func(i, j int) bool { return out.LocalErrorMessages[i].Count > out.LocalErrorMessages[j].Count })
+	return out
+}
+
+// ErrSaturated marks a run whose load generator could not do what was asked: its verdict is "error".
+var ErrSaturated = fmt.Errorf("load generator saturated")
+
+// Saturation returns ErrSaturated (wrapped, naming the stream, the step and the achieved vs asked rate)
+// when any stream's generator fell behind its schedule or hit a local resource error; nil otherwise.
+func (a *Aggregate) Saturation() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var reasons []string
+	for _, s := range a.streams {
+		if !s.gen.saturated() {
+			continue
+		}
+		g := s.gen.summary(s.spec.AskedRPS)
+		where := ""
+		worst, worstN := -1, int64(0)
+		for i, p := range s.phases {
+			if n := p.late + p.local; n > worstN {
+				worst, worstN = i, n
+			}
+		}
+		if worst >= 0 {
+			where = fmt.Sprintf(" during %q", a.tl.Phase(worst).Name)
+		}
+		var parts []string
+		if g.AskedRPS > 0 {
+			parts = append(parts, fmt.Sprintf("achieved %.0f/s of %.0f/s asked", g.AchievedRPS, g.AskedRPS))
+		}
+		if g.Late > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d requests sent more than %s late (worst %s)", g.Late, g.Sent,
+				s.gen.tolerance, time.Duration(g.MaxLagMs*float64(time.Millisecond)).Round(time.Millisecond)))
+		}
+		if g.LocalErrors > 0 {
+			parts = append(parts, fmt.Sprintf("%d local resource errors (%s)", g.LocalErrors, g.LocalErrorMessages[0].Message))
+		}
+		reasons = append(reasons, fmt.Sprintf("stream %s%s: %s", s.spec.Name, where, strings.Join(parts, "; ")))
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s — those requests say nothing about the target (raise maxWorkers, lower the rate, or give the generator more CPU)", ErrSaturated, strings.Join(reasons, "; "))
+}
