@@ -11,11 +11,11 @@ import (
 
 // Target is one stream of identical requests at a constant rate.
 type Target struct {
-	Name    string
-	Method  string
-	URL     string
-	Header  http.Header
-	Body    []byte
+	Name   string
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
 	// Rate is the schedule; a zero Freq is vegeta's -rate=0: as fast as MaxWorkers allow.
 	Rate    vegeta.Rate
 	Timeout time.Duration
