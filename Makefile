@@ -41,8 +41,9 @@ lint:
 fuzz:
 	$(GO) test ./scenarios -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
+# canarygate's load generator and the vegeta CLI against one loopback server, side by side (hack/bench.sh).
 bench:
-	$(GO) test ./loadgen -run '^$$' -bench . -benchtime 1x -benchmem
+	bash hack/bench.sh
 
 # The demo app as an image archive kind loads into its nodes (no Docker build, no registry).
 demo-image: build

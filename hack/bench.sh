@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# make bench: canarygate's load generator and the vegeta CLI (the version in go.mod, installed here) against
+# the same loopback server (hack/okserver), in one run, side by side:
+#   1. RATE/s (default 15000) for DURATION (default 120s): achieved/asked, failures, peak RSS, and canarygate's
+#      requests per second over the first and last 10 s (flat means no per-result cost growing with the run);
+#   2. rate max with MAX_WORKERS (default 64) workers for MAX_DURATION (default 30s): throughput ratio;
+#   3. 1M results (10000/s for 100 s) with every report: peak RSS, and the time to render the reports
+#      (canarygate report) against `vegeta plot` of the same results file.
+# Also the Go benchmarks of the aggregate and the scenario parser. Peak RSS is /usr/bin/time -v's
+# "Maximum resident set size".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE="${RATE:-15000}"
+DURATION="${DURATION:-120s}"
+MAX_WORKERS="${MAX_WORKERS:-64}"
+MAX_DURATION="${MAX_DURATION:-30s}"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+
+vegeta_version="$(go list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)"
+GOBIN="$work/bin" go install "github.com/tsenart/vegeta/v12@$vegeta_version"
+go build -o "$work/bin/canarygate" ./cmd/canarygate
+go build -o "$work/bin/okserver" ./hack/okserver
+VEGETA="$work/bin/vegeta"
+CG="$work/bin/canarygate"
+"$work/bin/okserver" >"$work/addr" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
+addr="$(head -n1 "$work/addr")"
+echo "bench: target http://$addr/ (hack/okserver), vegeta $vegeta_version, $(nproc) CPUs"
+
+rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{printf "%.0f MB", $1/1024}'; }
+secs() { sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1"; }
+
+scenario() { # name rate warmup formats [maxWorkers]
+  local extra=""
+  [ -n "${5:-}" ] && extra=", maxWorkers: $5"
+  cat >"$work/$1.yaml" <<YAML
+name: $1
+recordOnly: true
+traffic:
+  warmup: $3
+  cooldown: 0s
+  streams:
+    - {name: s, url: "http://$addr/", rate: $2, timeout: 5s$extra}
+steps:
+  - {name: end, soak: {duration: 100ms}}
+report: {dir: "$work/$1", formats: [$4]}
+YAML
+}
+
+summarize() { # run-dir: achieved/asked, failures, first and last 10 s
+  python3 - "$1/summary.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["streams"][0]
+g = s["generator"]
+ser = [x["requests"] for x in s["series"]][:-1]  # the last second is partial
+asked = g["askedRps"]
+first, last = ser[:10], ser[-10:]
+ratio = f"{g['achievedRps']/asked:.3f} of asked" if asked else "rate max"
+print(f"  canarygate: {s['totals']['requests']} requests, {g['achievedRps']:.0f}/s ({ratio}), "
+      f"{s['totals']['failures']} failures, late {g['late']}, local errors {g['localErrors']}, verdict {r['verdict']}")
+print(f"  canarygate per second, first 10 s: {sum(first)/len(first):.0f}/s {first}")
+print(f"  canarygate per second, last 10 s:  {sum(last)/len(last):.0f}/s {last}")
+PY
+}
+
+vegeta_report() { # results file
+  "$VEGETA" report -type=json "$1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(f"  vegeta CLI: {r[\"requests\"]} requests, {r[\"throughput\"]:.0f}/s (rate {r[\"rate\"]:.0f}/s), success {r[\"success\"]:.4f}, p99 {r[\"latencies\"][\"99th\"]/1e6:.1f} ms")'
+}
+
+echo "== 1. ${RATE}/s for $DURATION"
+echo "GET http://$addr/" | /usr/bin/time -v "$VEGETA" attack -rate="$RATE" -duration="$DURATION" >"$work/v1.bin" 2>"$work/v1.time"
+vegeta_report "$work/v1.bin"
+echo "  vegeta CLI peak RSS $(rss "$work/v1.time")"
+rm -f "$work/v1.bin"
+scenario c1 "$RATE/s" "$DURATION" "json, vegeta"
+/usr/bin/time -v "$CG" run "$work/c1.yaml" --no-env >/dev/null 2>"$work/c1.time" || true
+summarize "$work/c1"
+echo "  canarygate peak RSS $(rss "$work/c1.time")"
+rm -rf "$work/c1"
+
+echo "== 2. rate max with $MAX_WORKERS workers for $MAX_DURATION"
+echo "GET http://$addr/" | /usr/bin/time -v "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin" 2>"$work/v2.time"
+vegeta_report "$work/v2.bin"
+echo "  vegeta CLI peak RSS $(rss "$work/v2.time")"
+rm -f "$work/v2.bin"
+scenario c2 max "$MAX_DURATION" "json, vegeta" "$MAX_WORKERS"
+/usr/bin/time -v "$CG" run "$work/c2.yaml" --no-env >/dev/null 2>"$work/c2.time" || true
+summarize "$work/c2"
+echo "  canarygate peak RSS $(rss "$work/c2.time")"
+rm -rf "$work/c2"
+
+echo "== 3. 1M results (10000/s for 100 s) with every report"
+scenario c3 10000/s 100s "html, junit, json, markdown, vegeta"
+/usr/bin/time -v "$CG" run "$work/c3.yaml" --no-env >/dev/null 2>"$work/c3.time" || true
+summarize "$work/c3"
+echo "  canarygate run + every report: peak RSS $(rss "$work/c3.time")"
+/usr/bin/time -v "$CG" report "$work/c3" >/dev/null 2>"$work/c3r.time"
+/usr/bin/time -v "$VEGETA" plot "$work/c3/results.bin" >"$work/plot.html" 2>"$work/c3p.time"
+echo "  render reports: canarygate report $(secs "$work/c3r.time") ($(rss "$work/c3r.time")); vegeta plot of the same results.bin $(secs "$work/c3p.time") ($(rss "$work/c3p.time"))"
+
+echo "== Go benchmarks"
+go test ./aggregate -run '^$' -bench . -benchmem | grep -E '^Benchmark'
+go test ./scenarios -run '^$' -bench ParseMalformed -benchtime 3x | grep -E '^Benchmark'
