@@ -22,6 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+# At 15 000/s neither side may run out of file descriptors: the server's accept loop would stall and both
+# generators would measure that instead.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 vegeta_version="$(go list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)"
 GOBIN="$work/bin" go install "github.com/tsenart/vegeta/v12@$vegeta_version"
@@ -29,7 +32,7 @@ go build -o "$work/bin/canarygate" ./cmd/canarygate
 go build -o "$work/bin/okserver" ./hack/okserver
 VEGETA="$work/bin/vegeta"
 CG="$work/bin/canarygate"
-"$work/bin/okserver" >"$work/addr" &
+"$work/bin/okserver" >"$work/addr" 2>"$work/okserver.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
 addr="$(head -n1 "$work/addr")"

@@ -2,8 +2,11 @@ package istio
 
 import (
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -126,4 +129,33 @@ func TestAnAttachedProxyBlocksUninstall(t *testing.T) {
 	assert.EqualValues(t, 3, n)
 	assert.Equal(t, "1-29", RevisionOfAddress("istiod-1-29.istio-system.svc:15012"))
 	assert.Equal(t, "default", RevisionOfAddress("istiod.istio-system.svc:15012"))
+}
+
+// pilot-agent's merged output (agent + Envoy + app) breaks a strict parse of the whole body; the families
+// canarygate reads still parse.
+func TestMergedAgentEnvoyAppExpositionParsesTheFamiliesRead(t *testing.T) {
+	strict := expfmt.NewTextParser(model.UTF8Validation)
+	_, err := strict.TextToMetricFamilies(open(t, "merged-agent-envoy-app.txt"))
+	require.Error(t, err, "the layout this test is about: a strict parse of the whole body fails")
+
+	samples, err := ParseMetrics(open(t, "merged-agent-envoy-app.txt"))
+	require.NoError(t, err)
+	require.Len(t, samples, 2)
+	assert.Equal(t, "200", samples[0].ResponseCode)
+	assert.Equal(t, 640.0, samples[0].Value)
+	assert.Equal(t, "503", samples[1].ResponseCode)
+
+	n, ok, err := Gauge(open(t, "merged-agent-envoy-app.txt"), "istio_build", nil)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, 2.0, n, "both parts' series, under one TYPE")
+
+	_, ok, err = Gauge(open(t, "merged-agent-envoy-app.txt"), "pilot_xds", nil)
+	require.NoError(t, err)
+	assert.False(t, ok, "absent family: not found, not an error")
+}
+
+func TestABrokenLineOfAFamilyThatIsReadIsStillAnError(t *testing.T) {
+	_, err := ParseMetrics(strings.NewReader("# TYPE istio_requests_total counter\nistio_requests_total{reporter=\"destination\" 12\n"))
+	require.Error(t, err, "what canarygate reads is parsed strictly")
 }

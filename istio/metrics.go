@@ -6,8 +6,6 @@ import (
 	"sort"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // RequestsTotal is the standard Istio request counter.
@@ -42,11 +40,10 @@ func (s Sample) Destination() Workload {
 	return Workload{s.DestinationNamespace, s.DestinationWorkload}
 }
 
-// ParseMetrics reads a Prometheus text exposition (a sidecar's /stats/prometheus) and returns the
-// istio_requests_total series. The parser validates metric names as Prometheus 3 does (UTF-8).
+// ParseMetrics reads a Prometheus text exposition (a sidecar's /stats/prometheus, merged or Envoy's own) and
+// returns the istio_requests_total series; other families are not parsed (see Families).
 func ParseMetrics(r io.Reader) ([]Sample, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r)
+	fams, err := Families(r, RequestsTotal)
 	if err != nil {
 		return nil, fmt.Errorf("parse proxy metrics: %w", err)
 	}
@@ -85,8 +82,7 @@ func labels(m *dto.Metric) map[string]string {
 // Gauge returns the sum of a gauge's series matching the given labels (e.g. istiod's pilot_xds, connected
 // proxies per xDS type).
 func Gauge(r io.Reader, name string, match map[string]string) (float64, bool, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(r)
+	fams, err := Families(r, name)
 	if err != nil {
 		return 0, false, fmt.Errorf("parse metrics: %w", err)
 	}

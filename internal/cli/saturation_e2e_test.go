@@ -102,3 +102,35 @@ report: {dir: "`+dir+`"}
 	assert.Contains(t, string(html), "kept its schedule")
 	assert.Contains(t, string(html), "× HTTP 503 during")
 }
+
+// rate: max sends as fast as its workers allow: no schedule, so nothing is late; plan shows the cap.
+func TestRateMaxRunsAsFastAsItsWorkersAllow(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	dir := t.TempDir()
+	sc := writeScenario(t, `name: ceiling
+recordOnly: true
+traffic:
+  warmup: 1s
+  cooldown: 0s
+  streams:
+    - {name: frontend, url: "`+srv.URL+`/", rate: max, maxWorkers: 4}
+steps:
+  - {name: end, soak: {duration: 100ms}}
+report: {dir: "`+dir+`", formats: [json]}
+`)
+	p := runCLI(t, "plan", sc, "--no-env")
+	require.Equal(t, 0, p.code)
+	assert.Contains(t, p.stdout, "at max, timeout 5s, success = status [200]; at most 4 workers")
+	res := runCLI(t, "run", sc, "--no-env")
+	require.Equal(t, 0, res.code)
+	run, err := summary.Read(dir)
+	require.NoError(t, err)
+	s := run.Streams[0]
+	assert.Equal(t, "max", s.Rate)
+	assert.Zero(t, s.Generator.AskedRPS)
+	assert.Zero(t, s.Generator.Late, "no schedule to fall behind")
+	assert.False(t, s.Generator.Saturated)
+	assert.Greater(t, s.Generator.AchievedRPS, 100.0, "4 workers against loopback send far more than 100/s")
+	assert.Equal(t, s.Totals.Requests, srv.Served())
+}

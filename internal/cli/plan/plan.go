@@ -63,7 +63,15 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 		if h, ok := st.Headers["Host"]; ok {
 			host = " Host: " + h
 		}
-		fmt.Fprintf(w, "  %-18s %s %s%s at %s, timeout %s, success = status %v\n", st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect)
+		conns := fmt.Sprintf("%d idle connections", st.Connections)
+		if st.MaxConnections > 0 {
+			conns += fmt.Sprintf(", at most %d open", st.MaxConnections)
+		}
+		if !st.KeepsAlive() {
+			conns = "a new connection per request"
+		}
+		fmt.Fprintf(w, "  %-18s %s %s%s at %s, timeout %s, success = status %v; at most %d workers, %s\n",
+			st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect, st.MaxWorkers, conns)
 	}
 	n := 0
 	fmt.Fprintln(w, "Plan:")
