@@ -109,9 +109,33 @@ func Soak(ctx context.Context, env *runner.Env) error {
 	}
 }
 
-// HTTP sends one request and fails unless the status is expected.
+// HTTP sends one request and fails unless the status is expected; with retryFor it probes again every
+// scenarios.RetryInterval until the answer is expected or retryFor has passed (the last answer is the error).
 func HTTP(ctx context.Context, env *runner.Env) error {
 	a := env.Step.Action.(*scenarios.HTTPAction)
+	if a.RetryFor <= 0 {
+		return probe(ctx, env, a)
+	}
+	deadline := time.Now().Add(a.RetryFor.D())
+	tick := time.NewTicker(scenarios.RetryInterval)
+	defer tick.Stop()
+	for attempt := 1; ; attempt++ {
+		err := probe(ctx, env, a)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %d probes in %s: %w", attempt, a.RetryFor, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %d probes: %w", attempt, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func probe(ctx context.Context, env *runner.Env, a *scenarios.HTTPAction) error {
 	var body io.Reader
 	if a.Body != "" {
 		body = strings.NewReader(a.Body)

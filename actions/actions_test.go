@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -160,4 +161,28 @@ func TestCheckFailsTheStepWhenItsGateFailsOnTheRunSoFar(t *testing.T) {
 
 	e, _ = env(&scenarios.CheckAction{Gate: gate})
 	assert.EqualError(t, Check(context.Background(), e), "no measurements available to check")
+}
+
+// retryFor waits for the endpoint to answer as expected (an ingress coming up) instead of one probe.
+func TestHTTPRetryForWaitsUntilTheAnswerIsExpected(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("up"))
+	}))
+	defer srv.Close()
+	e, _ := env(&scenarios.HTTPAction{Method: "GET", URL: srv.URL, Expect: []int{200}, RetryFor: scenarios.Duration(time.Minute)})
+	require.NoError(t, HTTP(context.Background(), e))
+	assert.EqualValues(t, 3, calls.Load(), "probed until the third answered 200")
+
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer down.Close()
+	e, _ = env(&scenarios.HTTPAction{Method: "GET", URL: down.URL, Expect: []int{200}, RetryFor: scenarios.Duration(time.Second)})
+	err := HTTP(context.Background(), e)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "probes in 1s")
+	assert.Contains(t, err.Error(), "answered 503 Service Unavailable")
 }

@@ -76,10 +76,14 @@ PY
 }
 
 vegeta_report() { # results file
-  "$VEGETA" report -type=json "$1" | python3 -c '
+  "$VEGETA" report -type=json "$1" >"$work/report.json"
+  python3 - "$work/report.json" <<'PY'
 import json, sys
-r = json.load(sys.stdin)
-print(f"  vegeta CLI: {r[\"requests\"]} requests, {r[\"throughput\"]:.0f}/s (rate {r[\"rate\"]:.0f}/s), success {r[\"success\"]:.4f}, p99 {r[\"latencies\"][\"99th\"]/1e6:.1f} ms")'
+r = json.load(open(sys.argv[1]))
+lat = r["latencies"]
+print(f"  vegeta CLI: {r['requests']} requests, {r['throughput']:.0f}/s (rate {r['rate']:.0f}/s), "
+      f"success {r['success']:.4f}, p99 {lat['99th']/1e6:.1f} ms")
+PY
 }
 
 echo "== 1. ${RATE}/s for $DURATION"

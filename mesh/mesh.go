@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/helmrelease"
+	"github.com/canarygate/canarygate/internal/ctxcall"
 	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/runner"
@@ -75,6 +77,16 @@ func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 	return UninstallRevision(ctx, env, c, touched, env.Step.Action.(*scenarios.UninstallRevisionAction))
 }
 
+// otherRelease names the Helm release (namespace/name) that owns an object, when that is not the given
+// release; "" when the object is the release's own or no release's.
+func otherRelease(m metav1.ObjectMeta, release, namespace string) string {
+	name, ns := m.Annotations["meta.helm.sh/release-name"], m.Annotations["meta.helm.sh/release-namespace"]
+	if name == "" || (name == release && ns == namespace) {
+		return ""
+	}
+	return ns + "/" + name
+}
+
 // UninstallRevision removes a revision once drained (see UninstallRevisionAction).
 func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.UninstallRevisionAction) error {
 	touched.Add(a.Namespace)
@@ -101,7 +113,7 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 	}
 	un := action.NewUninstall(cfg)
 	un.Wait, un.Timeout, un.IgnoreNotFound = true, a.Timeout.D(), true
-	res, err := un.Run(a.Release)
+	res, err := ctxcall.Value(ctx, "helm uninstall", func() (*release.UninstallReleaseResponse, error) { return un.Run(a.Release) })
 	if err != nil {
 		return fmt.Errorf("helm uninstall %s/%s: %w", a.Namespace, a.Release, err)
 	}
@@ -118,6 +130,12 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 		return fmt.Errorf("list validating webhooks: %w", err)
 	}
 	for _, w := range vwcs.Items {
+		if owner := otherRelease(w.ObjectMeta, a.Release, a.Namespace); owner != "" {
+			// The base chart's istiod-default-validator carries the default revision's label but belongs to
+			// the istio-base release: deleting it would drift that release and leave the mesh unvalidated.
+			env.Changed("ValidatingWebhookConfiguration %s: labelled with revision %s but owned by Helm release %s: left to it", w.Name, a.Revision, owner)
+			continue
+		}
 		if err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{}); err != nil {
 			return fmt.Errorf("delete leftover validating webhook %s: %w", w.Name, err)
 		}
@@ -131,6 +149,10 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 		if _, isTag := w.Labels[istio.TagLabel]; isTag {
 			// A tag still pointing at the revision is the user's to move; say so rather than break it.
 			env.Changed("MutatingWebhookConfiguration %s: tag %s still points at removed revision %s", w.Name, w.Labels[istio.TagLabel], a.Revision)
+			continue
+		}
+		if owner := otherRelease(w.ObjectMeta, a.Release, a.Namespace); owner != "" {
+			env.Changed("MutatingWebhookConfiguration %s: labelled with revision %s but owned by Helm release %s: left to it", w.Name, a.Revision, owner)
 			continue
 		}
 		if err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{}); err != nil {

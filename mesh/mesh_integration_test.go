@@ -100,8 +100,18 @@ func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(
 	}
 	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, vwc, metav1.CreateOptions{})
 	require.NoError(t, err)
+	// The base chart's default validator carries the default revision's label but is the istio-base
+	// release's (its Helm ownership annotations): it must survive the revision's removal.
+	base := vwc.DeepCopy()
+	base.Name = "istiod-default-validator"
+	base.Labels = map[string]string{"istio.io/rev": "1-29", "app.kubernetes.io/managed-by": "Helm"}
+	base.Annotations = map[string]string{"meta.helm.sh/release-name": "istio-base", "meta.helm.sh/release-namespace": "istio-system"}
+	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, base, metav1.CreateOptions{})
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(context.Background(), vwc.Name, metav1.DeleteOptions{})
+		for _, name := range []string{vwc.Name, base.Name} {
+			_ = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(context.Background(), name, metav1.DeleteOptions{})
+		}
 	})
 
 	// Move the workload off the old revision: then the revision may go.
@@ -120,6 +130,9 @@ func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "ValidatingWebhookConfiguration istio-validator-1-29-istio-system: left behind by revision 1-29, deleted")
 	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, vwc.Name, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))
+	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, base.Name, metav1.GetOptions{})
+	assert.NoError(t, err, "the istio-base release's validator survives")
+	assert.Contains(t, strings.Join(res.Changes, "\n"), "ValidatingWebhookConfiguration istiod-default-validator: labelled with revision 1-29 but owned by Helm release istio-system/istio-base: left to it")
 }
 
 func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {

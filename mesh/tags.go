@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/istio"
@@ -100,17 +101,19 @@ func TagService(tag, rev, ns string) *corev1.Service {
 
 func applyTagService(ctx context.Context, c *cluster.Cluster, svc *corev1.Service) error {
 	svcs := c.Client.CoreV1().Services(svc.Namespace)
-	cur, err := svcs.Get(ctx, svc.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		_, err = svcs.Create(ctx, svc, metav1.CreateOptions{FieldManager: scenarios.DefaultFieldManager})
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := svcs.Get(ctx, svc.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			_, err = svcs.Create(ctx, svc, metav1.CreateOptions{FieldManager: scenarios.DefaultFieldManager})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		cur.Labels, cur.Spec.Selector = svc.Labels, svc.Spec.Selector
+		_, err = svcs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: scenarios.DefaultFieldManager})
 		return err
-	}
-	if err != nil {
-		return err
-	}
-	cur.Labels, cur.Spec.Selector = svc.Labels, svc.Spec.Selector
-	_, err = svcs.Update(ctx, cur, metav1.UpdateOptions{FieldManager: scenarios.DefaultFieldManager})
-	return err
+	})
 }
 
 func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched) error {
@@ -125,23 +128,33 @@ func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.To
 	}
 	want := TagWebhook(injector, a.Tag, a.Revision)
 	hooks := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
-	cur, err := hooks.Get(ctx, want.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		if _, err := hooks.Create(ctx, want, metav1.CreateOptions{FieldManager: scenarios.DefaultFieldManager}); err != nil {
-			return fmt.Errorf("set tag %s: %w", a.Tag, err)
+	// istiod patches the caBundle of every webhook labelled with its revision: between our Get and Update it
+	// may have written the object. Retry on conflict, as kubectl and istioctl do, rather than fail the step.
+	var change string
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := hooks.Get(ctx, want.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			if _, err := hooks.Create(ctx, want, metav1.CreateOptions{FieldManager: scenarios.DefaultFieldManager}); err != nil {
+				return err
+			}
+			change = fmt.Sprintf("revision tag %s: created, points at %s", a.Tag, a.Revision)
+			return nil
+		case err != nil:
+			return err
 		}
-		env.Changed("revision tag %s: created, points at %s", a.Tag, a.Revision)
-	case err != nil:
-		return fmt.Errorf("set tag %s: %w", a.Tag, err)
-	default:
 		from := cur.Labels[istio.RevisionLabel]
 		cur.Labels, cur.Webhooks = want.Labels, want.Webhooks
 		if _, err := hooks.Update(ctx, cur, metav1.UpdateOptions{FieldManager: scenarios.DefaultFieldManager}); err != nil {
-			return fmt.Errorf("set tag %s: %w", a.Tag, err)
+			return err
 		}
-		env.Changed("revision tag %s: %s → %s", a.Tag, from, a.Revision)
+		change = fmt.Sprintf("revision tag %s: %s → %s", a.Tag, from, a.Revision)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set tag %s: %w", a.Tag, err)
 	}
+	env.Changed("%s", change)
 	svc := TagService(a.Tag, a.Revision, tagNamespace(injector))
 	if err := applyTagService(ctx, c, svc); err != nil {
 		return fmt.Errorf("set tag %s: service %s/%s: %w", a.Tag, svc.Namespace, svc.Name, err)

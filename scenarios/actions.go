@@ -102,17 +102,29 @@ type HTTPAction struct {
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
 	Body    string            `yaml:"body,omitempty" json:"body,omitempty"`
 	Expect  []int             `yaml:"expect" json:"expect"`
+	// RetryFor repeats the probe (every RetryInterval) until it answers as expected or this long has
+	// passed: "the ingress answers 200" before warm-up starts, rather than one probe and hope.
+	RetryFor Duration `yaml:"retryFor,omitempty" json:"retryFor,omitempty"`
 }
+
+// RetryInterval is the time between two probes of an http step with retryFor.
+const RetryInterval = 500 * time.Millisecond
 
 // Validate implements ActionSpec.
 func (a *HTTPAction) Validate(_ *Scenario, p Problems, path string) {
 	validateURL(p, a.Pos, path, a.URL)
 	validateMethod(p, a.Pos, path, a.Method)
 	validateCodes(p, a.Pos, path, a.Expect)
+	if a.RetryFor < 0 {
+		p.Add(a.Pos.Field("retryFor"), join(path, "retryFor"), "%s is negative: expected a duration such as 2m", a.RetryFor)
+	}
 }
 
 // Describe implements ActionSpec.
 func (a *HTTPAction) Describe() string {
+	if a.RetryFor > 0 {
+		return fmt.Sprintf("probe %s %s until it answers %v (at most %s)", a.Method, a.URL, a.Expect, a.RetryFor)
+	}
 	return fmt.Sprintf("probe %s %s, expect %v", a.Method, a.URL, a.Expect)
 }
 

@@ -137,13 +137,21 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 	if wait == 0 {
 		wait = 3 * time.Minute
 	}
-	p.logf("kind: creating cluster %s (%s)", name, image)
+	// kind exports the kubeconfig into ~/.kube/config (or $KUBECONFIG) and switches the user's current context
+	// unless told where: the run's own file, so the user's is left as it was.
+	dir, err := os.MkdirTemp("", "canarygate-kind-")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	p.logf("kind: creating cluster %s (%s), kubeconfig %s", name, image, path)
 	created := make(chan error, 1)
 	// kind's create takes no context: run it so that SIGINT or a timeout returns at once, and delete what it
 	// made once it finishes.
 	err = ctxcall.Do(ctx, "kind: create cluster "+name, func() error {
 		err := kp.Create(name, kindcluster.CreateWithNodeImage(image), kindcluster.CreateWithRawConfig(raw),
-			kindcluster.CreateWithWaitForReady(wait), kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))
+			kindcluster.CreateWithKubeconfigPath(path), kindcluster.CreateWithWaitForReady(wait),
+			kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))
 		created <- err
 		return err
 	})
@@ -151,7 +159,7 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 		if ctx.Err() != nil {
 			go func() {
 				if <-created == nil {
-					_ = kp.Delete(name, "")
+					_ = kp.Delete(name, path)
 				}
 			}()
 		}
@@ -162,18 +170,13 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 	defer func() {
 		if err != nil && !p.Keep && !p.KeepOnFailure {
 			p.logf("kind: deleting cluster %s after: %v", name, err)
-			_ = kp.Delete(name, "")
+			_ = kp.Delete(name, path)
 		}
 	}()
 	kubeconfig, err := kp.KubeConfig(name, false)
 	if err != nil {
 		return nil, fmt.Errorf("kind: kubeconfig of %s: %w", name, err)
 	}
-	dir, err := os.MkdirTemp("", "canarygate-kind-")
-	if err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
 		return nil, err
 	}
@@ -219,6 +222,6 @@ func (p Provider) Release(ctx context.Context, c *cluster.Cluster, runFailed boo
 	}
 	p.logf("kind: deleting cluster %s", c.Name)
 	return ctxcall.Do(ctx, "kind: delete cluster "+c.Name, func() error {
-		return kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{})).Delete(c.Name, "")
+		return kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{})).Delete(c.Name, c.Kubeconfig)
 	})
 }

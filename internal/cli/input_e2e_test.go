@@ -188,3 +188,26 @@ steps:
 	assert.Contains(t, out, "https://127.0.0.1:1")
 	assert.NotContains(t, out, "https://127.0.0.1:2", "only the named context's cluster")
 }
+
+// The default scenario follows Istio's "Upgrade with Helm" order: base (CRDs) first keeping the old default
+// revision, the canary istiod, gateways, workloads, the default revision, the old istiod last.
+func TestTheDefaultScenarioFollowsIstiosHelmUpgradeOrder(t *testing.T) {
+	res := runCLI(t, "plan", "istio-canary", "--no-env")
+	require.Equal(t, 0, res.code)
+	order := []string{"upgrade-base-crds", "install-new-revision", "migrate-gateway", "remove-old-gateway", "move-demo-a", "move-demo-b", "default-revision-new", "uninstall-old-control-plane"}
+	last := -1
+	for _, step := range order {
+		i := strings.Index(res.stdout, " "+step+" ")
+		require.GreaterOrEqual(t, i, 0, "step %s planned", step)
+		assert.Greater(t, i, last, "%s comes after the step before it in Istio's order", step)
+		last = i
+	}
+	assert.Regexp(t, `upgrade-base-crds +\[helmUpgrade\] helm upgrade release istio-system/istio-base .* base@1\.30\.3`, res.stdout)
+	sc, err := scenarios.Load("istio-canary", scenarios.Vars{})
+	require.NoError(t, err)
+	for _, st := range sc.Steps {
+		if st.Name == "upgrade-base-crds" {
+			assert.Equal(t, "1-29", st.Action.(*scenarios.HelmAction).Values["defaultRevision"], "base upgraded first keeps the old default revision")
+		}
+	}
+}
