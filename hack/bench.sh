@@ -32,16 +32,27 @@ go build -o "$work/bin/canarygate" ./cmd/canarygate
 go build -o "$work/bin/okserver" ./hack/okserver
 VEGETA="$work/bin/vegeta"
 CG="$work/bin/canarygate"
-"$work/bin/okserver" >"$work/addr" 2>"$work/okserver.log" &
-server_pid=$!
-for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
-addr="$(head -n1 "$work/addr")"
-echo "bench: target http://$addr/ (hack/okserver), vegeta $vegeta_version, $(nproc) CPUs"
+# Every measurement gets a fresh server, once the sockets the previous one left in TIME_WAIT are gone: a run
+# that overloaded the server (or used up ephemeral ports) must not spoil the next one.
+fresh_server() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  for _ in $(seq 120); do
+    [ "$(ss -Htan state time-wait 2>/dev/null | wc -l)" -lt 1000 ] && break
+    sleep 1
+  done
+  : >"$work/addr"
+  "$work/bin/okserver" >"$work/addr" 2>>"$work/okserver.log" &
+  server_pid=$!
+  for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
+  addr="$(head -n1 "$work/addr")"
+}
+fresh_server
+echo "bench: target hack/okserver on loopback (a fresh one per measurement), vegeta $vegeta_version, $(nproc) CPUs"
 
 rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1" | awk '{printf "%.0f MB", $1/1024}'; }
 secs() { sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1"; }
 
-scenario() { # name rate warmup formats [maxWorkers]
+scenario() { # name rate warmup formats [maxWorkers] (writes the scenario for the current server)
   local extra=""
   [ -n "${5:-}" ] && extra=", maxWorkers: $5"
   cat >"$work/$1.yaml" <<YAML
@@ -87,10 +98,12 @@ PY
 }
 
 echo "== 1. ${RATE}/s for $DURATION"
+fresh_server
 echo "GET http://$addr/" | /usr/bin/time -v "$VEGETA" attack -rate="$RATE" -duration="$DURATION" >"$work/v1.bin" 2>"$work/v1.time"
 vegeta_report "$work/v1.bin"
 echo "  vegeta CLI peak RSS $(rss "$work/v1.time")"
 rm -f "$work/v1.bin"
+fresh_server
 scenario c1 "$RATE/s" "$DURATION" "json, vegeta"
 /usr/bin/time -v "$CG" run "$work/c1.yaml" --no-env >/dev/null 2>"$work/c1.time" || true
 summarize "$work/c1"
@@ -98,10 +111,12 @@ echo "  canarygate peak RSS $(rss "$work/c1.time")"
 rm -rf "$work/c1"
 
 echo "== 2. rate max with $MAX_WORKERS workers for $MAX_DURATION"
+fresh_server
 echo "GET http://$addr/" | /usr/bin/time -v "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin" 2>"$work/v2.time"
 vegeta_report "$work/v2.bin"
 echo "  vegeta CLI peak RSS $(rss "$work/v2.time")"
 rm -f "$work/v2.bin"
+fresh_server
 scenario c2 max "$MAX_DURATION" "json, vegeta" "$MAX_WORKERS"
 /usr/bin/time -v "$CG" run "$work/c2.yaml" --no-env >/dev/null 2>"$work/c2.time" || true
 summarize "$work/c2"
@@ -109,6 +124,7 @@ echo "  canarygate peak RSS $(rss "$work/c2.time")"
 rm -rf "$work/c2"
 
 echo "== 3. 1M results (10000/s for 100 s) with every report"
+fresh_server
 scenario c3 10000/s 100s "html, junit, json, markdown, vegeta"
 /usr/bin/time -v "$CG" run "$work/c3.yaml" --no-env >/dev/null 2>"$work/c3.time" || true
 summarize "$work/c3"
