@@ -318,6 +318,11 @@ func ObservationKey(g *scenarios.GatewayAddressStable) string {
 	return "service-address/" + g.Namespace + "/" + g.Service
 }
 
+// EndpointsObservationKey names the observations of a Service's ready endpoints (a count).
+func EndpointsObservationKey(g *scenarios.GatewayAddressStable) string {
+	return "service-ready-endpoints/" + g.Namespace + "/" + g.Service
+}
+
 // Absent is the value observers record while a watched object does not exist.
 const Absent = "absent"
 
@@ -348,6 +353,25 @@ func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.
 			}
 		}
 	}
+	// Ready endpoints behind the address: never zero while traffic ran. (Observed when the harness watches
+	// EndpointSlices; a run record without them is judged on the address alone.)
+	var noEndpoints []string
+	epObs := run.Observations[EndpointsObservationKey(g)]
+	var noEndpointSteps []int
+	for _, o := range epObs {
+		if o.Value == "0" {
+			p := phaseAt(run, o.AtMs)
+			noEndpointSteps = append(noEndpointSteps, p)
+			where := ""
+			if p >= 0 {
+				where = fmt.Sprintf(" during %q", run.Phases[p].Name)
+			}
+			noEndpoints = append(noEndpoints, fmt.Sprintf("%.1fs%s", o.AtMs/1000, where))
+		}
+	}
+	if len(epObs) > 0 {
+		c.Evidence = append(c.Evidence, fmt.Sprintf("ready endpoints: %s", observedValues(epObs)))
+	}
 	switch {
 	case absent > 0:
 		c.Passed = false
@@ -355,9 +379,25 @@ func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.
 	case len(distinct) > 1:
 		c.Passed = false
 		c.Summary = fmt.Sprintf("the address of Service %s/%s changed %d time(s)", g.Namespace, g.Service, len(obs)-1)
+	case len(noEndpoints) > 0:
+		c.Passed = false
+		c.Steps = nil
+		blame(&c, run, noEndpointSteps)
+		c.Summary = fmt.Sprintf("Service %s/%s kept its address but had no ready endpoint at %s", g.Namespace, g.Service, strings.Join(noEndpoints, ", "))
 	default:
 		c.Steps = nil
 		c.Summary = fmt.Sprintf("Service %s/%s kept %s", g.Namespace, g.Service, obs[0].Value)
+		if len(epObs) > 0 {
+			c.Summary += fmt.Sprintf(" with ready endpoints throughout (%s)", observedValues(epObs))
+		}
 	}
 	return c
+}
+
+func observedValues(obs []summary.Observation) string {
+	vals := make([]string, len(obs))
+	for i, o := range obs {
+		vals[i] = o.Value
+	}
+	return strings.Join(vals, " → ")
 }

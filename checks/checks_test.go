@@ -194,3 +194,30 @@ func TestEveryGateKindHasAnEvaluator(t *testing.T) {
 		assert.True(t, ok, "gate kind %q has no evaluator", k)
 	}
 }
+
+// The Service kept its address, but for a moment no ready endpoint stood behind it (the old gateway went
+// before the new one was ready): that is an outage, blamed on the step it happened in.
+func TestGatewayAddressStableFailsWhenReadyEndpointsDropToZero(t *testing.T) {
+	spec := &scenarios.GatewayAddressStable{Namespace: "istio-ingress", Service: "istio-ingressgateway"}
+	g := gate(scenarios.GateGatewayAddressStable, spec)
+	const addr = "ClusterIP 10.96.0.10 ports http2:80/TCP"
+	with := func(eps ...summary.Observation) *summary.Run {
+		return run(func(r *summary.Run) {
+			r.Observations = map[string][]summary.Observation{
+				ObservationKey(spec):          {{AtMs: 10, Value: addr}},
+				EndpointsObservationKey(spec): eps,
+			}
+		})
+	}
+	c := Evaluate(g, with(summary.Observation{AtMs: 10, Value: "1"}, summary.Observation{AtMs: 2500, Value: "2"}, summary.Observation{AtMs: 3000, Value: "1"}))
+	assert.True(t, c.Passed, c.Summary)
+	assert.Contains(t, c.Summary, "with ready endpoints throughout (1 → 2 → 1)")
+
+	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: "1"}, summary.Observation{AtMs: 2500, Value: "0"}, summary.Observation{AtMs: 2600, Value: "1"}))
+	assert.False(t, c.Passed)
+	assert.Equal(t, `Service istio-ingress/istio-ingressgateway kept its address but had no ready endpoint at 2.5s during "upgrade"`, c.Summary)
+	assert.Equal(t, []string{"upgrade"}, c.Steps)
+
+	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: "0"}))
+	assert.False(t, c.Passed, "no endpoint from the start")
+}

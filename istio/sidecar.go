@@ -98,9 +98,15 @@ func RevisionOfAddress(addr string) string {
 // EachProxy calls fn with every live pod's proxy (terminating and finished pods are passed over: they are
 // leaving whatever control plane they had).
 func EachProxy(pods []corev1.Pod, fn func(p *corev1.Pod, px Proxy)) error {
+	return eachProxy(pods, false, fn)
+}
+
+// eachProxy is EachProxy, with terminating pods included when asked: a pod being deleted still runs its
+// proxy (and holds its xDS connection) until its grace period ends.
+func eachProxy(pods []corev1.Pod, terminating bool, fn func(p *corev1.Pod, px Proxy)) error {
 	for i := range pods {
 		p := &pods[i]
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		if (p.DeletionTimestamp != nil && !terminating) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
 		px, err := ProxyOf(p)
@@ -132,9 +138,13 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 // must not be removed.
 func Attached(pods []corev1.Pod, revision string) ([]string, error) {
 	var out []string
-	err := EachProxy(pods, func(p *corev1.Pod, px Proxy) {
+	err := eachProxy(pods, true, func(p *corev1.Pod, px Proxy) {
 		if px.Injected && (px.Revision == revision || RevisionOfAddress(px.DiscoveryAddress) == revision) {
-			out = append(out, p.Namespace+"/"+p.Name)
+			name := p.Namespace + "/" + p.Name
+			if p.DeletionTimestamp != nil {
+				name += " (terminating)"
+			}
+			out = append(out, name)
 		}
 	})
 	return out, err

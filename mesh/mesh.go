@@ -5,12 +5,14 @@ package mesh
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/canarygate/canarygate/cluster"
@@ -77,6 +79,56 @@ func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 	return UninstallRevision(ctx, env, c, touched, env.Step.Action.(*scenarios.UninstallRevisionAction))
 }
 
+// IstiodMetrics fetches an istiod pod's monitoring metrics (:15014/metrics), where pilot_xds counts the
+// proxies connected to it over xDS.
+type IstiodMetrics func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error)
+
+// IstiodMetricsKey is the runner.Env service that replaces the default IstiodMetrics (tests serve a stand-in
+// from loopback: a pod IP of the test control plane leads off this machine).
+const IstiodMetricsKey = "istiod-metrics"
+
+// APIServerIstiodMetrics reads istiod's metrics through the API server's pod proxy.
+func APIServerIstiodMetrics(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
+	return c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, "15014", "metrics", nil).Stream(ctx)
+}
+
+type connections struct {
+	total float64
+	per   []string
+}
+
+// connectedProxies asks every running (or terminating) istiod pod of the revision how many proxies are
+// connected to it now.
+func connectedProxies(ctx context.Context, env *runner.Env, c *cluster.Cluster, ns, rev string) (connections, error) {
+	var out connections
+	fetch, ok := env.Services[IstiodMetricsKey].(IstiodMetrics)
+	if !ok {
+		fetch = APIServerIstiodMetrics
+	}
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod," + istio.RevisionLabel + "=" + rev})
+	if err != nil {
+		return out, fmt.Errorf("list istiod pods of revision %s: %w", rev, err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		rc, err := fetch(ctx, c, p)
+		if err != nil {
+			return out, fmt.Errorf("%w: cannot read the connected proxies of istiod %s/%s: %w", ErrNotDrained, p.Namespace, p.Name, err)
+		}
+		n, _, err := istio.Gauge(rc, "pilot_xds", nil)
+		rc.Close()
+		if err != nil {
+			return out, fmt.Errorf("istiod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		out.total += n
+		out.per = append(out.per, fmt.Sprintf("%s %g", p.Name, n))
+	}
+	return out, nil
+}
+
 // otherRelease names the Helm release (namespace/name) that owns an object, when that is not the given
 // release; "" when the object is the release's own or no release's.
 func otherRelease(m metav1.ObjectMeta, release, namespace string) string {
@@ -105,7 +157,18 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 		}
 		return fmt.Errorf("%w: refusing to uninstall revision %s: %d proxies still attached (%s)", ErrNotDrained, a.Revision, len(attached), strings.Join(shown, ", "))
 	}
-	env.Changed("revision %s: no proxy attached", a.Revision)
+	env.Changed("revision %s: no pod's proxy is of it or points at it", a.Revision)
+	// The pods say what they were injected with; the revision's istiod says who is connected right now.
+	connected, err := connectedProxies(ctx, env, c, a.Namespace, a.Revision)
+	if err != nil {
+		return err
+	}
+	if connected.total > 0 {
+		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod reports %g connected proxies (pilot_xds: %s)", ErrNotDrained, a.Revision, connected.total, strings.Join(connected.per, ", "))
+	}
+	if len(connected.per) > 0 {
+		env.Changed("revision %s: its istiod reports no connected proxy (pilot_xds: %s)", a.Revision, strings.Join(connected.per, ", "))
+	}
 
 	cfg, err := helmrelease.Configuration(c, a.Namespace, func(format string, args ...any) { fmt.Fprintf(env.Output, "helm: "+format+"\n", args...) })
 	if err != nil {

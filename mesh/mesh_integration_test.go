@@ -3,9 +3,13 @@ package mesh_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/mesh"
@@ -186,7 +191,7 @@ func TestRollbackMovesNamespacesBackAndRemovesTheNewRevision(t *testing.T) {
 	changes := strings.Join(res.Changes, "\n")
 	assert.Contains(t, changes, "label istio.io/rev: 9-88 → 9-87")
 	assert.Contains(t, changes, "deployment "+ns+"/app: restarted and rolled out")
-	assert.Contains(t, changes, "revision 9-88: no proxy attached")
+	assert.Contains(t, changes, "revision 9-88: no pod's proxy is of it or points at it")
 	assert.Contains(t, changes, "helm release istio-system/istiod-9-88: was not installed")
 }
 
@@ -213,4 +218,54 @@ func TestIstioActionsFailForTheRightReason(t *testing.T) {
 			assert.Contains(t, res.Err.Error(), c.want, name)
 		}
 	}
+}
+
+// istiodStandIn serves an istiod monitoring exposition (pilot_xds = connected) from loopback, in the layout
+// of istio/testdata/istiod-monitoring.txt; the test control plane's pod IPs lead off this machine.
+func istiodStandIn(t *testing.T, connected *atomic.Int64) mesh.IstiodMetrics {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "# HELP pilot_xds Number of endpoints connected to this pilot using XDS.\n# TYPE pilot_xds gauge\npilot_xds{version=\"1.29.6\"} %d\n", connected.Load())
+	}))
+	t.Cleanup(srv.Close)
+	return func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/metrics", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		return resp.Body, nil
+	}
+}
+
+// Drain is read from the revision's istiod: while it reports a connected proxy (a pod the annotations do
+// not show: another cluster's, a VM, a pod mid-restart), the revision stays; at zero it goes.
+func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "istiod")
+	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "istiod-5-01", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "istiod", "istio.io/rev": "5-01"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istiod", "istio.io/rev": "5-01"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "example.invalid/pilot:1"}}}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitPodsReady(ctx, e.Cluster(t), ns, "app=istiod"))
+
+	var connected atomic.Int64
+	connected.Store(1)
+	services := map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &connected)}
+	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 5-01, namespace: %s}", ns)
+	res := e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
+	assert.Contains(t, res.Err.Error(), "its istiod reports 1 connected proxies (pilot_xds: istiod-5-01-")
+
+	connected.Store(0)
+	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 5-01: its istiod reports no connected proxy (pilot_xds: istiod-5-01-")
 }

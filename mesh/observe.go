@@ -2,11 +2,14 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,8 +32,17 @@ func Observers() map[string]cluster.Observer {
 			if err != nil {
 				return err
 			}
-			key := checks.ObservationKey(spec)
-			return WatchServiceAddress(ctx, c, spec.Namespace, spec.Service, func(v string) { record(key, v) })
+			// The address and the ready endpoints behind it, for the whole run: a Service that keeps its
+			// address but has no ready endpoint for a moment is an outage all the same.
+			addr, eps := checks.ObservationKey(spec), checks.EndpointsObservationKey(spec)
+			errs := make(chan error, 2)
+			go func() {
+				errs <- WatchServiceAddress(ctx, c, spec.Namespace, spec.Service, func(v string) { record(addr, v) })
+			}()
+			go func() {
+				errs <- WatchReadyEndpoints(ctx, c, spec.Namespace, spec.Service, func(n int) { record(eps, strconv.Itoa(n)) })
+			}()
+			return errors.Join(<-errs, <-errs)
 		},
 	}
 }
@@ -94,6 +106,54 @@ func WatchServiceAddress(ctx context.Context, c *cluster.Cluster, ns, name strin
 	})
 	if ctx.Err() != nil {
 		return nil // watched until the run ended
+	}
+	return err
+}
+
+// WatchReadyEndpoints records how many ready endpoints the Service's EndpointSlices hold, now and at every
+// change, until ctx ends. An endpoint without a ready condition counts as ready, as the API defines it.
+func WatchReadyEndpoints(ctx context.Context, c *cluster.Cluster, ns, service string, record func(int)) error {
+	slices := c.Client.DiscoveryV1().EndpointSlices(ns)
+	sel := discoveryv1.LabelServiceName + "=" + service
+	lw := kube.ListWatch(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return slices.List(ctx, o) },
+		slices.Watch, func(o *metav1.ListOptions) { o.LabelSelector = sel })
+	last := -1
+	count := func(store cache.Store) {
+		n := 0
+		for _, item := range store.List() {
+			for _, ep := range item.(*discoveryv1.EndpointSlice).Endpoints {
+				if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+					n++
+				}
+			}
+		}
+		if n != last {
+			last = n
+			record(n)
+		}
+	}
+	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	pre := func(s cache.Store) (bool, error) {
+		for _, item := range s.List() {
+			_ = store.Add(item)
+		}
+		count(store)
+		return false, nil
+	}
+	_, err := watchtools.UntilWithSync(ctx, lw, &discoveryv1.EndpointSlice{}, pre, func(ev watch.Event) (bool, error) {
+		switch ev.Type {
+		case watch.Deleted:
+			_ = store.Delete(ev.Object)
+		case watch.Added, watch.Modified:
+			_ = store.Update(ev.Object)
+		default:
+			return false, nil
+		}
+		count(store)
+		return false, nil
+	})
+	if ctx.Err() != nil {
+		return nil
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/internal/testserver"
+	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -29,13 +30,7 @@ func TestGatewayAddressStableWatchesTheIngressServiceForTheWholeRun(t *testing.T
 		{"node port moved", `{"spec":{"ports":[{"name":"http","port":80,"targetPort":80,"nodePort":30091}]}}`, 30090, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := e.Namespace(t, "ingress")
-			_, err := e.Client.CoreV1().Services(ns).Create(context.Background(), &corev1.Service{
-				ObjectMeta: metav1.ObjectMeta{Name: "ingress"},
-				Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"istio": "ingressgateway"},
-					Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: tc.nodePort}}},
-			}, metav1.CreateOptions{})
-			require.NoError(t, err)
+			ns := ingress(t, e, "ingress", tc.nodePort)
 			dir := t.TempDir()
 			res := runCLI(t, "run", "testdata/gateway-address.yaml", "--no-env", "--out", dir,
 				"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns, "--var", "PATCH="+tc.patch)
@@ -50,7 +45,7 @@ func TestGatewayAddressStableWatchesTheIngressServiceForTheWholeRun(t *testing.T
 			}
 			if tc.code == 0 {
 				assert.True(t, gate.Passed, gate.Summary)
-				assert.Len(t, gate.Evidence, 1, "one address all along")
+				assert.Contains(t, gate.Summary, "with ready endpoints throughout (1)")
 				return
 			}
 			assert.False(t, gate.Passed)
@@ -59,4 +54,67 @@ func TestGatewayAddressStableWatchesTheIngressServiceForTheWholeRun(t *testing.T
 			assert.Contains(t, strings.Join(gate.Evidence, "\n"), "node:30091")
 		})
 	}
+}
+
+// ingress makes a namespace with a gateway Deployment (app=gw, run by kwok) behind a NodePort Service
+// "ingress", and waits until the gateway is available: its EndpointSlice then holds one ready endpoint.
+// Nothing ever connects to it: the stream targets a loopback server.
+func ingress(t *testing.T, e *testenv.Env, prefix string, nodePort int32) string {
+	t.Helper()
+	ns := e.Namespace(t, prefix)
+	createDeployment(t, e, ns, "gw", nil)
+	require.NoError(t, kube.WaitRolledOut(context.Background(), e.Cluster(t), ns, "gw"))
+	_, err := e.Client.CoreV1().Services(ns).Create(context.Background(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "ingress"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "gw"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: nodePort}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return ns
+}
+
+func gatewayGate(t *testing.T, dir string) summary.Check {
+	t.Helper()
+	run, err := summary.Read(dir)
+	require.NoError(t, err)
+	for _, c := range run.Checks {
+		if c.Kind == "gatewayAddressStable" {
+			return c
+		}
+	}
+	t.Fatal("no gatewayAddressStable check")
+	return summary.Check{}
+}
+
+// The address never changes, but the gateway behind it is scaled to zero and back: the ready endpoints
+// drop to zero, and the gate fails naming the step.
+func TestGatewayGateFailsWhenReadyEndpointsDropToZero(t *testing.T) {
+	e := testenv.Need(t, kubeEnv)
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	ns := ingress(t, e, "endpoints", 30095)
+	dir := t.TempDir()
+	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--out", dir,
+		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
+	require.Equal(t, 1, res.code)
+	gate := gatewayGate(t, dir)
+	assert.False(t, gate.Passed)
+	assert.Contains(t, gate.Summary, "kept its address but had no ready endpoint at")
+	assert.Contains(t, gate.Steps, "gateway-down", "the endpoints went while the gateway was scaled down")
+}
+
+// A Service that does not exist for the whole run is no stable address.
+func TestGatewayGateFailsWhenTheServiceIsAbsent(t *testing.T) {
+	e := testenv.Need(t, kubeEnv)
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	ns := e.Namespace(t, "absent")
+	createDeployment(t, e, ns, "gw", nil)
+	dir := t.TempDir()
+	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--out", dir,
+		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
+	require.Equal(t, 1, res.code)
+	gate := gatewayGate(t, dir)
+	assert.False(t, gate.Passed)
+	assert.Contains(t, gate.Summary, "was absent")
 }
