@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/canarygate/canarygate/internal/proc"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -41,16 +42,6 @@ func TestRunPassesOnExit0AndFailsNamingTheStatus(t *testing.T) {
 
 	e, _ = env(&scenarios.RunAction{Command: filepath.Join(t.TempDir(), "missing")})
 	assert.ErrorIs(t, Run(context.Background(), e), os.ErrNotExist)
-}
-
-// alive reports whether pid is a live process (a zombie is not: it has ended and waits to be reaped).
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // A step that times out ends its whole process group: the shell and a child that ignores SIGTERM get SIGKILL
@@ -82,7 +73,7 @@ func TestRunKillsTheWholeProcessGroupAfterTheGracePeriod(t *testing.T) {
 	for _, f := range strings.Fields(string(data)) {
 		pid, err := strconv.Atoi(f)
 		require.NoError(t, err)
-		assert.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 10*time.Millisecond, "pid %d outlived its step", pid)
+		assert.Eventually(t, func() bool { return !proc.Alive(pid) }, 10*time.Second, 10*time.Millisecond, "pid %d outlived its step", pid)
 	}
 }
 
@@ -96,11 +87,11 @@ func TestKillStartedEndsWhatPassedStepsLeftBehind(t *testing.T) {
 	require.NoError(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	require.NoError(t, err)
-	require.True(t, alive(pid), "still running after its step passed")
+	require.True(t, proc.Alive(pid), "still running after its step passed")
 	assert.GreaterOrEqual(t, KillStarted(), 1)
-	assert.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 10*time.Millisecond)
+	assert.Eventually(t, func() bool { return !proc.Alive(pid) }, 10*time.Second, 10*time.Millisecond)
 	assert.Zero(t, KillStarted(), "each group is killed once")
-	assert.True(t, errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) || !alive(pid))
+	assert.True(t, errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) || !proc.Alive(pid))
 }
 
 func TestSoakHoldsForItsDurationAndStopsWhenCancelled(t *testing.T) {

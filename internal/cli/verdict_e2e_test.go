@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/canarygate/canarygate/internal/proc"
 	"github.com/canarygate/canarygate/internal/testserver"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/summary"
@@ -156,17 +157,6 @@ checks:
 	assert.Contains(t, check.Output, `step "one" failed`)
 }
 
-// alive reports whether pid is a live process (a zombie has ended: it only waits to be reaped).
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
 // The first signal lets teardown finish; a second one during a slow teardown exits at once with the reports
 // of what was measured, and kills the teardown's processes — also a child that ignores SIGTERM.
 func TestSecondSignalDuringASlowTeardownExitsAtOnceAndNoChildSurvives(t *testing.T) {
@@ -234,7 +224,7 @@ report:
 	for _, f := range strings.Fields(string(data)) {
 		pid, err := strconv.Atoi(f)
 		require.NoError(t, err)
-		assert.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 10*time.Millisecond, "pid %d outlived canarygate", pid)
+		assert.Eventually(t, func() bool { return !proc.Alive(pid) }, 10*time.Second, 10*time.Millisecond, "pid %d outlived canarygate", pid)
 	}
 	run, err := summary.Read(dir)
 	require.NoError(t, err, "the reports of what was measured were written")
