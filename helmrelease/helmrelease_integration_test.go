@@ -194,3 +194,30 @@ func TestInstallFromAnOCIRegistry(t *testing.T) {
 	require.Error(t, res.Err)
 	assert.Contains(t, res.Err.Error(), "charts/nope")
 }
+
+// Each Helm action fails, naming what it could not do — next to the test above where each passes.
+func TestHelmActionsFailForTheRightReason(t *testing.T) {
+	e := testenv.Need(t, env)
+	helmHome(t)
+	ctx := context.Background()
+	url := chartRepo(t, demoChart("demo", "1.0.0", goodTemplate))
+	ns := e.Namespace(t, "helm-fail")
+	for _, c := range []struct {
+		step string
+		want string
+	}{
+		{fmt.Sprintf("name: upgrade-missing\nhelmUpgrade: {release: never-installed, namespace: %s, repo: %s, chart: demo, version: 1.0.0, timeout: 1m}", ns, url),
+			"never-installed"},
+		{fmt.Sprintf("name: install-unknown-version\nhelmInstall: {release: demo, namespace: %s, repo: %s, chart: demo, version: 9.9.9, timeout: 1m}", ns, url),
+			"9.9.9"},
+		{fmt.Sprintf("name: uninstall-missing\nhelmUninstall: {release: never-installed, namespace: %s}", ns),
+			"never-installed"},
+	} {
+		res := e.RunStep(ctx, t, helmrelease.Executors(), c.step)
+		name := strings.SplitN(c.step, "\n", 2)[0]
+		assert.Equal(t, summary.OutcomeFailed, res.Outcome, "%s: %v", name, res.Err)
+		if assert.Error(t, res.Err, name) {
+			assert.Contains(t, res.Err.Error(), c.want, name)
+		}
+	}
+}
