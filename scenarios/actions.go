@@ -138,13 +138,17 @@ func (a *CheckAction) decodeNode(dec *decoder, n *yaml.Node, path string) {
 	a.Gate.decodeNode(dec, n, path)
 }
 
+// Default implements Defaulter.
+func (a *CheckAction) Default() {
+	if a.Name == "" {
+		a.Name = a.Kind
+	}
+}
+
 // Validate implements ActionSpec.
 func (a *CheckAction) Validate(s *Scenario, p Problems, path string) {
 	if a.Spec != nil {
 		a.Spec.Validate(s, p, join(path, a.Kind))
-	}
-	if a.Name == "" {
-		a.Name = a.Kind
 	}
 }
 

@@ -63,9 +63,8 @@ type UninstallRevisionAction struct {
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
-// Validate implements ActionSpec.
-func (a *UninstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
-	required(p, a.Pos, path, "revision", a.Revision, "the revision to remove, e.g. 1-29")
+// Default implements Defaulter.
+func (a *UninstallRevisionAction) Default() {
 	if a.Namespace == "" {
 		a.Namespace = "istio-system"
 	}
@@ -75,6 +74,11 @@ func (a *UninstallRevisionAction) Validate(_ *Scenario, p Problems, path string)
 	if a.Timeout == 0 {
 		a.Timeout = DefaultHelmTimeout
 	}
+}
+
+// Validate implements ActionSpec.
+func (a *UninstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "revision", a.Revision, "the revision to remove, e.g. 1-29")
 }
 
 // Describe implements ActionSpec.
@@ -220,9 +224,8 @@ type InstallRevisionAction struct {
 	Timeout   Duration       `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
-// Validate implements ActionSpec.
-func (a *InstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
-	required(p, a.Pos, path, "revision", a.Revision, "the new revision, e.g. 1-30")
+// Default implements Defaulter.
+func (a *InstallRevisionAction) Default() {
 	if a.Chart == "" {
 		a.Chart = "istiod"
 	}
@@ -235,6 +238,11 @@ func (a *InstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
 	if a.Timeout == 0 {
 		a.Timeout = DefaultHelmTimeout
 	}
+}
+
+// Validate implements ActionSpec.
+func (a *InstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "revision", a.Revision, "the new revision, e.g. 1-30")
 }
 
 // Helm is the helmInstall this action performs.
@@ -273,10 +281,8 @@ type MigrateGatewayAction struct {
 	KeepOld bool `yaml:"keepOld,omitempty" json:"keepOld,omitempty"`
 }
 
-// Validate implements ActionSpec.
-func (a *MigrateGatewayAction) Validate(_ *Scenario, p Problems, path string) {
-	required(p, a.Pos, path, "from", a.From, "the revision the gateway runs now")
-	required(p, a.Pos, path, "to", a.To, "the revision to move it to")
+// Default implements Defaulter.
+func (a *MigrateGatewayAction) Default() {
 	if a.Namespace == "" {
 		a.Namespace = "istio-ingress"
 	}
@@ -292,6 +298,12 @@ func (a *MigrateGatewayAction) Validate(_ *Scenario, p Problems, path string) {
 	if a.Timeout == 0 {
 		a.Timeout = DefaultHelmTimeout
 	}
+}
+
+// Validate implements ActionSpec.
+func (a *MigrateGatewayAction) Validate(_ *Scenario, p Problems, path string) {
+	required(p, a.Pos, path, "from", a.From, "the revision the gateway runs now")
+	required(p, a.Pos, path, "to", a.To, "the revision to move it to")
 }
 
 // Helm is the helmInstall of the new gateway release.
@@ -328,18 +340,22 @@ type RollbackAction struct {
 	Timeout   Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
-// Validate implements ActionSpec.
-func (a *RollbackAction) Validate(_ *Scenario, p Problems, path string) {
-	if len(a.Namespaces) == 0 {
-		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces to move back")
-	}
-	required(p, a.Pos, path, "to", a.To, "the revision or tag to go back to")
+// Default implements Defaulter.
+func (a *RollbackAction) Default() {
 	if a.Namespace == "" {
 		a.Namespace = "istio-system"
 	}
 	if a.Timeout == 0 {
 		a.Timeout = DefaultHelmTimeout
 	}
+}
+
+// Validate implements ActionSpec.
+func (a *RollbackAction) Validate(_ *Scenario, p Problems, path string) {
+	if len(a.Namespaces) == 0 {
+		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces to move back")
+	}
+	required(p, a.Pos, path, "to", a.To, "the revision or tag to go back to")
 }
 
 // Describe implements ActionSpec.

@@ -74,6 +74,13 @@ func (a *HelmAction) Verb() string { return a.verb }
 // Waits reports whether Helm waits for the release to be ready.
 func (a *HelmAction) Waits() bool { return a.Wait == nil || *a.Wait || a.Atomic }
 
+// Default implements Defaulter.
+func (a *HelmAction) Default() {
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+}
+
 // Validate implements ActionSpec.
 func (a *HelmAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "release", a.Release, "the Helm release name")
@@ -84,9 +91,6 @@ func (a *HelmAction) Validate(_ *Scenario, p Problems, path string) {
 	}
 	if a.Timeout < 0 {
 		p.Add(a.Pos.Field("timeout"), join(path, "timeout"), "negative: expected a positive duration")
-	}
-	if a.Timeout == 0 {
-		a.Timeout = DefaultHelmTimeout
 	}
 	if a.verb == "install" && a.Install {
 		p.Add(a.Pos.Field("install"), join(path, "install"), "only helmUpgrade takes install")
@@ -115,13 +119,17 @@ type HelmUninstallAction struct {
 	IgnoreNotFound bool     `yaml:"ignoreNotFound,omitempty" json:"ignoreNotFound,omitempty"`
 }
 
+// Default implements Defaulter.
+func (a *HelmUninstallAction) Default() {
+	if a.Timeout == 0 {
+		a.Timeout = DefaultHelmTimeout
+	}
+}
+
 // Validate implements ActionSpec.
 func (a *HelmUninstallAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "release", a.Release, "the Helm release name")
 	required(p, a.Pos, path, "namespace", a.Namespace, "the release's namespace")
-	if a.Timeout == 0 {
-		a.Timeout = DefaultHelmTimeout
-	}
 }
 
 // Describe implements ActionSpec.
@@ -425,12 +433,16 @@ type PatchAction struct {
 	Patch any `yaml:"patch" json:"patch"`
 }
 
-// Validate implements ActionSpec.
-func (a *PatchAction) Validate(_ *Scenario, p Problems, path string) {
-	a.validate(p, a.Pos, path, true)
+// Default implements Defaulter.
+func (a *PatchAction) Default() {
 	if a.Type == "" {
 		a.Type = PatchMerge
 	}
+}
+
+// Validate implements ActionSpec.
+func (a *PatchAction) Validate(_ *Scenario, p Problems, path string) {
+	a.validate(p, a.Pos, path, true)
 	if !slices.Contains([]string{PatchMerge, PatchJSON, PatchStrategic}, a.Type) {
 		p.Add(a.Pos.Field("type"), join(path, "type"), "%q: expected merge, json or strategic", a.Type)
 	}
