@@ -49,8 +49,11 @@ func TestMutualTLSBetweenRevisionsIsProvenFromDestinationMetrics(t *testing.T) {
 	assert.EqualValues(t, 1820, cell.MutualTLS)
 	assert.True(t, cell.OK())
 	assert.Equal(t, []string{"demo-a/app-a → demo-b/app-b", "istio-ingress/istio-ingress-1-30 → demo-b/app-b"}, cell.Calls)
-	_, sourceReported := m[Pair{"1-29", "1-29"}]
-	assert.False(t, sourceReported, "source-reported series say nothing about mTLS and are not counted")
+	sourceOnly := m[Pair{"1-29", "1-29"}]
+	require.NotNil(t, sourceOnly, "app-b's own calls to app-c, reported by app-b as the source")
+	assert.EqualValues(t, 42, sourceOnly.SourceRequests)
+	assert.Zero(t, sourceOnly.Requests, "the source knows nothing of mTLS: only the destination's count proves it")
+	assert.False(t, sourceOnly.OK(), "calls no destination recorded prove nothing")
 }
 
 func TestPlaintextAndFailedCallsAreCaught(t *testing.T) {

@@ -1,9 +1,11 @@
 package istio
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -16,6 +18,8 @@ const MutualTLS = "mutual_tls"
 
 // Sample is one series of istio_requests_total.
 type Sample struct {
+	// Pod is the pod whose proxy reported the series (set by the caller that scraped it).
+	Pod                      string
 	Reporter                 string
 	SourceWorkload           string
 	SourceNamespace          string
@@ -23,8 +27,40 @@ type Sample struct {
 	DestinationWorkload      string
 	DestinationNamespace     string
 	ResponseCode             string
+	ResponseFlags            string
 	ConnectionSecurityPolicy string
 	Value                    float64
+}
+
+// key identifies a series across two scrapes of the same pod.
+func (s Sample) key() string {
+	return strings.Join([]string{s.Pod, s.Reporter, s.SourceNamespace, s.SourceWorkload, s.SourcePrincipal,
+		s.DestinationNamespace, s.DestinationWorkload, s.ResponseCode, s.ResponseFlags, s.ConnectionSecurityPolicy}, "\x00")
+}
+
+// ErrCounterReset: a series went down between two scrapes — its proxy restarted, so the window's count is
+// unknown.
+var ErrCounterReset = errors.New("counter reset")
+
+// Diff returns what happened between two scrapes: each series' increase. Series only in after started in
+// the window (they count whole); a series that went down means its proxy restarted (ErrCounterReset).
+func Diff(before, after []Sample) ([]Sample, error) {
+	prev := make(map[string]float64, len(before))
+	for _, s := range before {
+		prev[s.key()] += s.Value
+	}
+	var out []Sample
+	for _, s := range after {
+		d := s.Value - prev[s.key()]
+		if d < 0 {
+			return nil, fmt.Errorf("%w: %s %s→%s %s went from %g to %g", ErrCounterReset, s.Pod, s.Source(), s.Destination(), s.ResponseCode, prev[s.key()], s.Value)
+		}
+		if d > 0 {
+			s.Value = d
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // Workload names a workload in a namespace.
@@ -64,7 +100,7 @@ func ParseMetrics(r io.Reader) ([]Sample, error) {
 		out = append(out, Sample{
 			Reporter: l["reporter"], SourceWorkload: l["source_workload"], SourceNamespace: l["source_workload_namespace"],
 			SourcePrincipal: l["source_principal"], DestinationWorkload: l["destination_workload"],
-			DestinationNamespace: l["destination_workload_namespace"], ResponseCode: l["response_code"],
+			DestinationNamespace: l["destination_workload_namespace"], ResponseCode: l["response_code"], ResponseFlags: l["response_flags"],
 			ConnectionSecurityPolicy: l["connection_security_policy"], Value: v,
 		})
 	}
@@ -111,28 +147,32 @@ type Pair struct{ From, To string }
 
 // Cell is what the calls of one revision pair did.
 type Cell struct {
+	// Requests counts what the destination proxies saw.
 	Requests  float64 `json:"requests"`
 	MutualTLS float64 `json:"mutualTLS"`
 	// Plaintext counts requests the destination saw without mutual TLS.
 	Plaintext float64 `json:"plaintext"`
-	// Failed counts responses that were not 2xx.
+	// Failed counts responses that were not 2xx, as the destination reported them.
 	Failed float64 `json:"failed"`
+	// SourceRequests and SourceFailed are what the calling proxies reported: a call whose TLS handshake
+	// failed never reaches the destination's counters, only the caller's (503, flags UF/URX).
+	SourceRequests float64 `json:"sourceRequests"`
+	SourceFailed   float64 `json:"sourceFailed"`
 	// Calls lists the workload pairs behind the cell.
 	Calls []string `json:"calls"`
 }
 
-// OK reports whether every call succeeded over mutual TLS, and there were calls.
-func (c Cell) OK() bool { return c.Requests > 0 && c.Plaintext == 0 && c.Failed == 0 }
+// OK reports whether the destinations saw calls, all over mutual TLS and 2xx, and no caller saw a failure.
+func (c Cell) OK() bool {
+	return c.Requests > 0 && c.Plaintext == 0 && c.Failed == 0 && c.SourceFailed == 0
+}
 
-// Matrix builds the revision × revision matrix from destination-reported samples. revisionOf says which
-// revision a workload's proxy ran (samples whose workloads it does not know are skipped). Only the
-// destination knows whether the connection was mutual TLS, so source-reported series are ignored.
+// Matrix builds the revision × revision matrix. revisionOf says which revision a workload's proxy ran
+// (samples whose workloads it does not know are skipped). Only the destination knows whether the connection
+// was mutual TLS; only the source knows of calls that never reached the destination: both are counted.
 func Matrix(samples []Sample, revisionOf func(Workload) (string, bool)) map[Pair]*Cell {
 	out := map[Pair]*Cell{}
 	for _, s := range samples {
-		if s.Reporter != "destination" {
-			continue
-		}
 		from, ok1 := revisionOf(s.Source())
 		to, ok2 := revisionOf(s.Destination())
 		if !ok1 || !ok2 {
@@ -144,13 +184,23 @@ func Matrix(samples []Sample, revisionOf func(Workload) (string, bool)) map[Pair
 			c = &Cell{}
 			out[p] = c
 		}
+		if s.Reporter == "source" {
+			c.SourceRequests += s.Value
+			if !is2xx(s.ResponseCode) {
+				c.SourceFailed += s.Value
+			}
+			continue
+		}
+		if s.Reporter != "destination" {
+			continue
+		}
 		c.Requests += s.Value
 		if s.ConnectionSecurityPolicy == MutualTLS {
 			c.MutualTLS += s.Value
 		} else {
 			c.Plaintext += s.Value
 		}
-		if len(s.ResponseCode) != 3 || s.ResponseCode[0] != '2' {
+		if !is2xx(s.ResponseCode) {
 			c.Failed += s.Value
 		}
 		call := s.Source().String() + " → " + s.Destination().String()
@@ -161,3 +211,5 @@ func Matrix(samples []Sample, revisionOf func(Workload) (string, bool)) map[Pair
 	}
 	return out
 }
+
+func is2xx(code string) bool { return len(code) == 3 && code[0] == '2' }

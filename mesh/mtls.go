@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,77 +46,178 @@ func workloadOf(p *corev1.Pod) string {
 // ErrNoMTLSProof is returned when cross-revision calls failed, were plaintext, or did not happen.
 var ErrNoMTLSProof = fmt.Errorf("cross-revision mTLS not proven")
 
-func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.CrossRevisionMTLSAction)
-	scrape, ok := env.Services[ScraperKey].(Scraper)
-	if !ok {
-		scrape = APIServerScraper
-	}
-	revisions := map[istio.Workload]string{}
-	var pods []corev1.Pod
-	for _, ns := range a.Namespaces {
-		touched.Add(ns)
+// meshState is which revision each workload of the namespaces runs, when every pod of each runs one revision
+// and none is terminating; otherwise why not.
+type meshState struct {
+	revisions map[istio.Workload]string
+	pods      []corev1.Pod
+	// unsettled says why the state cannot be judged yet ("" when it can).
+	unsettled string
+}
+
+func readMesh(ctx context.Context, c *cluster.Cluster, namespaces []string) (meshState, error) {
+	st := meshState{revisions: map[istio.Workload]string{}}
+	for _, ns := range namespaces {
 		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return fmt.Errorf("list pods in %s: %w", ns, err)
+			return st, fmt.Errorf("list pods in %s: %w", ns, err)
+		}
+		for i := range list.Items {
+			p := &list.Items[i]
+			if p.DeletionTimestamp != nil && st.unsettled == "" {
+				st.unsettled = fmt.Sprintf("pod %s/%s is terminating", ns, p.Name)
+			}
 		}
 		err = istio.EachProxy(list.Items, func(p *corev1.Pod, px istio.Proxy) {
 			if !px.Injected {
 				return
 			}
 			w := istio.Workload{Namespace: ns, Name: workloadOf(p)}
-			if prev, seen := revisions[w]; seen && prev != px.Revision {
-				// A workload mid-rollout has pods of both revisions: its calls cannot be placed in the matrix.
-				revisions[w] = "mixed"
-			} else {
-				revisions[w] = px.Revision
+			if prev, seen := st.revisions[w]; seen && prev != px.Revision && st.unsettled == "" {
+				st.unsettled = fmt.Sprintf("workload %s has pods of revisions %s and %s", w, prev, px.Revision)
 			}
-			pods = append(pods, *p)
+			st.revisions[w] = px.Revision
+			st.pods = append(st.pods, *p)
 		})
 		if err != nil {
-			return err
+			return st, err
 		}
 	}
-	var samples []istio.Sample
+	return st, nil
+}
+
+// samePods reports whether two states have the same pods (a restart inside the window spoils it).
+func samePods(a, b meshState) bool {
+	if len(a.pods) != len(b.pods) {
+		return false
+	}
+	names := map[string]bool{}
+	for _, p := range a.pods {
+		names[p.Namespace+"/"+p.Name] = true
+	}
+	for _, p := range b.pods {
+		if !names[p.Namespace+"/"+p.Name] {
+			return false
+		}
+	}
+	return true
+}
+
+func scrapeAll(ctx context.Context, c *cluster.Cluster, scrape Scraper, pods []corev1.Pod) ([]istio.Sample, error) {
+	var out []istio.Sample
 	for i := range pods {
-		rc, err := scrape(ctx, c, &pods[i])
+		p := &pods[i]
+		rc, err := scrape(ctx, c, p)
 		if err != nil {
-			return fmt.Errorf("metrics of pod %s/%s: %w", pods[i].Namespace, pods[i].Name, err)
+			return nil, fmt.Errorf("metrics of pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 		s, err := istio.ParseMetrics(rc)
 		rc.Close()
 		if err != nil {
-			return fmt.Errorf("metrics of pod %s/%s: %w", pods[i].Namespace, pods[i].Name, err)
+			return nil, fmt.Errorf("metrics of pod %s/%s: %w", p.Namespace, p.Name, err)
 		}
-		samples = append(samples, s...)
+		for j := range s {
+			s[j].Pod = p.Namespace + "/" + p.Name
+		}
+		out = append(out, s...)
 	}
-	matrix := istio.Matrix(samples, func(w istio.Workload) (string, bool) {
-		rev, ok := revisions[w]
-		return rev, ok && rev != "mixed"
+	return out, nil
+}
+
+// crossRevisionMTLS proves cross-revision calls over a window: once every workload runs one revision and no
+// pod is terminating, the proxies' counters are read, the window passes under load, they are read again, and
+// only the difference is judged — calls made before the window (or before a move) never count, and a
+// handshake that breaks shows in the callers' counters even when the destination records nothing.
+func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
+	a := env.Step.Action.(*scenarios.CrossRevisionMTLSAction)
+	scrape, ok := env.Services[ScraperKey].(Scraper)
+	if !ok {
+		scrape = APIServerScraper
+	}
+	for _, ns := range a.Namespaces {
+		touched.Add(ns)
+	}
+	// Wait (bounded by settle) for a state the window can be judged in: rollouts leave terminating pods of
+	// the old revision behind for their grace period.
+	settleCtx, cancel := context.WithTimeout(ctx, a.Settle.D())
+	defer cancel()
+	var start meshState
+	for {
+		var err error
+		if start, err = readMesh(ctx, c, a.Namespaces); err != nil {
+			return err
+		}
+		if start.unsettled == "" {
+			break
+		}
+		select {
+		case <-settleCtx.Done():
+			return fmt.Errorf("%w: the mesh did not settle within %s (%s)", ErrNoMTLSProof, a.Settle, start.unsettled)
+		case <-time.After(MeshPollInterval):
+		}
+	}
+	before, err := scrapeAll(ctx, c, scrape, start.pods)
+	if err != nil {
+		return err
+	}
+	from := time.Now()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(a.Window.D()):
+	}
+	after, err := scrapeAll(ctx, c, scrape, start.pods)
+	if err != nil {
+		return err
+	}
+	to := time.Now()
+	end, err := readMesh(ctx, c, a.Namespaces)
+	if err != nil {
+		return err
+	}
+	window := fmt.Sprintf("window %s–%s", from.UTC().Format("15:04:05"), to.UTC().Format("15:04:05"))
+	switch {
+	case end.unsettled != "":
+		return fmt.Errorf("%w: the mesh changed during the %s (%s)", ErrNoMTLSProof, window, end.unsettled)
+	case !samePods(start, end):
+		return fmt.Errorf("%w: pods changed during the %s (a restart resets their counters)", ErrNoMTLSProof, window)
+	}
+	calls, err := istio.Diff(before, after)
+	if err != nil {
+		return fmt.Errorf("%w in the %s: %w", ErrNoMTLSProof, window, err)
+	}
+	matrix := istio.Matrix(calls, func(w istio.Workload) (string, bool) {
+		rev, ok := start.revisions[w]
+		return rev, ok
 	})
 	pairs := make([]istio.Pair, 0, len(matrix))
 	for p := range matrix {
 		pairs = append(pairs, p)
 	}
 	sort.Slice(pairs, func(i, j int) bool { return pairs[i].From+pairs[i].To < pairs[j].From+pairs[j].To })
-	var bad []string
-	cross := 0
+	var bad, proven []string
 	for _, p := range pairs {
 		cell := matrix[p]
-		env.Changed("calls %s → %s: %.0f requests, %.0f mTLS, %.0f plaintext, %.0f non-2xx (%s)", p.From, p.To, cell.Requests, cell.MutualTLS, cell.Plaintext, cell.Failed, strings.Join(cell.Calls, "; "))
+		env.Changed("%s: calls %s → %s: %.0f requests at the destinations, %.0f mTLS, %.0f plaintext, %.0f non-2xx; %.0f sent by the callers, %.0f non-2xx (%s)",
+			window, p.From, p.To, cell.Requests, cell.MutualTLS, cell.Plaintext, cell.Failed, cell.SourceRequests, cell.SourceFailed, strings.Join(cell.Calls, "; "))
 		if p.From == p.To {
 			continue
 		}
-		cross++
-		if !cell.OK() {
-			bad = append(bad, fmt.Sprintf("%s → %s: %.0f plaintext, %.0f non-2xx of %.0f", p.From, p.To, cell.Plaintext, cell.Failed, cell.Requests))
+		if cell.OK() {
+			proven = append(proven, fmt.Sprintf("%.0f calls %s→%s", cell.MutualTLS, p.From, p.To))
+			continue
 		}
+		bad = append(bad, fmt.Sprintf("%s → %s: %.0f seen by the destinations (%.0f plaintext, %.0f non-2xx), %.0f non-2xx seen by the callers", p.From, p.To, cell.Requests, cell.Plaintext, cell.Failed, cell.SourceFailed))
 	}
 	switch {
 	case len(bad) > 0:
-		return fmt.Errorf("%w: %s", ErrNoMTLSProof, strings.Join(bad, "; "))
-	case cross == 0:
-		return fmt.Errorf("%w: no calls between workloads of different revisions were seen in %s", ErrNoMTLSProof, strings.Join(a.Namespaces, ", "))
+		return fmt.Errorf("%w in the %s: %s", ErrNoMTLSProof, window, strings.Join(bad, "; "))
+	case len(proven) == 0:
+		return fmt.Errorf("%w: no calls between workloads of different revisions in %s during the %s", ErrNoMTLSProof, strings.Join(a.Namespaces, ", "), window)
 	}
+	env.Changed("mTLS proven for %s in the %s, from destination metrics", strings.Join(proven, ", "), window)
 	return nil
 }
+
+// MeshPollInterval is how often crossRevisionMTLS reads the pods while it waits for the mesh to settle.
+var MeshPollInterval = time.Second

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Istio action kinds.
@@ -181,6 +182,33 @@ func init() {
 type CrossRevisionMTLSAction struct {
 	Pos        Pos      `yaml:"-" json:"-"`
 	Namespaces []string `yaml:"namespaces" json:"namespaces"`
+	// Window is how long calls are watched: the proxies' counters are read at its start and its end, and
+	// only the calls in between are judged (default 20s).
+	Window Duration `yaml:"window" json:"window"`
+	// Settle bounds the wait, before the window, for every workload to be on one revision with no pod
+	// terminating (default 2m).
+	Settle Duration `yaml:"settle" json:"settle"`
+}
+
+// Default window and settle of crossRevisionMTLS.
+const (
+	DefaultMTLSWindow = Duration(20 * time.Second)
+	DefaultMTLSSettle = Duration(2 * time.Minute)
+)
+
+// Default implements Defaulter.
+func (a *CrossRevisionMTLSAction) Default() {
+	if a.Window == 0 {
+		a.Window = DefaultMTLSWindow
+	}
+	if a.Settle == 0 {
+		a.Settle = DefaultMTLSSettle
+	}
+}
+
+// DefaultTimeout implements ActionDefaulter: the settle, the window and a minute to read the proxies.
+func (a *CrossRevisionMTLSAction) DefaultTimeout() Duration {
+	return max(a.Window, DefaultMTLSWindow) + max(a.Settle, DefaultMTLSSettle) + Duration(time.Minute)
 }
 
 // Validate implements ActionSpec.
@@ -188,11 +216,17 @@ func (a *CrossRevisionMTLSAction) Validate(_ *Scenario, p Problems, path string)
 	if len(a.Namespaces) == 0 {
 		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces whose workloads call each other")
 	}
+	if a.Window <= 0 {
+		p.Add(a.Pos.Field("window"), join(path, "window"), "%s: expected a positive duration such as 20s", a.Window)
+	}
+	if a.Settle < 0 {
+		p.Add(a.Pos.Field("settle"), join(path, "settle"), "%s is negative: expected a duration such as 2m", a.Settle)
+	}
 }
 
 // Describe implements ActionSpec.
 func (a *CrossRevisionMTLSAction) Describe() string {
-	return fmt.Sprintf("prove calls between revisions in %s succeeded over mTLS (destination proxies' istio_requests_total)", strings.Join(a.Namespaces, ", "))
+	return fmt.Sprintf("prove calls between revisions in %s succeed over mTLS in a %s window (the proxies' istio_requests_total read at its start and end)", strings.Join(a.Namespaces, ", "), a.Window)
 }
 
 // Revision lifecycle action kinds.
