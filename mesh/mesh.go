@@ -272,6 +272,16 @@ func migrateGateway(ctx context.Context, env *runner.Env, c *cluster.Cluster, to
 
 func rollback(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
 	a := env.Step.Action.(*scenarios.RollbackAction)
+	tags := make([]string, 0, len(a.Tags))
+	for t := range a.Tags {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	for _, t := range tags {
+		if err := SetTag(ctx, env, c, &scenarios.SetTagAction{Tag: t, Revision: a.Tags[t]}); err != nil {
+			return err
+		}
+	}
 	if err := MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.To, false, 0); err != nil {
 		return err
 	}

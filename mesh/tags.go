@@ -118,6 +118,12 @@ func applyTagService(ctx context.Context, c *cluster.Cluster, svc *corev1.Servic
 
 func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched) error {
 	a := env.Step.Action.(*scenarios.SetTagAction)
+	return SetTag(ctx, env, c, a)
+}
+
+// SetTag points a revision tag at a revision as `istioctl tag set --overwrite` does (rollback re-points tags
+// with it too).
+func SetTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenarios.SetTagAction) error {
 	// istioctl refuses a tag that is also a revision's name: namespaces labelled with it would be ambiguous.
 	if inj, err := revisionInjector(ctx, c, a.Tag); err == nil && inj != nil {
 		return fmt.Errorf("refusing tag %q: a revision of that name exists (webhook %s)", a.Tag, inj.Name)

@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,6 +99,19 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	missing := e.RunStep(ctx, t, mesh.Executors(), "name: missing\nsetTag: {tag: prod-stable, revision: 0-01}")
 	assert.Equal(t, summary.OutcomeFailed, missing.Outcome)
 	assert.ErrorContains(t, missing.Err, "revision 0-01 has no injector webhook")
+
+	// Rollback as AKS does it: the tag goes back to the old revision first, then the namespaces labelled
+	// with it restart onto it.
+	rb := e.Namespace(t, "rollback-tag")
+	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: rollback\ntimeout: 60s\nrollback: {namespaces: [%s], to: prod-canary, tags: {prod-canary: 9-98}}", rb))
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	assert.Equal(t, "revision tag prod-canary: 9-99 → 9-98", res.Changes[0], "the tag is re-pointed before anything restarts")
+	got, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "9-98", got.Labels["istio.io/rev"])
+	nsObj, err := e.Client.CoreV1().Namespaces().Get(ctx, rb, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "prod-canary", nsObj.Labels["istio.io/rev"])
 
 	res = e.RunStep(ctx, t, mesh.Executors(), "name: untag\nremoveTag: {tag: prod-canary}")
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -368,6 +369,9 @@ type RollbackAction struct {
 	Namespaces []string `yaml:"namespaces" json:"namespaces"`
 	// To is the revision (or tag) the namespaces go back to.
 	To string `yaml:"to" json:"to"`
+	// Tags are re-pointed first, tag → revision (AKS rolls back by pointing prod-stable, and default, back at
+	// the old revision); namespaces labelled with a tag then restart onto it.
+	Tags map[string]string `yaml:"tags,omitempty" json:"tags,omitempty"`
 	// Remove is the revision uninstalled afterwards (empty: keep it).
 	Remove    string   `yaml:"remove,omitempty" json:"remove,omitempty"`
 	Namespace string   `yaml:"namespace,omitempty" json:"namespace,omitempty"`
@@ -394,7 +398,16 @@ func (a *RollbackAction) Validate(_ *Scenario, p Problems, path string) {
 
 // Describe implements ActionSpec.
 func (a *RollbackAction) Describe() string {
-	d := fmt.Sprintf("roll back %s to %s (relabel, restart each Deployment)", strings.Join(a.Namespaces, ", "), a.To)
+	d := ""
+	if len(a.Tags) > 0 {
+		var tags []string
+		for t, rev := range a.Tags {
+			tags = append(tags, t+" → "+rev)
+		}
+		sort.Strings(tags)
+		d = "re-point tags " + strings.Join(tags, ", ") + ", then "
+	}
+	d += fmt.Sprintf("roll back %s to %s (relabel, restart each Deployment)", strings.Join(a.Namespaces, ", "), a.To)
 	if a.Remove != "" {
 		d += ", then uninstall revision " + a.Remove + " once drained"
 	}

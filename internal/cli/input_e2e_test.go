@@ -211,3 +211,22 @@ func TestTheDefaultScenarioFollowsIstiosHelmUpgradeOrder(t *testing.T) {
 		}
 	}
 }
+
+// istio-tags-rollback rehearses AKS's rollback: prod-stable was pointed at the new revision and everything
+// restarted onto it; the rollback points prod-stable back at the old revision and restarts every workload.
+func TestTheTagsRollbackScenarioRePointsProdStableAndRestartsEverything(t *testing.T) {
+	sc, err := scenarios.Load("istio-tags-rollback", scenarios.Vars{})
+	require.NoError(t, err)
+	index := map[string]int{}
+	for i, st := range sc.Steps {
+		index[st.Name] = i
+	}
+	promote := sc.Steps[index["promote-prod-stable"]].Action.(*scenarios.SetTagAction)
+	assert.Equal(t, scenarios.SetTagAction{Tag: "prod-stable", Revision: "1-30"}, scenarios.SetTagAction{Tag: promote.Tag, Revision: promote.Revision})
+	rb := sc.Steps[index["rollback"]].Action.(*scenarios.RollbackAction)
+	assert.Equal(t, map[string]string{"prod-stable": "1-29"}, rb.Tags)
+	assert.Equal(t, []string{"demo-a", "demo-b"}, rb.Namespaces, "every workload restarts")
+	assert.Equal(t, "prod-stable", rb.To)
+	assert.Less(t, index["promote-prod-stable"], index["rollback"])
+	assert.Less(t, index["rollback"], index["uninstall-new-control-plane"])
+}
