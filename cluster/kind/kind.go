@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +29,13 @@ import (
 // DefaultNodeImage is the node image kind v0.33 pins (Kubernetes 1.37).
 const DefaultNodeImage = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
 
+// ErrClusterExists: a kind cluster of the scenario's name exists already (an earlier run kept it, or another
+// tool made it); canarygate neither reuses nor deletes it unless told.
+var ErrClusterExists = errors.New("kind cluster exists")
+
+// reusedKey marks, in the cluster's metadata, a cluster canarygate did not create (never deleted by it).
+const reusedKey = "kind/reused"
+
 // ErrNoContainerEngine: kind runs nodes as containers and needs Docker, Podman or nerdctl.
 var ErrNoContainerEngine = errors.New("no container engine answers (kind needs Docker, Podman or nerdctl running)")
 
@@ -35,6 +43,9 @@ var ErrNoContainerEngine = errors.New("no container engine answers (kind needs D
 type Provider struct {
 	// Keep leaves the cluster after the run; KeepOnFailure only when the run failed.
 	Keep, KeepOnFailure bool
+	// Reuse uses a kind cluster of the scenario's name that already exists (and leaves it at the end) instead
+	// of refusing to run.
+	Reuse bool
 	// ImageArchives are loaded into every node after creation (e.g. the demo app's).
 	ImageArchives []string
 	// Log receives progress lines.
@@ -144,6 +155,17 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 		return nil, err
 	}
 	path := filepath.Join(dir, "kubeconfig")
+	existing, err := ctxcall.Value(ctx, "kind: list clusters", kp.List)
+	if err != nil {
+		return nil, fmt.Errorf("kind: list clusters: %w", err)
+	}
+	if slices.Contains(existing, name) {
+		if !p.Reuse {
+			return nil, fmt.Errorf("%w: %q already exists: delete it (kind delete cluster --name %s) or run with --reuse-cluster", ErrClusterExists, name, name)
+		}
+		p.logf("kind: reusing cluster %s (kept at the end), kubeconfig %s", name, path)
+		return p.connect(ctx, kp, name, path, true)
+	}
 	p.logf("kind: creating cluster %s (%s), kubeconfig %s", name, image, path)
 	created := make(chan error, 1)
 	// kind's create takes no context: run it so that SIGINT or a timeout returns at once, and delete what it
@@ -173,6 +195,11 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 			_ = kp.Delete(name, path)
 		}
 	}()
+	return p.connect(ctx, kp, name, path, false)
+}
+
+// connect writes the cluster's kubeconfig to path, builds its clients and loads the image archives.
+func (p Provider) connect(ctx context.Context, kp *kindcluster.Provider, name, path string, reused bool) (*cluster.Cluster, error) {
 	kubeconfig, err := kp.KubeConfig(name, false)
 	if err != nil {
 		return nil, fmt.Errorf("kind: kubeconfig of %s: %w", name, err)
@@ -189,6 +216,9 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 		return nil, err
 	}
 	c.Kubeconfig = path
+	if reused {
+		c.Metadata = map[string]string{reusedKey: "true"}
+	}
 	nodes, err := kp.ListInternalNodes(name)
 	if err != nil {
 		return nil, fmt.Errorf("kind: nodes of %s: %w", name, err)
@@ -212,6 +242,10 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 
 // Release implements cluster.Provider: delete the cluster unless it is to be kept.
 func (p Provider) Release(ctx context.Context, c *cluster.Cluster, runFailed bool) error {
+	if c.Metadata[reusedKey] == "true" {
+		p.logf("kind: leaving cluster %s as it was found (reused)", c.Name)
+		return nil
+	}
 	if p.Keep || (p.KeepOnFailure && runFailed) {
 		p.logf("kind: keeping cluster %s (kubeconfig %s)", c.Name, c.Kubeconfig)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -71,4 +72,29 @@ func TestNoEngineIsOneClearError(t *testing.T) {
 	_, err := Provider{}.Provision(context.Background(), scenarios.Cluster{Name: "x", Provider: "kind"})
 	require.ErrorIs(t, err, ErrNoContainerEngine)
 	assert.NotContains(t, err.Error(), "\n", "one line")
+}
+
+// A kind cluster of the scenario's name already exists (an earlier run kept it): a clear error with the two
+// ways out, not kind's "node(s) already exist" half-way through a create — and nothing is deleted.
+func TestAnExistingClusterOfTheSameNameIsRefusedWithTheWaysOut(t *testing.T) {
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	script := "#!/bin/sh\necho \"$@\" >> " + calls + "\ncase \"$1\" in\n  info) exit 0 ;;\n  ps) echo canarygate; exit 0 ;;\nesac\nexit 64\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755))
+	t.Setenv("PATH", dir)
+	t.Setenv("KIND_EXPERIMENTAL_PROVIDER", "")
+	_, err := Provider{}.Provision(context.Background(), scenarios.Cluster{Name: "canarygate", Provider: "kind"})
+	require.ErrorIs(t, err, ErrClusterExists)
+	assert.Contains(t, err.Error(), `"canarygate" already exists: delete it (kind delete cluster --name canarygate) or run with --reuse-cluster`)
+	log, err := os.ReadFile(calls)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"info", "ps"}, firstWords(string(log)), "only asked: nothing removed, nothing created")
+}
+
+func firstWords(log string) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+		out = append(out, strings.Fields(l)[0])
+	}
+	return out
 }

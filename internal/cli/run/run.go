@@ -37,6 +37,7 @@ func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 		formats  []string
 		keep     bool
 		keepFail bool
+		reuse    bool
 		archives []string
 	)
 	cmd := &cobra.Command{
@@ -65,7 +66,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 				Observers: mesh.Observers(),
 				Providers: map[string]cluster.Provider{
 					"existing": existing.Provider{},
-					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, ImageArchives: archives,
+					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,
 						Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
 				},
 				Log:   func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
@@ -93,6 +94,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	cmd.Flags().StringSliceVar(&formats, "format", nil, "reports to write: html, junit, json, markdown, vegeta (default: the scenario's report.formats)")
 	cmd.Flags().BoolVar(&keep, "keep-cluster", false, "keep kind clusters the run created")
 	cmd.Flags().BoolVar(&keepFail, "keep-cluster-on-failure", false, "keep kind clusters when the run did not pass")
+	cmd.Flags().BoolVar(&reuse, "reuse-cluster", false, "use a kind cluster of the scenario's name that already exists (and leave it), instead of refusing to run")
 	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
 	return cmd
 }
