@@ -19,7 +19,7 @@ var (
 	DefaultConnections = 10000
 	// DefaultMaxWorkersCap bounds the default worker cap of a stream (each worker is a goroutine and, when
 	// busy, a connection): a target slow enough to need more makes the run an error, not a false verdict.
-	DefaultMaxWorkersCap = 1000
+	DefaultMaxWorkersCap = 256
 	// DefaultMaxRateWorkers is the worker cap of a rate: max stream (the vegeta CLI's -rate=0 needs one too).
 	DefaultMaxRateWorkers = 64
 	DefaultTimeout        = Duration(5 * time.Second)
