@@ -173,7 +173,7 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 		if ok {
 			s.phases[phase].local++
 		}
-		s.order.add(r.Seq, sent{at: r.Timestamp, phase: phaseIdx, local: true}, s.inSendOrder)
+		s.order.add(sent{seq: r.Seq, at: r.Timestamp, phase: phaseIdx, local: true}, s.inSendOrder)
 		return
 	}
 	failed := Failed(r, s.expect)
@@ -194,18 +194,14 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	s.seconds[sec].requests++
 	s.seconds[sec].hist.add(r.Latency)
 
-	s.order.add(r.Seq, sent{seq: r.Seq, at: r.Timestamp, failed: failed, phase: phaseIdx}, s.inSendOrder)
+	s.order.add(sent{seq: r.Seq, at: r.Timestamp, failed: failed, phase: phaseIdx}, s.inSendOrder)
 
 	if !failed {
 		return
 	}
 	s.seconds[sec].failures++
 	msg := failureMessage(r)
-	if _, known := s.errors[msg]; known || len(s.errors) < MaxDistinctErrors {
-		s.errors[msg]++
-	} else {
-		s.errors[otherErrors]++
-	}
+	countBounded(s.errors, msg)
 	s.group(phaseIdx, msg, r, a.tl)
 	if len(s.first) < MaxFirstFailures {
 		f := summary.Failure{
@@ -333,17 +329,34 @@ func (a *Aggregate) Snapshot() []summary.Stream {
 			q := sec.hist.quantiles(0.5, 0.99)
 			st.Series = append(st.Series, summary.Second{T: int64(t), Requests: sec.requests, Failures: sec.failures, P50Ms: ms(q[0]), P99Ms: ms(q[1])})
 		}
-		for msg, n := range s.errors {
-			st.Errors = append(st.Errors, summary.ErrorCount{Message: msg, Count: n})
-		}
-		sort.Slice(st.Errors, func(i, j int) bool {
-			if st.Errors[i].Count != st.Errors[j].Count {
-				return st.Errors[i].Count > st.Errors[j].Count
-			}
-			return st.Errors[i].Message < st.Errors[j].Message
-		})
+		st.Errors = errorCounts(s.errors)
 		out = append(out, st)
 	}
+	return out
+}
+
+// countBounded counts msg in m, keeping at most MaxDistinctErrors messages: later ones are counted as
+// "(other errors)", so memory does not grow with distinct failures.
+func countBounded(m map[string]int64, msg string) {
+	if _, known := m[msg]; known || len(m) < MaxDistinctErrors {
+		m[msg]++
+	} else {
+		m[otherErrors]++
+	}
+}
+
+// errorCounts lists message counts, most frequent first (then by message, so reports are stable).
+func errorCounts(m map[string]int64) []summary.ErrorCount {
+	var out []summary.ErrorCount
+	for msg, n := range m {
+		out = append(out, summary.ErrorCount{Message: msg, Count: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Message < out[j].Message
+	})
 	return out
 }
 

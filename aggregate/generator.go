@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -93,11 +92,7 @@ func (g *generator) localError(msg string) {
 	if g.localMsgs == nil {
 		g.localMsgs = map[string]int64{}
 	}
-	if _, ok := g.localMsgs[msg]; ok || len(g.localMsgs) < MaxDistinctErrors {
-		g.localMsgs[msg]++
-	} else {
-		g.localMsgs[otherErrors]++
-	}
+	countBounded(g.localMsgs, msg)
 }
 
 func (g *generator) saturated() bool {
@@ -110,10 +105,7 @@ func (g *generator) summary(askedRPS float64) summary.Generator {
 	if span := g.last.Sub(g.first); g.sent > 1 && span > 0 {
 		out.AchievedRPS = float64(g.sent-1) / span.Seconds()
 	}
-	for msg, n := range g.localMsgs {
-		out.LocalErrorMessages = append(out.LocalErrorMessages, summary.ErrorCount{Message: msg, Count: n})
-	}
-	sort.Slice(out.LocalErrorMessages, func(i, j int) bool { return out.LocalErrorMessages[i].Count > out.LocalErrorMessages[j].Count })
+	out.LocalErrorMessages = errorCounts(g.localMsgs)
 	return out
 }
 

@@ -76,6 +76,7 @@ func TestLocalResourceErrorsAreTheGeneratorsNotTheTargets(t *testing.T) {
 	assert.Zero(t, s.MaxConsecutiveFailures)
 	assert.EqualValues(t, 10, s.Generator.LocalErrors)
 	assert.EqualValues(t, 100, s.Generator.Sent)
+	assert.Zero(t, s.Generator.Late, "sent on schedule: a local error is not a late request")
 	err := agg.Saturation()
 	require.True(t, errors.Is(err, ErrSaturated))
 	assert.Contains(t, err.Error(), "10 local resource errors")

@@ -4,6 +4,7 @@ import "time"
 
 // sent is what send-order accounting needs of a result.
 type sent struct {
+	// seq is vegeta's number of the request: its place in send order.
 	seq    uint64
 	at     time.Time
 	failed bool
@@ -22,8 +23,8 @@ type sendOrder struct {
 	pending map[uint64]sent
 }
 
-func (o *sendOrder) add(seq uint64, r sent, emit func(sent)) {
-	switch {
+func (o *sendOrder) add(r sent, emit func(sent)) {
+	switch seq := r.seq; {
 	case seq == o.next:
 		emit(r)
 		o.next++
