@@ -336,38 +336,40 @@ func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.
 	}
 	distinct := map[string]bool{}
 	absent := 0
+	// The steps an address problem is blamed on: where each change happened, and where the Service was
+	// first seen absent.
+	var changedIn []int
 	for i, o := range obs {
 		distinct[o.Value] = true
+		p := phaseAt(run, o.AtMs)
 		where := ""
-		if p := phaseAt(run, o.AtMs); p >= 0 {
+		if p >= 0 {
 			where = fmt.Sprintf(" (during %q)", run.Phases[p].Name)
-			if i > 0 {
-				blame(&c, run, []int{p})
-			}
 		}
 		c.Evidence = append(c.Evidence, fmt.Sprintf("at %.1fs%s: %s", o.AtMs/1000, where, o.Value))
 		if o.Value == Absent {
 			absent++
-			if i == 0 {
-				blame(&c, run, []int{phaseAt(run, o.AtMs)})
-			}
+		}
+		if i > 0 || o.Value == Absent {
+			changedIn = append(changedIn, p)
 		}
 	}
 	// Ready endpoints behind the address: never zero while traffic ran. (Observed when the harness watches
 	// EndpointSlices; a run record without them is judged on the address alone.)
-	var noEndpoints []string
 	epObs := run.Observations[EndpointsObservationKey(g)]
-	var noEndpointSteps []int
+	var noEndpoints []string
+	var noEndpointsIn []int
 	for _, o := range epObs {
-		if o.Value == "0" {
-			p := phaseAt(run, o.AtMs)
-			noEndpointSteps = append(noEndpointSteps, p)
-			where := ""
-			if p >= 0 {
-				where = fmt.Sprintf(" during %q", run.Phases[p].Name)
-			}
-			noEndpoints = append(noEndpoints, fmt.Sprintf("%.1fs%s", o.AtMs/1000, where))
+		if o.Value != "0" {
+			continue
 		}
+		p := phaseAt(run, o.AtMs)
+		noEndpointsIn = append(noEndpointsIn, p)
+		where := ""
+		if p >= 0 {
+			where = fmt.Sprintf(" during %q", run.Phases[p].Name)
+		}
+		noEndpoints = append(noEndpoints, fmt.Sprintf("%.1fs%s", o.AtMs/1000, where))
 	}
 	if len(epObs) > 0 {
 		c.Evidence = append(c.Evidence, fmt.Sprintf("ready endpoints: %s", observedValues(epObs)))
@@ -375,17 +377,17 @@ func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.
 	switch {
 	case absent > 0:
 		c.Passed = false
+		blame(&c, run, changedIn)
 		c.Summary = fmt.Sprintf("Service %s/%s was absent %d time(s): clients had no address to call", g.Namespace, g.Service, absent)
 	case len(distinct) > 1:
 		c.Passed = false
+		blame(&c, run, changedIn)
 		c.Summary = fmt.Sprintf("the address of Service %s/%s changed %d time(s)", g.Namespace, g.Service, len(obs)-1)
 	case len(noEndpoints) > 0:
 		c.Passed = false
-		c.Steps = nil
-		blame(&c, run, noEndpointSteps)
+		blame(&c, run, noEndpointsIn)
 		c.Summary = fmt.Sprintf("Service %s/%s kept its address but had no ready endpoint at %s", g.Namespace, g.Service, strings.Join(noEndpoints, ", "))
 	default:
-		c.Steps = nil
 		c.Summary = fmt.Sprintf("Service %s/%s kept %s", g.Namespace, g.Service, obs[0].Value)
 		if len(epObs) > 0 {
 			c.Summary += fmt.Sprintf(" with ready endpoints throughout (%s)", observedValues(epObs))

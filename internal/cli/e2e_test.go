@@ -3,8 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
@@ -92,18 +89,7 @@ func (d junitDoc) prop(name string) string {
 // decodeResults reads the results file with vegeta's own decoder and totals it.
 func decodeResults(t *testing.T, path string) (total, failures int) {
 	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	dec := vegeta.DecoderFor(f)
-	require.NotNil(t, dec, "vegeta recognises the results file's encoding")
-	for {
-		var r vegeta.Result
-		err := dec.Decode(&r)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
+	for _, r := range readResults(t, path) {
 		total++
 		if r.Code != 200 {
 			failures++

@@ -73,6 +73,17 @@ func ingress(t *testing.T, e *testenv.Env, prefix string, nodePort int32) string
 	return ns
 }
 
+// runGatewayEndpoints runs testdata/gateway-endpoints.yaml (the gateway scaled to zero and back) against the
+// namespace, expects the gate to fail the run (exit 1), and returns its verdict.
+func runGatewayEndpoints(t *testing.T, e *testenv.Env, srv *testserver.Server, ns string) summary.Check {
+	t.Helper()
+	dir := t.TempDir()
+	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--out", dir,
+		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
+	require.Equal(t, 1, res.code)
+	return gatewayGate(t, dir)
+}
+
 func gatewayGate(t *testing.T, dir string) summary.Check {
 	t.Helper()
 	run, err := summary.Read(dir)
@@ -92,12 +103,7 @@ func TestGatewayGateFailsWhenReadyEndpointsDropToZero(t *testing.T) {
 	e := testenv.Need(t, kubeEnv)
 	srv := testserver.New(time.Second)
 	defer srv.Close()
-	ns := ingress(t, e, "endpoints", 30095)
-	dir := t.TempDir()
-	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--out", dir,
-		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
-	require.Equal(t, 1, res.code)
-	gate := gatewayGate(t, dir)
+	gate := runGatewayEndpoints(t, e, srv, ingress(t, e, "endpoints", 30095))
 	assert.False(t, gate.Passed)
 	assert.Contains(t, gate.Summary, "kept its address but had no ready endpoint at")
 	assert.Contains(t, gate.Steps, "gateway-down", "the endpoints went while the gateway was scaled down")
@@ -110,11 +116,7 @@ func TestGatewayGateFailsWhenTheServiceIsAbsent(t *testing.T) {
 	defer srv.Close()
 	ns := e.Namespace(t, "absent")
 	createDeployment(t, e, ns, "gw", nil)
-	dir := t.TempDir()
-	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--out", dir,
-		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
-	require.Equal(t, 1, res.code)
-	gate := gatewayGate(t, dir)
+	gate := runGatewayEndpoints(t, e, srv, ns)
 	assert.False(t, gate.Passed)
 	assert.Contains(t, gate.Summary, "was absent")
 }

@@ -38,7 +38,7 @@ func readResults(t *testing.T, path string) []vegeta.Result {
 	require.NoError(t, err)
 	defer f.Close()
 	dec := vegeta.DecoderFor(f)
-	require.NotNil(t, dec)
+	require.NotNil(t, dec, "vegeta recognises the results file's encoding")
 	var out []vegeta.Result
 	for {
 		var r vegeta.Result
