@@ -10,6 +10,9 @@ KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 CACHE="${CANARYGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/canarygate}"
 OUT="$CACHE/testbin/k8s-$K8S_VERSION-kwok-$KWOK_VERSION"
 mkdir -p "$OUT"
+# One build at a time (make test and the node image builder may both ask for these binaries).
+exec 9>"$OUT.lock"
+flock 9
 
 log() { echo "testbin: $*" >&2; }
 

@@ -1,5 +1,5 @@
 // Package imagearchive packages a static Linux binary as a container image archive, in process: FROM
-// scratch, one layer holding the binary, the binary as entrypoint. The archive is in the `docker save`
+// scratch (or a rootfs tarball as the lower layer), one layer holding the binary, the binary as entrypoint. The archive is in the `docker save`
 // layout (manifest.json, config, layer tarballs) that `ctr images import` — and so kind's image loading —
 // accepts. No Docker build and no registry are involved.
 package imagearchive
@@ -30,8 +30,15 @@ type Spec struct {
 	Arch string
 	// Env is the image's environment.
 	Env []string
-	// Port is documented as exposed.
+	// Port is documented as exposed (none when 0).
 	Port int
+	// Dir is the directory the binary goes to ("/" when empty).
+	Dir string
+	// User runs the entrypoint (the distroless nonroot 65532:65532 when empty).
+	User string
+	// Base, when set, is an uncompressed rootfs tarball put below the binary's layer: for programs that run
+	// other programs (kube-proxy runs iptables).
+	Base string
 }
 
 // Image builds the image.
@@ -40,11 +47,21 @@ func Image(s Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", s.Ref, err)
 	}
-	target := "/" + path.Base(s.Binary)
+	dir := s.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	target := path.Join("/", dir, path.Base(s.Binary))
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	// A fixed timestamp keeps the layer, and so the image digest, reproducible.
 	mtime := time.Unix(0, 0)
+	// Parent directories first: an image's layer must create what it writes into.
+	for _, d := range parents(target) {
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, ModTime: mtime, Typeflag: tar.TypeDir}); err != nil {
+			return nil, err
+		}
+	}
 	if err := tw.WriteHeader(&tar.Header{Name: target[1:], Mode: 0o755, Size: int64(len(bin)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
 		return nil, err
 	}
@@ -59,7 +76,15 @@ func Image(s Spec) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	layers := []v1.Layer{layer}
+	if s.Base != "" {
+		base, err := tarball.LayerFromFile(s.Base)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: base %w", s.Ref, err)
+		}
+		layers = []v1.Layer{base, layer}
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +96,28 @@ func Image(s Spec) (v1.Image, error) {
 	cfg.OS, cfg.Architecture = "linux", s.Arch
 	cfg.Created = v1.Time{Time: mtime}
 	cfg.Config.Entrypoint = []string{target}
-	cfg.Config.Env = append([]string{"PATH=/"}, s.Env...)
-	cfg.Config.User = "65532:65532"
+	pathEnv := "PATH=/"
+	if dir != "/" || s.Base != "" {
+		pathEnv = "PATH=" + dir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	cfg.Config.Env = append([]string{pathEnv}, s.Env...)
+	cfg.Config.User = s.User
+	if cfg.Config.User == "" {
+		cfg.Config.User = "65532:65532"
+	}
 	if s.Port > 0 {
 		cfg.Config.ExposedPorts = map[string]struct{}{fmt.Sprintf("%d/tcp", s.Port): {}}
 	}
 	return mutate.ConfigFile(img, cfg)
+}
+
+// parents lists the directories above file, outermost first, without the leading slash.
+func parents(file string) []string {
+	var out []string
+	for d := path.Dir(file); d != "/" && d != "."; d = path.Dir(d) {
+		out = append([]string{d[1:]}, out...)
+	}
+	return out
 }
 
 // Write packages the binary and writes the archive to w.

@@ -94,3 +94,51 @@ func TestArchiveHasTheLayoutCtrImports(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, len(want), h.Size)
 }
+
+// TestBaseAndDirPutTheBinaryOverARootfs: an image for a program that runs others (kube-proxy runs iptables)
+// has the rootfs tarball as its lower layer, the binary in its directory above it, a PATH that finds both, and
+// the user asked for.
+func TestBaseAndDirPutTheBinaryOverARootfs(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kube-proxy")
+	require.NoError(t, os.WriteFile(bin, []byte("#!/bin/true\n"), 0o755))
+	base := filepath.Join(dir, "rootfs.tar")
+	bf, err := os.Create(base)
+	require.NoError(t, err)
+	tw := tar.NewWriter(bf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "usr/sbin/iptables", Mode: 0o755, Size: 3, Typeflag: tar.TypeReg}))
+	_, err = tw.Write([]byte("ipt"))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	require.NoError(t, bf.Close())
+
+	img, err := Image(Spec{Binary: bin, Ref: "registry.k8s.io/kube-proxy:v1.37.2", Arch: "amd64", Dir: "/usr/local/bin", User: "0", Base: base})
+	require.NoError(t, err)
+	cfg, err := img.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/usr/local/bin/kube-proxy"}, cfg.Config.Entrypoint)
+	assert.Equal(t, "0", cfg.Config.User)
+	assert.Contains(t, cfg.Config.Env[0], "/usr/local/bin:")
+	assert.Contains(t, cfg.Config.Env[0], ":/usr/sbin:")
+	assert.Empty(t, cfg.Config.ExposedPorts)
+	layers, err := img.Layers()
+	require.NoError(t, err)
+	require.Len(t, layers, 2)
+	names := func(l interface{ Uncompressed() (io.ReadCloser, error) }) []string {
+		rc, err := l.Uncompressed()
+		require.NoError(t, err)
+		defer rc.Close()
+		var out []string
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return out
+			}
+			require.NoError(t, err)
+			out = append(out, h.Name)
+		}
+	}
+	assert.Equal(t, []string{"usr/sbin/iptables"}, names(layers[0]))
+	assert.Equal(t, []string{"usr/", "usr/local/", "usr/local/bin/", "usr/local/bin/kube-proxy"}, names(layers[1]))
+}

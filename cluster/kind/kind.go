@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,26 @@ import (
 
 // DefaultNodeImage is the node image kind v0.33 pins (Kubernetes 1.37).
 const DefaultNodeImage = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+
+// NodeImageMinor reads the Kubernetes minor from a node image's tag (kindest/node:v1.37.0@sha256:… → 37).
+func NodeImageMinor(image string) (int, bool) {
+	ref, _, _ := strings.Cut(image, "@")
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		return 0, false
+	}
+	tag := strings.TrimPrefix(ref[i+1:], "v")
+	parts := strings.SplitN(tag, ".", 3)
+	if len(parts) < 2 || parts[0] != "1" {
+		return 0, false
+	}
+	digits := parts[1]
+	if j := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); j >= 0 {
+		digits = digits[:j]
+	}
+	m, err := strconv.Atoi(digits)
+	return m, err == nil
+}
 
 // ErrClusterExists: a kind cluster of the scenario's name exists already (an earlier run kept it, or another
 // tool made it); canarygate neither reuses nor deletes it unless told.

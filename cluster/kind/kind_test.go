@@ -98,3 +98,20 @@ func firstWords(log string) []string {
 	}
 	return out
 }
+
+func TestNodeImageMinorReadsTheTag(t *testing.T) {
+	for image, want := range map[string]int{
+		DefaultNodeImage:                            37,
+		"kindest/node:v1.35.0":                      35,
+		"localhost:5000/kindest/node:v1.34.2":       34,
+		"canarygate/kind-node:v1.37.2-0123456789ab": 37,
+	} {
+		got, ok := NodeImageMinor(image)
+		assert.True(t, ok, image)
+		assert.Equal(t, want, got, image)
+	}
+	for _, image := range []string{"kindest/node", "localhost:5000/node", "my/node:latest"} {
+		_, ok := NodeImageMinor(image)
+		assert.False(t, ok, image)
+	}
+}

@@ -230,3 +230,32 @@ func TestTheTagsRollbackScenarioRePointsProdStableAndRestartsEverything(t *testi
 	assert.Less(t, index["promote-prod-stable"], index["rollback"])
 	assert.Less(t, index["rollback"], index["uninstall-new-control-plane"])
 }
+
+// TestASkippedIstioMinorIsRefusedUnlessAllowed: 1.28 → 1.30 skips 1.29, which Istio's canary upgrade does
+// not support; plan and validate refuse it (exit 2, naming the versions) unless --allow-skip; one minor is fine.
+func TestASkippedIstioMinorIsRefusedUnlessAllowed(t *testing.T) {
+	for _, verb := range []string{"validate", "plan"} {
+		res := runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3")
+		assert.Equal(t, 2, res.code, verb)
+		assert.Contains(t, res.stderr, "upgrade skips an Istio minor version: 1.28.10 → 1.30.3", verb)
+		assert.Contains(t, res.stderr, "--allow-skip", verb)
+
+		res = runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3", "--allow-skip")
+		assert.Equal(t, 0, res.code, "%s --allow-skip: %s", verb, res.stderr)
+
+		res = runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3")
+		assert.Equal(t, 0, res.code, "%s: %s", verb, res.stderr)
+	}
+}
+
+// TestPlanSaysWhichKubernetesThePairIsSupportedOn: Istio 1.29 and 1.30 are supported together on Kubernetes
+// 1.32–1.35; the default kind node image (1.37) is outside, and plan says so and what to set.
+func TestPlanSaysWhichKubernetesThePairIsSupportedOn(t *testing.T) {
+	res := runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "Istio 1.29.6, 1.30.3: supported together on Kubernetes 1.32–1.35 (rehearse on 1.35)")
+	assert.Contains(t, res.stdout, "runs Kubernetes 1.37, outside 1.32–1.35: set clusters[].nodeImage to a 1.35 image")
+	res = runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.29.6")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "supported together on Kubernetes 1.31–1.34 (rehearse on 1.34)")
+}

@@ -36,7 +36,10 @@ func NewCommand(s streams.IO) *cobra.Command {
 	cmd.Flags().StringVar(&spec.Binary, "binary", "", "static linux binary")
 	cmd.Flags().StringVar(&spec.Ref, "ref", "", "image reference, e.g. canarygate/demo-app:dev")
 	cmd.Flags().StringVar(&spec.Arch, "arch", runtime.GOARCH, "node architecture")
-	cmd.Flags().IntVar(&spec.Port, "port", 8080, "port the image exposes")
+	cmd.Flags().IntVar(&spec.Port, "port", 8080, "port the image exposes (0: none)")
+	cmd.Flags().StringVar(&spec.Dir, "dir", "/", "directory the binary goes to")
+	cmd.Flags().StringVar(&spec.User, "user", "65532:65532", "user the entrypoint runs as")
+	cmd.Flags().StringVar(&spec.Base, "base", "", "uncompressed rootfs tarball to put below the binary (for programs that run others)")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "archive file to write")
 	return cmd
 }

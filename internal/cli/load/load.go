@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -22,6 +24,8 @@ type Flags struct {
 	NoEnv bool
 	// StrictVars makes a --var the scenario never references bad input rather than a warning.
 	StrictVars bool
+	// AllowSkip accepts a scenario whose istiod versions skip a minor (refused otherwise).
+	AllowSkip bool
 }
 
 // Add registers the flags.
@@ -29,6 +33,7 @@ func (f *Flags) Add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.Vars, "var", nil, "set a scenario variable: --var NAME=VALUE (repeatable); ${NAME} in the scenario reads it, then the environment")
 	fs.BoolVar(&f.NoEnv, "no-env", false, "do not let ${NAME} references read the environment")
 	fs.BoolVar(&f.StrictVars, "strict-vars", false, "a --var the scenario never references is an error (exit 2), not a warning")
+	fs.BoolVar(&f.AllowSkip, "allow-skip", false, "accept istiod versions that skip a minor (Istio supports one minor per canary upgrade)")
 }
 
 // Scenario loads nameOrPath; problems come back as exit code 2. A --var the scenario never references (a
@@ -54,6 +59,9 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadInput, err)
 	}
+	if err := upgradePath(s); err != nil && !f.AllowSkip {
+		return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("%s: %w (--allow-skip to rehearse it anyway)", s.File, err))
+	}
 	var unused []string
 	for _, k := range order {
 		if !vars.Used[k] {
@@ -75,6 +83,41 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 		}
 	}
 	return s, nil
+}
+
+// IstiodVersions lists the chart versions of the istiod releases a scenario installs or upgrades (helm steps
+// on chart "istiod" or a local istio-discovery chart, and installRevision), in step order, without repeats.
+func IstiodVersions(s *scenarios.Scenario) []string {
+	var out []string
+	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
+		for _, st := range list {
+			var v string
+			switch a := st.Action.(type) {
+			case *scenarios.HelmAction:
+				if c := path.Base(a.Chart); c == "istiod" || c == "istio-discovery" {
+					v = a.Version
+				}
+			case *scenarios.InstallRevisionAction:
+				v = a.Version
+			}
+			if v != "" && !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// upgradePath refuses istiod versions that skip a minor; versions that are not releases (a local chart's
+// "0.0.0-dev") are not judged.
+func upgradePath(s *scenarios.Scenario) error {
+	var releases []string
+	for _, v := range IstiodVersions(s) {
+		if _, err := istio.ParseVersion(v); err == nil {
+			releases = append(releases, v)
+		}
+	}
+	return istio.CheckUpgradePath(releases)
 }
 
 func orNone(names []string) string {

@@ -9,9 +9,11 @@ import (
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -57,6 +59,7 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 	for _, c := range sc.Clusters {
 		fmt.Fprintf(w, "Cluster %s: provider %s%s\n", c.Name, c.Provider, clusterDetail(c))
 	}
+	supportLine(w, sc)
 	fmt.Fprintln(w, "Traffic (runs from the warm-up to the end of the cool-down):")
 	for _, st := range sc.Traffic.Streams {
 		host := ""
@@ -115,6 +118,39 @@ func line(w io.Writer, n int, st scenarios.Step) {
 		}
 	}
 	fmt.Fprintf(w, "  %2d. %-28s [%s] %s (%s)\n", n, st.Name, st.Kind, st.Action.Describe(), strings.Join(flags, ", "))
+}
+
+// supportLine says on which Kubernetes the scenario's Istio versions are supported together, and warns
+// when a kind cluster's node image runs another one: the rehearsal would exercise a different sidecar model
+// (native sidecars from 1.33) than users on a supported cluster run.
+func supportLine(w io.Writer, sc *scenarios.Scenario) {
+	var releases []string
+	for _, v := range load.IstiodVersions(sc) {
+		if _, err := istio.ParseVersion(v); err == nil {
+			releases = append(releases, v)
+		}
+	}
+	if len(releases) == 0 {
+		return
+	}
+	lo, hi, err := istio.KubernetesFor(releases)
+	if err != nil {
+		fmt.Fprintf(w, "Istio %s: %v\n", strings.Join(releases, ", "), err)
+		return
+	}
+	fmt.Fprintf(w, "Istio %s: supported together on Kubernetes 1.%d–1.%d (rehearse on 1.%d)\n", strings.Join(releases, ", "), lo, hi, hi)
+	for _, c := range sc.Clusters {
+		if c.Provider != "kind" {
+			continue
+		}
+		image := c.NodeImage
+		if image == "" {
+			image = kind.DefaultNodeImage
+		}
+		if m, ok := kind.NodeImageMinor(image); ok && (m < lo || m > hi) {
+			fmt.Fprintf(w, "  ! cluster %s: node image %s runs Kubernetes 1.%d, outside 1.%d–1.%d: set clusters[].nodeImage to a 1.%d image\n", c.Name, image, m, lo, hi, hi)
+		}
+	}
 }
 
 func clusterDetail(c scenarios.Cluster) string {

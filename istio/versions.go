@@ -1,0 +1,111 @@
+package istio
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// KubernetesSupport is Istio's support table (istio.io/latest/docs/releases/supported-releases, as of
+// 2026-11): for each Istio minor, the Kubernetes minors it is tested and supported on. A rehearsal runs on
+// a cluster both the old and the new control plane support; outside it, behaviour differs (from Kubernetes
+// 1.33 injection switches to native sidecars), so the rehearsal would not rehearse what users run.
+var KubernetesSupport = map[int][2]int{
+	28: {30, 34},
+	29: {31, 35},
+	30: {32, 36},
+}
+
+// ErrSkipsMinor: Istio supports canary upgrades across at most one minor version (1.29 → 1.30, not 1.28 →
+// 1.30); a skipped minor is refused unless the user says so.
+var ErrSkipsMinor = errors.New("upgrade skips an Istio minor version")
+
+// Version is an Istio release's major.minor.patch.
+type Version struct{ Major, Minor, Patch int }
+
+func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch) }
+
+// ParseVersion reads "1.29.6" (a leading v and a pre-release suffix such as -beta.1 are accepted).
+func ParseVersion(s string) (Version, error) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(t, "-+"); i >= 0 {
+		t = t[:i]
+	}
+	parts := strings.Split(t, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Version{}, fmt.Errorf("istio version %q: expected MAJOR.MINOR.PATCH", s)
+	}
+	var n [3]int
+	for i, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil || v < 0 {
+			return Version{}, fmt.Errorf("istio version %q: expected MAJOR.MINOR.PATCH", s)
+		}
+		n[i] = v
+	}
+	return Version{n[0], n[1], n[2]}, nil
+}
+
+// CheckUpgradePath checks that versions (the control planes a scenario installs, in any order) form an
+// upgrade Istio supports: each step to the next distinct minor at most one minor up.
+func CheckUpgradePath(versions []string) error {
+	var vs []Version
+	for _, s := range versions {
+		v, err := ParseVersion(s)
+		if err != nil {
+			return err
+		}
+		vs = append(vs, v)
+	}
+	sort.Slice(vs, func(i, j int) bool {
+		if vs[i].Major != vs[j].Major {
+			return vs[i].Major < vs[j].Major
+		}
+		return vs[i].Minor < vs[j].Minor
+	})
+	for i := 1; i < len(vs); i++ {
+		a, b := vs[i-1], vs[i]
+		if a.Major != b.Major || b.Minor-a.Minor > 1 {
+			return fmt.Errorf("%w: %s → %s (Istio supports canary upgrades one minor at a time: upgrade to 1.%d first)", ErrSkipsMinor, a, b, a.Minor+1)
+		}
+	}
+	return nil
+}
+
+// KubernetesFor returns the Kubernetes minors (1.lo to 1.hi) that every given Istio version supports, from
+// KubernetesSupport; hi is the one to rehearse on. An error names the versions whose ranges do not meet or
+// that the table does not know.
+func KubernetesFor(versions []string) (lo, hi int, err error) {
+	lo, hi = 0, 1<<30
+	for _, s := range versions {
+		v, err := ParseVersion(s)
+		if err != nil {
+			return 0, 0, err
+		}
+		r, ok := KubernetesSupport[v.Minor]
+		if v.Major != 1 || !ok {
+			return 0, 0, fmt.Errorf("istio %s: not in canarygate's support table (known: %s); choose the node image yourself", v, knownMinors())
+		}
+		lo, hi = max(lo, r[0]), min(hi, r[1])
+	}
+	if lo > hi {
+		return 0, 0, fmt.Errorf("istio %s: no Kubernetes version supports all of them", strings.Join(versions, ", "))
+	}
+	return lo, hi, nil
+}
+
+func knownMinors() string {
+	var ms []int
+	for m := range KubernetesSupport {
+		ms = append(ms, m)
+	}
+	sort.Ints(ms)
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		r := KubernetesSupport[m]
+		out[i] = fmt.Sprintf("1.%d (Kubernetes 1.%d–1.%d)", m, r[0], r[1])
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,62 @@
+package istio
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckUpgradePathRefusesASkippedMinor(t *testing.T) {
+	require.NoError(t, CheckUpgradePath([]string{"1.29.6", "1.30.3"}))
+	require.NoError(t, CheckUpgradePath([]string{"1.30.3", "1.29.6"}), "order does not matter")
+	require.NoError(t, CheckUpgradePath([]string{"1.30.1", "1.30.3"}), "a patch upgrade")
+	require.NoError(t, CheckUpgradePath([]string{"1.28.10", "1.29.6", "1.30.3"}), "two canary hops")
+
+	err := CheckUpgradePath([]string{"1.28.10", "1.30.3"})
+	require.ErrorIs(t, err, ErrSkipsMinor)
+	assert.Contains(t, err.Error(), "1.28.10 → 1.30.3")
+	assert.Contains(t, err.Error(), "upgrade to 1.29 first")
+
+	require.ErrorIs(t, CheckUpgradePath([]string{"1.30.0", "2.0.0"}), ErrSkipsMinor, "a major change")
+	_, err = ParseVersion("latest")
+	require.Error(t, err)
+	require.Error(t, CheckUpgradePath([]string{"1.29.6", "one.two"}))
+}
+
+// TestKubernetesForAPairIsInsideBothSupportRanges walks every pair of the table: the chosen minor is inside
+// both versions' ranges and is the newest such.
+func TestKubernetesForAPairIsInsideBothSupportRanges(t *testing.T) {
+	cases := map[[2]string]int{
+		{"1.28.10", "1.29.6"}: 34,
+		{"1.29.6", "1.30.3"}:  35,
+		{"1.30.1", "1.30.3"}:  36,
+	}
+	for pair, want := range cases {
+		_, got, err := KubernetesFor(pair[:])
+		require.NoError(t, err, pair)
+		assert.Equal(t, want, got, pair)
+	}
+	for old := range KubernetesSupport {
+		for nw := range KubernetesSupport {
+			if nw < old || nw-old > 1 {
+				continue
+			}
+			lo, got, err := KubernetesFor([]string{Version{1, old, 0}.String(), Version{1, nw, 0}.String()})
+			require.NoError(t, err)
+			assert.Equal(t, max(KubernetesSupport[old][0], KubernetesSupport[nw][0]), lo)
+			for _, m := range []int{old, nw} {
+				r := KubernetesSupport[m]
+				assert.True(t, got >= r[0] && got <= r[1], "1.%d on Kubernetes 1.%d: outside 1.%d–1.%d", m, got, r[0], r[1])
+			}
+			assert.Equal(t, min(KubernetesSupport[old][1], KubernetesSupport[nw][1]), got)
+		}
+	}
+	_, _, err := KubernetesFor([]string{"1.20.0"})
+	require.ErrorContains(t, err, "not in canarygate's support table")
+	// Ranges that do not meet: 1.28 ends at 1.34, a made-up 1.40 would start later.
+	KubernetesSupport[40] = [2]int{40, 44}
+	defer delete(KubernetesSupport, 40)
+	_, _, err = KubernetesFor([]string{"1.28.0", "1.40.0"})
+	require.ErrorContains(t, err, "no Kubernetes version supports all of them")
+}
