@@ -52,7 +52,8 @@ type Cluster struct {
 	Provider   string `yaml:"provider" json:"provider"`
 	Kubeconfig string `yaml:"kubeconfig,omitempty" json:"kubeconfig,omitempty"`
 	Context    string `yaml:"context,omitempty" json:"context,omitempty"`
-	// NodeImage and Config apply to provider kind.
+	// NodeImage and Config apply to provider kind. Config is a kind configuration file, or the name of one
+	// canarygate embeds ("config", the default; "lab", for the offline node image of hack/kind-node-image.sh).
 	NodeImage string `yaml:"nodeImage,omitempty" json:"nodeImage,omitempty"`
 	Config    string `yaml:"config,omitempty" json:"config,omitempty"`
 }

@@ -161,7 +161,9 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 	}
 	raw := fixtures.KindConfig()
 	if spec.Config != "" {
-		if raw, err = os.ReadFile(spec.Config); err != nil {
+		if named, ok := fixtures.KindConfigNamed(spec.Config); ok {
+			raw = named
+		} else if raw, err = os.ReadFile(spec.Config); err != nil {
 			return nil, fmt.Errorf("kind config: %w", err)
 		}
 	}
