@@ -13,9 +13,15 @@
 #   - the Kubernetes images (registry.k8s.io/kube-*, etcd, coredns, pause) are built here from the same sources
 #     and tagged exactly as kubeadm names them; they are imported into the node's containerd when it boots
 #     (kind-preload.service, before kubelet), so kubeadm's static pods find them (IfNotPresent).
-#   - KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER=overlayfs: kind's entrypoint would pick fuse-overlayfs because
-#     the engine's storage is fuse-overlayfs here, but containerd's data lives on the node's /var volume,
-#     where overlayfs works.
+#   - the entrypoint's snapshotter defaults to overlayfs: kind's would pick fuse-overlayfs because the engine's
+#     storage is fuse-overlayfs here (and kind's `-e KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER` hides an image
+#     ENV), but containerd's data lives on the node's /var volume, where overlayfs works; the variable still
+#     overrides it.
+#   - containerd's restrict_oom_score_adj = true (kind sets it only for rootless nodes): a sandbox that withholds
+#     CAP_SYS_RESOURCE (see hack/docker-capshim.sh) cannot lower a process's oom_score_adj, so runc fails every
+#     pod kubelet gives a negative score ("nsexec: failed to update /proc/self/oom_score_adj: Permission
+#     denied"); restricted, containerd clamps scores to its own instead.
+#   - kubelet, kubeadm and kubectl in /usr/bin, where kind's units and kind itself expect them.
 #
 # Cached under ~/.cache/canarygate/kind-node/<key>; the key covers the versions and this script, so the image
 # is rebuilt only when one of them changes. Prints the node image's reference on its last line.
@@ -180,7 +186,9 @@ img pause "registry.k8s.io/pause:$PAUSE_TAG" /
 kinddir=$(moddir "sigs.k8s.io/kind@$KIND_VERSION")
 ctx="$OUT/context"; rm -rf "$ctx"; mkdir -p "$ctx/bin" "$ctx/cni" "$ctx/images"
 cp -r "$kinddir/images/base/files" "$ctx/files"; chmod -R u+w "$ctx/files"
-for b in containerd containerd-shim-runc-v2 ctr crictl kubelet kubeadm kubectl; do cp "$BIN/$b" "$ctx/bin/"; done
+for b in containerd containerd-shim-runc-v2 ctr crictl; do cp "$BIN/$b" "$ctx/bin/"; done
+mkdir -p "$ctx/kube"
+for b in kubelet kubeadm kubectl; do cp "$BIN/$b" "$ctx/kube/"; done
 cp "$BIN/runc" "$ctx/runc"
 for p in ptp host-local loopback portmap; do cp "$BIN/cni-$p" "$ctx/cni/$p"; done
 cp "$OUT"/images/*.tar "$ctx/images/"
@@ -231,13 +239,18 @@ COPY files/usr/local/bin/ /usr/local/bin/
 COPY files/kind/ /kind/
 COPY files/etc/ /etc/
 COPY bin/ /usr/local/bin/
+COPY kube/ /usr/bin/
 COPY runc /usr/local/sbin/runc
 COPY cni/ /opt/cni/bin/
 COPY 10-ptp.conflist /etc/cni/net.d/10-ptp.conflist
 COPY images/ /kind/images/
 COPY kind-preload.service /etc/systemd/system/kind-preload.service
 COPY preload-images.sh /kind/bin/preload-images.sh
-RUN chmod 755 /usr/local/bin/* /kind/bin/* /usr/local/sbin/runc /opt/cni/bin/* \\
+RUN chmod 755 /usr/local/bin/* /kind/bin/* /usr/local/sbin/runc /opt/cni/bin/* /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl \\
+ && sed -i 's/snapshotter=\${KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER:-}/snapshotter=\${KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER:-overlayfs}/' /usr/local/bin/entrypoint \\
+ && grep -q 'CONTAINERD_SNAPSHOTTER:-overlayfs' /usr/local/bin/entrypoint \\
+ && sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml \\
+ && grep -q 'restrict_oom_score_adj = true' /etc/containerd/config.toml \\
  && find /lib/systemd/system/sysinit.target.wants/ -name "systemd-tmpfiles-setup.service" -delete \\
  && rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \\
     /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \\
@@ -252,7 +265,6 @@ RUN chmod 755 /usr/local/bin/* /kind/bin/* /usr/local/sbin/runc /opt/cni/bin/* \
  && echo "$K8S_VERSION" > /kind/version \\
  && containerd --version && runc --version && kubelet --version
 ENV container=docker
-ENV KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER=overlayfs
 STOPSIGNAL SIGRTMIN+3
 ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
 EOF

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindlog "sigs.k8s.io/kind/pkg/log"
 
@@ -208,7 +209,7 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 				}
 			}()
 		}
-		return nil, fmt.Errorf("kind: create cluster %s: %w", name, err)
+		return nil, fmt.Errorf("kind: create cluster %s: %w%s", name, err, commandOutput(err))
 	}
 	// From here on the cluster exists: any failure deletes it (unless it is to be kept), so that the next run
 	// does not meet "node(s) already exist".
@@ -219,6 +220,20 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 		}
 	}()
 	return p.connect(ctx, kp, name, path, false)
+}
+
+// commandOutput is the tail of the output of the command kind ran when it failed (kubeadm init's reasons),
+// which kind's error message leaves out.
+func commandOutput(err error) string {
+	re := kindexec.RunErrorForError(err)
+	if re == nil || len(re.Output) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(re.Output), "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return "\n  " + strings.Join(lines, "\n  ")
 }
 
 // connect writes the cluster's kubeconfig to path, builds its clients and loads the image archives.
