@@ -4,6 +4,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -142,32 +143,27 @@ func otherRelease(m metav1.ObjectMeta, release, namespace string) string {
 // UninstallRevision removes a revision once drained (see UninstallRevisionAction).
 func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.UninstallRevisionAction) error {
 	touched.Add(a.Namespace)
-	pods, err := c.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list pods: %w", err)
-	}
-	attached, err := istio.Attached(pods.Items, a.Revision)
-	if err != nil {
-		return err
-	}
-	if len(attached) > 0 {
-		shown := attached
-		if len(shown) > 10 {
-			shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(attached)-10))
+	// Drained means: no pod (terminating ones included) runs or points at the revision's proxy, and the
+	// revision's istiod reports no connected proxy. Pods the previous step moved are usually still draining
+	// when this step starts, so wait for it up to DrainTimeout, then refuse with what is still attached.
+	start := time.Now()
+	deadline := start.Add(a.DrainTimeout.D())
+	for {
+		err := drained(ctx, env, c, a)
+		if err == nil {
+			break
 		}
-		return fmt.Errorf("%w: refusing to uninstall revision %s: %d proxies still attached (%s)", ErrNotDrained, a.Revision, len(attached), strings.Join(shown, ", "))
+		if !errors.Is(err, ErrNotDrained) || !time.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (while waiting: %w)", err, ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
-	env.Changed("revision %s: no pod's proxy is of it or points at it", a.Revision)
-	// The pods say what they were injected with; the revision's istiod says who is connected right now.
-	connected, err := connectedProxies(ctx, env, c, a.Namespace, a.Revision)
-	if err != nil {
-		return err
-	}
-	if connected.total > 0 {
-		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod reports %g connected proxies (pilot_xds: %s)", ErrNotDrained, a.Revision, connected.total, strings.Join(connected.per, ", "))
-	}
-	if len(connected.per) > 0 {
-		env.Changed("revision %s: its istiod reports no connected proxy (pilot_xds: %s)", a.Revision, strings.Join(connected.per, ", "))
+	if waited := time.Since(start); a.DrainTimeout > 0 && waited >= time.Second {
+		env.Changed("revision %s: drained after %s", a.Revision, waited.Round(time.Second))
 	}
 
 	cfg, err := helmrelease.Configuration(c, a.Namespace, func(format string, args ...any) { fmt.Fprintf(env.Output, "helm: "+format+"\n", args...) })
@@ -222,6 +218,39 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 			return fmt.Errorf("delete leftover mutating webhook %s: %w", w.Name, err)
 		}
 		env.Changed("MutatingWebhookConfiguration %s: left behind by revision %s, deleted", w.Name, a.Revision)
+	}
+	return nil
+}
+
+// drained checks once that no proxy is attached to the revision (ErrNotDrained otherwise), recording what
+// proved it.
+func drained(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenarios.UninstallRevisionAction) error {
+	pods, err := c.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list pods: %w", err)
+	}
+	attached, err := istio.Attached(pods.Items, a.Revision)
+	if err != nil {
+		return err
+	}
+	if len(attached) > 0 {
+		shown := attached
+		if len(shown) > 10 {
+			shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(attached)-10))
+		}
+		return fmt.Errorf("%w: refusing to uninstall revision %s: %d proxies still attached (%s)", ErrNotDrained, a.Revision, len(attached), strings.Join(shown, ", "))
+	}
+	// The pods say what they were injected with; the revision's istiod says who is connected right now.
+	connected, err := connectedProxies(ctx, env, c, a.Namespace, a.Revision)
+	if err != nil {
+		return err
+	}
+	if connected.total > 0 {
+		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod reports %g connected proxies (pilot_xds: %s)", ErrNotDrained, a.Revision, connected.total, strings.Join(connected.per, ", "))
+	}
+	env.Changed("revision %s: no pod's proxy is of it or points at it", a.Revision)
+	if len(connected.per) > 0 {
+		env.Changed("revision %s: its istiod reports no connected proxy (pilot_xds: %s)", a.Revision, strings.Join(connected.per, ", "))
 	}
 	return nil
 }
@@ -289,5 +318,7 @@ func rollback(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched 
 		return nil
 	}
 	return UninstallRevision(ctx, env, c, touched, &scenarios.UninstallRevisionAction{
-		Revision: a.Remove, Namespace: a.Namespace, Release: "istiod-" + a.Remove, Timeout: a.Timeout})
+		Revision: a.Remove, Namespace: a.Namespace, Release: "istiod-" + a.Remove, Timeout: a.Timeout,
+		// The workloads it just restarted are still draining from the revision being removed.
+		DrainTimeout: a.Timeout})
 }

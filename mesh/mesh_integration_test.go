@@ -269,3 +269,50 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 5-01: its istiod reports no connected proxy (pilot_xds: istiod-5-01-")
 }
+
+// With drainTimeout the step waits for the revision to drain instead of refusing at once: the stand-in
+// istiod reports a connected proxy until it has been asked once, then none, and the step passes saying it
+// waited; with the proxy never leaving it refuses when the wait is over.
+func TestUninstallRevisionWaitsUpToDrainTimeout(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "drainwait")
+	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "istiod-6-01", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "istiod", "istio.io/rev": "6-01"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istiod", "istio.io/rev": "6-01"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "example.invalid/pilot:1"}}}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitPodsReady(ctx, e.Cluster(t), ns, "app=istiod"))
+
+	var connected atomic.Int64
+	connected.Store(1)
+	var asked atomic.Int64
+	standIn := istiodStandIn(t, &connected)
+	fetch := mesh.IstiodMetrics(func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
+		body, err := standIn(ctx, c, pod)
+		// The proxy leaves after istiod was asked once: the step must ask again rather than give up.
+		if asked.Add(1) == 1 {
+			connected.Store(0)
+		}
+		return body, err
+	})
+	services := map[string]any{mesh.IstiodMetricsKey: fetch}
+	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 6-01, namespace: %s, drainTimeout: 30s}", ns)
+	res := e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	assert.GreaterOrEqual(t, asked.Load(), int64(2))
+	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 6-01: drained after")
+
+	// Never drained: refused once the wait is over.
+	connected.Store(1)
+	asked.Store(100)
+	step = fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 6-01, namespace: %s, drainTimeout: 2s}", ns)
+	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
+	assert.GreaterOrEqual(t, asked.Load(), int64(102), "asked again during the wait")
+}

@@ -63,6 +63,10 @@ type UninstallRevisionAction struct {
 	// Release is the istiod Helm release (default istiod-<revision>).
 	Release string   `yaml:"release,omitempty" json:"release,omitempty"`
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// DrainTimeout is how long to wait for the revision to drain (pods moved off it finish terminating, its
+	// istiod reports no connected proxy) before refusing; 0 checks once. Pods restarted by the previous step
+	// are typically still terminating (draining) when this step starts.
+	DrainTimeout Duration `yaml:"drainTimeout,omitempty" json:"drainTimeout,omitempty"`
 }
 
 // Default implements Defaulter.
@@ -81,11 +85,18 @@ func (a *UninstallRevisionAction) Default() {
 // Validate implements ActionSpec.
 func (a *UninstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "revision", a.Revision, "the revision to remove, e.g. 1-29")
+	if a.DrainTimeout < 0 {
+		p.Add(a.Pos.Field("drainTimeout"), join(path, "drainTimeout"), "expected a duration ≥ 0")
+	}
 }
 
 // Describe implements ActionSpec.
 func (a *UninstallRevisionAction) Describe() string {
-	return fmt.Sprintf("uninstall revision %s (helm release %s/%s) once no proxy is attached; remove its leftover webhooks", a.Revision, a.Namespace, a.Release)
+	wait := ""
+	if a.DrainTimeout > 0 {
+		wait = " (waiting up to " + a.DrainTimeout.String() + ")"
+	}
+	return fmt.Sprintf("uninstall revision %s (helm release %s/%s) once no proxy is attached%s; remove its leftover webhooks", a.Revision, a.Namespace, a.Release, wait)
 }
 
 // Revision tag action kinds.
