@@ -36,6 +36,10 @@ type Config struct {
 	Upstream string
 	// Drain is how long the app keeps serving, unready, after SIGTERM before it stops accepting.
 	Drain time.Duration
+	// StartDelay is how long the app waits before it listens: an app that is slow to start. With no
+	// readiness probe its pod is counted ready (and gets traffic) before it answers — the broken rollout
+	// the lab's failing variant rehearses.
+	StartDelay time.Duration
 	// CallTimeout bounds the inner call.
 	CallTimeout time.Duration
 	// Client makes inner calls (a test's, or http.DefaultClient).
@@ -181,15 +185,22 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// ConfigFromEnv reads NAME, UPSTREAM, DRAIN (a duration) from the environment.
+// ConfigFromEnv reads NAME, UPSTREAM, DRAIN and START_DELAY (durations) from the environment.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Name: os.Getenv("NAME"), Upstream: os.Getenv("UPSTREAM")}
-	if d := os.Getenv("DRAIN"); d != "" {
-		v, err := time.ParseDuration(d)
-		if err != nil {
-			return cfg, fmt.Errorf("DRAIN=%q: %w", d, err)
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"DRAIN", &cfg.Drain}, {"START_DELAY", &cfg.StartDelay}} {
+		s := os.Getenv(d.name)
+		if s == "" {
+			continue
 		}
-		cfg.Drain = v
+		v, err := time.ParseDuration(s)
+		if err != nil || v < 0 {
+			return cfg, fmt.Errorf("%s=%q: expected a duration ≥ 0 such as 5s", d.name, s)
+		}
+		*d.to = v
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()

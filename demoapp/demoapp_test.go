@@ -128,3 +128,21 @@ func TestDrainsUnderLoadWithoutAnError(t *testing.T) {
 	_, err = http.Get(url + "/")
 	assert.Error(t, err, "no longer accepting after shutdown")
 }
+
+func TestConfigFromEnvReadsDurations(t *testing.T) {
+	t.Setenv("NAME", "app-a")
+	t.Setenv("DRAIN", "8s")
+	t.Setenv("START_DELAY", "5s")
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err)
+	assert.Equal(t, 8*time.Second, cfg.Drain)
+	assert.Equal(t, 5*time.Second, cfg.StartDelay)
+
+	t.Setenv("START_DELAY", "soon")
+	_, err = ConfigFromEnv()
+	require.ErrorContains(t, err, `START_DELAY="soon": expected a duration`)
+	t.Setenv("START_DELAY", "")
+	t.Setenv("DRAIN", "-1s")
+	_, err = ConfigFromEnv()
+	require.ErrorContains(t, err, `DRAIN="-1s"`)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/canarygate/canarygate/demoapp"
 )
@@ -22,6 +23,10 @@ func main() {
 	addr := os.Getenv("ADDR")
 	if addr == "" {
 		addr = demoapp.DefaultAddr
+	}
+	if cfg.StartDelay > 0 {
+		fmt.Printf("demo-app %s: waiting %s before listening\n", cfg.Name, cfg.StartDelay)
+		time.Sleep(cfg.StartDelay)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

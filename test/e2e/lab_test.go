@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,6 +83,54 @@ func TestLabScenarioOnKind(t *testing.T) {
 				}
 				t.Logf("%s: %s in %.1fs, %d requests, %d unexpected; %s", name, ph.Outcome, ph.DurationMs()/1000, reqs, fails, strings.Join(ph.Changes, "; "))
 			}
+			return ctx
+		}).Feature()
+	testenv.Test(t, f)
+}
+
+// TestLabGateFailsABrokenRollout: the same lab with demo apps that have no readiness probe, start slowly and
+// do not drain: restarting them under load refuses connections, and the gate fails (exit 1) naming the step
+// that restarted them.
+func TestLabGateFailsABrokenRollout(t *testing.T) {
+	skipUnlessE2E(t)
+	out := t.TempDir()
+	var stderr bytes.Buffer
+	f := features.New("a broken rollout in the offline lab").
+		Assess("the gate fails and blames the move", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			code := cli.Main(labArgs(t, "canarygate-e2e-lab-broken", filepath.Join(out, "report"), "--var", "DEMO_APPS=lab-demo-apps-unready"),
+				streams.IO{In: strings.NewReader(""), Out: os.Stdout, ErrOut: &stderr})
+			if code != 1 {
+				t.Fatalf("canarygate exited %d, want 1 (gate failed)\n%s", code, stderr.String())
+			}
+			run, err := summary.Read(filepath.Join(out, "report"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Verdict != summary.VerdictFail {
+				t.Errorf("verdict %s, want fail", run.Verdict)
+			}
+			i := run.PhaseIndex("move-demo-a")
+			if i < 0 {
+				t.Fatal("no move-demo-a phase")
+			}
+			var fails int64
+			for _, st := range run.Streams {
+				fails += st.PerPhase[i].Failures
+			}
+			if fails == 0 {
+				t.Errorf("no unexpected response during move-demo-a")
+			}
+			blamed := false
+			for _, c := range run.Checks {
+				if c.Name == "noUnexpectedStatus" && !c.Passed && slices.Contains(c.Steps, "move-demo-a") {
+					blamed = true
+				}
+				t.Logf("check %s passed=%v steps=%v: %s", c.Name, c.Passed, c.Steps, c.Summary)
+			}
+			if !blamed {
+				t.Errorf("noUnexpectedStatus did not fail naming move-demo-a")
+			}
+			t.Logf("move-demo-a: %d unexpected responses", fails)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
