@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSIO
 SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci
+.PHONY: all build test unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci lab
 
 all: build
 
@@ -15,11 +15,22 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/canarygate
 
 # Everything CI runs: lint, then every test, including the integration tests against a real kube-apiserver
-# (whose binaries hack/testbin.sh builds once into ~/.cache/canarygate and reuses) and the real Istio charts
-# (hack/istio-charts.sh fetches the istio.io/istio module into the module cache; not in go.mod).
+# (whose binaries hack/testbin.sh builds once into ~/.cache/canarygate and reuses), the real Istio charts
+# (hack/istio-charts.sh fetches the istio.io/istio module into the module cache; not in go.mod) and the kind
+# suite on this machine's container engine: a cluster from the offline node image and the istio-lab scenario
+# with istiod built from source (hack/lab-env.sh builds them once, cold ~35 min, and reuses them). No registry
+# is needed (CANARYGATE_OFFLINE=1: the default scenario's online e2e test is left to machines that have one).
 test: lint
+	eval "$$(bash hack/lab-env.sh)" && \
 	CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
-	  $(GO) test -count=1 -timeout 25m ./...
+	  CANARYGATE_E2E=1 CANARYGATE_OFFLINE=1 $(GO) test -count=1 -timeout 30m ./...
+
+# The offline lab by hand: the istio-lab scenario on a kind cluster of this machine (see hack/lab-env.sh).
+lab: build
+	eval "$$(bash hack/lab-env.sh)" && ./$(BIN) run istio-lab --no-env \
+	  --var NODE_IMAGE="$$CANARYGATE_NODE_IMAGE" --var ISTIO_CHARTS="$$CANARYGATE_LAB_CHARTS" --var ISTIO_HUB="$$CANARYGATE_LAB_HUB" \
+	  --var OLD_TAG="$$CANARYGATE_LAB_OLD_TAG" --var NEW_TAG="$$CANARYGATE_LAB_NEW_TAG" \
+	  $$(for a in $$CANARYGATE_LAB_ARCHIVES; do printf -- '--image-archive %s ' "$$a"; done) $(ARGS)
 
 # Tests that need nothing but Go.
 unit:

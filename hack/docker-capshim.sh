@@ -19,6 +19,8 @@ if [ $(( bnd & full )) -eq $full ]; then
   exit 0
 fi
 if docker info --format '{{.DefaultRuntime}}' 2>/dev/null | grep -qx canarygate-capshim; then
+  # A daemon restarted from daemon.json needs the binary there.
+  [ -x /usr/local/bin/canarygate-capshim ] || CGO_ENABLED=0 go build -o /usr/local/bin/canarygate-capshim ./hack/capshim
   log "already the default runtime"
   exit 0
 fi

@@ -9,6 +9,13 @@ CACHE="${CANARYGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/canarygate}"
 OLD_ISTIO="${OLD_ISTIO:-v0.0.0-20260423205519-b01690e6db7d}"
 NEW_ISTIO="${NEW_ISTIO:-v0.0.0-20260827124520-eed52ebb66ad}"
 
+# kind's nodes run systemd, kubelet and containerd, each with inotify instances; 128 (a common default) is
+# too few for a node beside the host's own.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 512)" -lt 512 ]; then
+  sysctl -qw fs.inotify.max_user_instances=512 >&2 || echo "lab-env: could not raise fs.inotify.max_user_instances (not root?)" >&2
+fi
+# kind runs nodes --privileged: make that work where the engine lacks capabilities (hack/docker-capshim.sh).
+bash hack/docker-capshim.sh
 node=$(bash hack/kind-node-image.sh | tail -n1)
 mapfile -t istio < <(bash hack/istio-images.sh "$OLD_ISTIO" "$NEW_ISTIO")
 [ "${#istio[@]}" -eq 2 ] || { echo "lab-env: expected two istio image lines" >&2; exit 1; }
