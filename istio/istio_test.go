@@ -162,3 +162,25 @@ func TestABrokenLineOfAFamilyThatIsReadIsStillAnError(t *testing.T) {
 	_, err := ParseMetrics(strings.NewReader("# TYPE istio_requests_total counter\nistio_requests_total{reporter=\"destination\" 12\n"))
 	require.Error(t, err, "what canarygate reads is parsed strictly")
 }
+
+// Operator installs name a revision <control plane>.<namespace> while istiod's Service is
+// istiod-<control plane>: such a pod is on its revision, and blocks that revision's removal.
+func TestOperatorRevisionNamesMatchTheirIstiod(t *testing.T) {
+	data, err := os.ReadFile("testdata/pod-injected-1-30.yaml")
+	require.NoError(t, err)
+	text := strings.ReplaceAll(string(data), `"revision":"1-30"`, `"revision":"cp-v130x.istio-system"`)
+	text = strings.ReplaceAll(text, "istiod-1-30.istio-system.svc", "istiod-cp-v130x.istio-system.svc")
+	var p corev1.Pod
+	require.NoError(t, yaml.Unmarshal([]byte(text), &p))
+
+	bad, err := Misplaced([]corev1.Pod{p}, "cp-v130x.istio-system")
+	require.NoError(t, err)
+	assert.Empty(t, bad)
+	attached, err := Attached([]corev1.Pod{p}, "cp-v130x.istio-system")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"demo-a/" + p.Name}, attached)
+
+	bad, err = Misplaced([]corev1.Pod{p}, "cp-v129x.istio-system")
+	require.NoError(t, err)
+	assert.Len(t, bad, 1, "another control plane's revision")
+}

@@ -95,6 +95,22 @@ func RevisionOfAddress(addr string) string {
 	return ""
 }
 
+// AddressServes reports whether an istiod address belongs to revision. Helm installs name the istiod
+// Service istiod-<revision>; operator installs (Banzai's, Solo's) name revisions <control plane>.<namespace>
+// while the Service is istiod-<control plane> in that namespace — both are the same revision.
+func AddressServes(addr, revision string) bool {
+	rev := RevisionOfAddress(addr)
+	if rev == "" {
+		return false
+	}
+	if rev == revision {
+		return true
+	}
+	host, _, _ := strings.Cut(addr, ":")
+	parts := strings.Split(host, ".")
+	return len(parts) >= 2 && revision == rev+"."+parts[1]
+}
+
 // EachProxy calls fn with every live pod's proxy (terminating and finished pods are passed over: they are
 // leaving whatever control plane they had).
 func EachProxy(pods []corev1.Pod, fn func(p *corev1.Pod, px Proxy)) error {
@@ -127,7 +143,7 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 			out = append(out, fmt.Sprintf("%s/%s has no sidecar", p.Namespace, p.Name))
 		case px.Revision != revision:
 			out = append(out, fmt.Sprintf("%s/%s runs the proxy of revision %s (image %s), not %s", p.Namespace, p.Name, px.Revision, px.Image, revision))
-		case px.DiscoveryAddress != "" && RevisionOfAddress(px.DiscoveryAddress) != revision:
+		case px.DiscoveryAddress != "" && !AddressServes(px.DiscoveryAddress, revision):
 			out = append(out, fmt.Sprintf("%s/%s is connected to %s, not istiod-%s", p.Namespace, p.Name, px.DiscoveryAddress, revision))
 		}
 	})
@@ -139,7 +155,7 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 func Attached(pods []corev1.Pod, revision string) ([]string, error) {
 	var out []string
 	err := eachProxy(pods, true, func(p *corev1.Pod, px Proxy) {
-		if px.Injected && (px.Revision == revision || RevisionOfAddress(px.DiscoveryAddress) == revision) {
+		if px.Injected && (px.Revision == revision || AddressServes(px.DiscoveryAddress, revision)) {
 			name := p.Namespace + "/" + p.Name
 			if p.DeletionTimestamp != nil {
 				name += " (terminating)"

@@ -60,3 +60,15 @@ func TestKubernetesForAPairIsInsideBothSupportRanges(t *testing.T) {
 	_, _, err = KubernetesFor([]string{"1.28.0", "1.40.0"})
 	require.ErrorContains(t, err, "no Kubernetes version supports all of them")
 }
+
+// An operator names a revision <control plane>.<namespace> (Banzai: cp-v115x.istio-system) while its istiod
+// Service is istiod-<control plane>: the proxy's address still belongs to that revision, and to no other.
+func TestAddressServesOperatorRevisionNames(t *testing.T) {
+	assert.True(t, AddressServes("istiod-1-30.istio-system.svc:15012", "1-30"))
+	assert.False(t, AddressServes("istiod-1-30.istio-system.svc:15012", "1-29"))
+	assert.True(t, AddressServes("istiod.istio-system.svc:15012", "default"))
+	assert.True(t, AddressServes("istiod-cp-v115x.istio-system.svc:15012", "cp-v115x.istio-system"))
+	assert.False(t, AddressServes("istiod-cp-v115x.other-ns.svc:15012", "cp-v115x.istio-system"))
+	assert.False(t, AddressServes("istiod-cp-v115x.istio-system.svc:15012", "cp-v116x.istio-system"))
+	assert.False(t, AddressServes("", "1-30"))
+}

@@ -37,6 +37,7 @@ func Executors() runner.Registry {
 		scenarios.ActionInstallRevision:   kube.Step(installRevision),
 		scenarios.ActionMigrateGateway:    kube.Step(migrateGateway),
 		scenarios.ActionRollback:          kube.Step(rollback),
+		scenarios.ActionGatewaysServe:     kube.Step(gatewaysServe),
 	}
 }
 

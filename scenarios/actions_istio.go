@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Istio action kinds.
@@ -423,4 +425,62 @@ func (a *RollbackAction) Describe() string {
 		d += ", then uninstall revision " + a.Remove + " once drained"
 	}
 	return d
+}
+
+// ActionGatewaysServe proves that the gateways of every revision serve while they coexist.
+const ActionGatewaysServe = "gatewaysServe"
+
+func init() {
+	RegisterAction(ActionGatewaysServe, func() ActionSpec { return &GatewaysServeAction{} })
+}
+
+// GatewaysServeAction proves, while the gateways of two revisions stand behind one Service, that each of
+// them served requests: every gateway pod's istio_requests_total is read at the start and the end of a
+// window, and each revision's pods must have counted some in between. A kept-alive client pinned to the old
+// gateway, or a new gateway that is Ready but not in the Service's endpoints, fails it.
+type GatewaysServeAction struct {
+	Pos       Pos    `yaml:"-" json:"-"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// Selector picks the gateway pods of every revision (default istio=ingressgateway).
+	Selector string   `yaml:"selector" json:"selector"`
+	Window   Duration `yaml:"window" json:"window"`
+}
+
+// Defaults of gatewaysServe.
+const (
+	DefaultGatewayNamespace = "istio-ingress"
+	DefaultGatewaySelector  = "istio=ingressgateway"
+)
+
+// Default implements Defaulter.
+func (a *GatewaysServeAction) Default() {
+	if a.Namespace == "" {
+		a.Namespace = DefaultGatewayNamespace
+	}
+	if a.Selector == "" {
+		a.Selector = DefaultGatewaySelector
+	}
+	if a.Window == 0 {
+		a.Window = DefaultMTLSWindow
+	}
+}
+
+// DefaultTimeout implements ActionDefaulter: the window and a minute to read the gateways.
+func (a *GatewaysServeAction) DefaultTimeout() Duration {
+	return max(a.Window, DefaultMTLSWindow) + Duration(time.Minute)
+}
+
+// Validate implements ActionSpec.
+func (a *GatewaysServeAction) Validate(_ *Scenario, p Problems, path string) {
+	if _, err := labels.Parse(a.Selector); err != nil {
+		p.Add(a.Pos.Field("selector"), join(path, "selector"), "%q: expected a label selector such as istio=ingressgateway (%v)", a.Selector, err)
+	}
+	if a.Window <= 0 {
+		p.Add(a.Pos.Field("window"), join(path, "window"), "%s: expected a positive duration such as 20s", a.Window)
+	}
+}
+
+// Describe implements ActionSpec.
+func (a *GatewaysServeAction) Describe() string {
+	return fmt.Sprintf("prove the gateways of every revision (%s in %s) serve in a %s window (each gateway's istio_requests_total read at its start and end)", a.Selector, a.Namespace, a.Window)
 }
