@@ -20,6 +20,9 @@ import (
 	"time"
 )
 
+// ClientCertHeader echoes, in the answer, the X-Forwarded-Client-Cert header the request arrived with.
+const ClientCertHeader = "X-Canarygate-Client-Cert"
+
 // Defaults.
 const (
 	DefaultAddr         = ":8080"
@@ -110,6 +113,11 @@ func (a *App) Handler() http.Handler {
 func (a *App) answer(w http.ResponseWriter, r *http.Request, status int, up *Upstream) {
 	e := Echo{Name: a.cfg.Name, Host: r.Host, Method: r.Method, Path: r.URL.Path, Headers: r.Header, Upstream: up}
 	w.Header().Set("Content-Type", "application/json")
+	// The client certificate the destination sidecar saw, also as a response header: a load generator keeps
+	// only the first bytes of a body, but every header.
+	if xfcc := r.Header.Get("X-Forwarded-Client-Cert"); xfcc != "" {
+		w.Header().Set(ClientCertHeader, xfcc)
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(e)
 }

@@ -1,0 +1,84 @@
+package meshload
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/canarygate/canarygate/demoapp"
+	"github.com/canarygate/canarygate/istio"
+	"github.com/canarygate/canarygate/loadgen"
+)
+
+// Defaults of a generator.
+const (
+	// DefaultBuffer is how many unacknowledged results a generator keeps: at 1 000/s, 100 s of pulls missed.
+	DefaultBuffer = 100_000
+	// DefaultPullMax is how many results one pull returns at most.
+	DefaultPullMax = 5_000
+)
+
+// Generator is one in-cluster load generator: an attack whose results wait in Buffer to be pulled.
+type Generator struct {
+	// Name is the generator's pod; Boot identifies this process (results are numbered per boot).
+	Name, Boot string
+	Buffer     *Buffer
+	// Clock is the generator's clock (time.Now unless a test says otherwise).
+	Clock func() time.Time
+}
+
+// NewGenerator returns a generator with a buffer of the given capacity and a fresh boot id.
+func NewGenerator(name string, capacity int) *Generator {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Generator{Name: name, Boot: hex.EncodeToString(b[:]), Buffer: NewBuffer(capacity), Clock: time.Now}
+}
+
+// Run attacks the target until ctx ends, keeping every result; then the buffer is marked stopped (its
+// remaining results are still served until acknowledged).
+func (g *Generator) Run(ctx context.Context, target loadgen.Target, opts ...loadgen.Option) {
+	defer g.Buffer.Stop()
+	for r := range loadgen.Attack(ctx, []loadgen.Target{target}, opts...) {
+		res := Result{Sent: r.Timestamp.UnixNano(), Latency: int64(r.Latency), Code: r.Code, Error: r.Error}
+		if h := r.Headers.Get(demoapp.ClientCertHeader); h != "" {
+			if id, err := istio.CallerIdentity(h); err == nil {
+				res.Peer = id.String()
+			}
+		}
+		g.Buffer.Add(res)
+	}
+}
+
+// ServeHTTP answers GET /results?boot=B&after=N&max=M with a Batch (JSON): asking for the results after N
+// acknowledges those up to N — but only when B is this generator's boot: numbers from a previous process's
+// results acknowledge nothing of this one's.
+func (g *Generator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if q.Get("after") == "" {
+		after, err = 0, nil
+	}
+	if err != nil {
+		http.Error(w, fmt.Sprintf("after=%q: expected a sequence number", q.Get("after")), http.StatusBadRequest)
+		return
+	}
+	max := DefaultPullMax
+	if m := q.Get("max"); m != "" {
+		if max, err = strconv.Atoi(m); err != nil || max <= 0 {
+			http.Error(w, fmt.Sprintf("max=%q: expected a positive number", m), http.StatusBadRequest)
+			return
+		}
+	}
+	if boot := q.Get("boot"); boot != "" && boot != g.Boot {
+		after = 0
+	}
+	b := g.Buffer.Pull(after, max)
+	b.Generator, b.Boot, b.Now = g.Name, g.Boot, g.Clock().UnixNano()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(b)
+}
