@@ -30,7 +30,9 @@ type Buffer struct {
 	next     uint64 // the Seq the next result gets
 	overflow uint64
 	stopped  bool
-	changed  chan struct{}
+	// told: an answer saying "stopped, nothing left" was given, so the puller knows it has everything.
+	told    bool
+	changed chan struct{}
 }
 
 // NewBuffer returns a buffer for at most capacity unacknowledged results.
@@ -68,9 +70,11 @@ func (b *Buffer) notify() {
 // Batch is one answer to a pull.
 type Batch struct {
 	// Generator names the generator (its pod); Boot changes when its process restarts (Seq starts again).
-	Generator string   `json:"generator"`
-	Boot      string   `json:"boot"`
-	Results   []Result `json:"results"`
+	Generator string `json:"generator"`
+	Boot      string `json:"boot"`
+	// Revision is the generator's own proxy revision (its injection status), "" when it has no proxy.
+	Revision string   `json:"revision,omitempty"`
+	Results  []Result `json:"results"`
 	// Produced is the Seq of the last result recorded so far; Overflow the results not kept (buffer full).
 	Produced uint64 `json:"produced"`
 	Overflow uint64 `json:"overflow"`
@@ -92,6 +96,10 @@ func (b *Buffer) Pull(after uint64, max int) Batch {
 		b.items = append(b.items[:0:0], b.items[i:]...)
 		b.notify()
 	}
+	if b.stopped && len(b.items) == 0 && !b.told {
+		b.told = true
+		b.notify()
+	}
 	n := min(max, len(b.items))
 	return Batch{Results: append([]Result(nil), b.items[:n]...), Produced: b.next - 1, Overflow: b.overflow, Stopped: b.stopped}
 }
@@ -103,12 +111,12 @@ func (b *Buffer) Len() int {
 	return len(b.items)
 }
 
-// Drained reports whether the attack stopped and every result was acknowledged; Changed returns a channel
-// closed at the next change, to wait on.
+// Drained reports whether the attack stopped, every result was acknowledged, and a pull was answered with
+// that news: a generator may exit only then, or the puller would never learn it had everything.
 func (b *Buffer) Drained() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.stopped && len(b.items) == 0
+	return b.stopped && len(b.items) == 0 && b.told
 }
 
 // Changed returns a channel that is closed at the buffer's next change.

@@ -27,7 +27,9 @@ const (
 type Generator struct {
 	// Name is the generator's pod; Boot identifies this process (results are numbered per boot).
 	Name, Boot string
-	Buffer     *Buffer
+	// Revision is the generator's proxy revision, from its pod's injection status.
+	Revision string
+	Buffer   *Buffer
 	// Clock is the generator's clock (time.Now unless a test says otherwise).
 	Clock func() time.Time
 }
@@ -78,7 +80,7 @@ func (g *Generator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		after = 0
 	}
 	b := g.Buffer.Pull(after, max)
-	b.Generator, b.Boot, b.Now = g.Name, g.Boot, g.Clock().UnixNano()
+	b.Generator, b.Boot, b.Revision, b.Now = g.Name, g.Boot, g.Revision, g.Clock().UnixNano()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(b)
 }

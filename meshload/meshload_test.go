@@ -3,6 +3,7 @@ package meshload
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -110,7 +111,7 @@ func TestBufferKeepsAtMostItsCapacityAndCountsTheRest(t *testing.T) {
 	b.Stop()
 	assert.False(t, b.Drained(), "stopped but not yet acknowledged")
 	b.Pull(51, 10)
-	assert.True(t, b.Drained())
+	assert.True(t, b.Drained(), "the answer to the pull that acknowledged the last result said so")
 }
 
 // lossy loses every third answer after the generator has acted on the request (as a pod proxy request that
@@ -279,4 +280,95 @@ func TestTheCallersIdentityComesBackFromTheCallee(t *testing.T) {
 	r = run(nil)
 	assert.Empty(t, r.Peer, "plaintext: no header, no identity")
 	assert.False(t, r.MTLSFrom(self))
+}
+
+// A generator pod told to stop (SIGTERM) stops its attack, turns unready and keeps serving what it holds
+// until all of it is pulled, then returns by itself.
+func TestAgentServesItsResultsAfterSIGTERMUntilPulled(t *testing.T) {
+	srv, _ := target(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, sigterm := context.WithCancel(context.Background())
+	drain, stopDrain := context.WithTimeout(context.Background(), time.Minute)
+	defer stopDrain()
+	cfg := AgentConfig{Pod: "app-a-gen-1", Revision: "1-29", Buffer: 10_000,
+		Target: loadgen.Target{Name: "in-mesh", Method: http.MethodGet, URL: srv.URL, Rate: vegeta.Rate{Freq: 200, Per: time.Second}, Timeout: 2 * time.Second}}
+	returned := make(chan error, 1)
+	go func() { returned <- RunAgent(ctx, drain, l, cfg) }()
+	base := "http://" + l.Addr().String()
+	src := HTTPSource(http.DefaultClient, base+"/results")
+
+	var c Cursor
+	var got []Result
+	for len(got) < 100 {
+		p, err := c.Pull(context.Background(), src, 1000, time.Now)
+		require.NoError(t, err)
+		got = append(got, p.Results...)
+		time.Sleep(10 * time.Millisecond)
+	}
+	sigterm()
+	// Unready at once, still serving.
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/healthz/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 10*time.Second, 10*time.Millisecond)
+	select {
+	case err := <-returned:
+		t.Fatalf("returned before its results were pulled: %v", err)
+	default:
+	}
+	for {
+		p, err := c.Pull(context.Background(), src, 1000, time.Now)
+		if err != nil {
+			select {
+			case rerr := <-returned:
+				t.Fatalf("pull: %v; agent returned: %v", err, rerr)
+			case <-time.After(time.Second):
+				t.Fatalf("pull: %v; agent still running", err)
+			}
+		}
+		got = append(got, p.Results...)
+		if p.Done {
+			break
+		}
+	}
+	// The answer that said Done was the last it owed: it returns on its own.
+	select {
+	case err := <-returned:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not return once everything was pulled")
+	}
+	for i, r := range got {
+		require.Equal(t, uint64(i+1), r.Seq)
+	}
+	assert.Equal(t, c.Produced, uint64(len(got)))
+}
+
+func TestAgentConfigFromEnv(t *testing.T) {
+	t.Setenv(EnvURL, "")
+	_, ok, err := AgentConfigFromEnv()
+	require.NoError(t, err)
+	assert.False(t, ok, "no LOAD_URL: not load mode")
+
+	t.Setenv(EnvURL, "http://app-b.demo-b.svc.cluster.local:8080/")
+	t.Setenv(EnvRate, "100/3s")
+	t.Setenv(EnvTimeout, "2s")
+	t.Setenv(EnvPod, "canarygate-gen-a-1")
+	t.Setenv(EnvIstioStatus, `{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`)
+	cfg, ok, err := AgentConfigFromEnv()
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, vegeta.Rate{Freq: 100, Per: 3 * time.Second}, cfg.Target.Rate)
+	assert.Equal(t, 2*time.Second, cfg.Target.Timeout)
+	assert.Equal(t, "1-30", cfg.Revision, "from the downward API's injection status")
+	assert.Equal(t, "canarygate-gen-a-1", cfg.Pod)
+
+	t.Setenv(EnvRate, "fast")
+	_, _, err = AgentConfigFromEnv()
+	require.ErrorContains(t, err, `LOAD_RATE: "fast": expected N/duration`)
 }

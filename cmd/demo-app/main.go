@@ -12,9 +12,49 @@ import (
 	"time"
 
 	"github.com/canarygate/canarygate/demoapp"
+	"github.com/canarygate/canarygate/meshload"
 )
 
+// agentGrace bounds how long a stopping generator waits for its results to be pulled: below the pod's
+// terminationGracePeriodSeconds (60), so it exits on its own rather than being killed.
+const agentGrace = 55 * time.Second
+
+func runAgent(cfg meshload.AgentConfig) int {
+	addr := os.Getenv("ADDR")
+	if addr == "" {
+		addr = demoapp.DefaultAddr
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	// The grace period starts with the signal.
+	drainCtx, cancelDrain := context.WithCancel(context.Background())
+	defer cancelDrain()
+	go func() {
+		<-ctx.Done()
+		time.AfterFunc(agentGrace, cancelDrain)
+	}()
+	fmt.Printf("demo-app load mode: %s → %s at %d/%s (revision %q), results on %s/results\n", cfg.Pod, cfg.Target.URL, cfg.Target.Rate.Freq, cfg.Target.Rate.Per, cfg.Revision, addr)
+	if err := meshload.RunAgent(ctx, drainCtx, l, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
 func main() {
+	// Load mode (LOAD_URL set): an in-mesh load generator (package meshload) instead of the demo service.
+	if lcfg, ok, err := meshload.AgentConfigFromEnv(); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(runAgent(lcfg))
+	}
 	cfg, err := demoapp.ConfigFromEnv()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
