@@ -120,16 +120,30 @@ steps:
 	assert.Contains(t, err.Error(), "many.yaml:4:")
 }
 
+// shippedVars are the variables a shipped scenario cannot default: the offline lab's are what
+// hack/lab-env.sh builds on the machine (without them it names each one: TestLabNeedsItsVariables).
+var shippedVars = map[string]map[string]string{
+	"istio-lab": {"NODE_IMAGE": "canarygate/kind-node:v1.37.2-test", "ISTIO_CHARTS": "/charts", "OLD_TAG": "old", "NEW_TAG": "new"},
+}
+
 func TestShippedScenariosParse(t *testing.T) {
 	require.NotEmpty(t, Names())
 	for _, name := range Names() {
-		s, err := Load(name, Vars{})
+		s, err := Load(name, Vars{Values: shippedVars[name]})
 		require.NoError(t, err, name)
 		assert.Equal(t, filepath.Join("scenarios", name+".yaml"), s.File)
 	}
 	_, err := Load("no-such-scenario", Vars{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "http-example", "lists what is shipped")
+}
+
+func TestLabNeedsItsVariables(t *testing.T) {
+	_, err := Load("istio-lab", Vars{})
+	require.Error(t, err)
+	for v := range shippedVars["istio-lab"] {
+		assert.Contains(t, err.Error(), "variable "+v+" is not set")
+	}
 }
 
 // FuzzParse: whatever the bytes, Parse returns a scenario or an *InvalidError, and never panics.
