@@ -372,3 +372,32 @@ func TestAgentConfigFromEnv(t *testing.T) {
 	_, _, err = AgentConfigFromEnv()
 	require.ErrorContains(t, err, `LOAD_RATE: "fast": expected N/duration`)
 }
+
+// Two generators' results interleave by send time: a result is held back while the other generator may
+// still deliver an earlier one, and released in send order once both watermarks have passed it.
+func TestMergerReleasesInSendOrderBehindTheLowestWatermark(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	at := func(ms int) int64 { return t0.Add(time.Duration(ms) * time.Millisecond).UnixNano() }
+	m := NewMerger()
+	m.Expect("gen-a", t0)
+	m.Expect("gen-b", t0)
+	// gen-a's clock is 2 s ahead: its send times come back 2 s earlier on ours.
+	m.Add("gen-a", "1-29", []Result{{Seq: 2, Sent: at(2300)}, {Seq: 1, Sent: at(2100)}}, 2*time.Second, t0.Add(250*time.Millisecond))
+	assert.Empty(t, m.Ready(), "gen-b, expected but not yet pulled, may still deliver earlier results")
+	m.Add("gen-b", "1-30", []Result{{Seq: 1, Sent: at(150)}}, 0, t0.Add(200*time.Millisecond))
+	got := m.Ready()
+	require.Len(t, got, 2, "up to 200 ms: a1 (100) and b1 (150)")
+	assert.Equal(t, []string{"gen-a", "gen-b"}, []string{got[0].Generator, got[1].Generator})
+	assert.Equal(t, t0.Add(100*time.Millisecond), got[0].At)
+	assert.Equal(t, "1-30", got[1].Revision)
+	assert.Equal(t, 1, m.Len(), "a2 (300 ms) waits for gen-b's watermark")
+	m.Done("gen-b")
+	assert.Empty(t, m.Ready(), "a2 (300 ms) is past gen-a's own watermark (250 ms)")
+	m.Add("gen-a", "1-29", []Result{{Seq: 3, Sent: at(2900)}}, 2*time.Second, t0.Add(500*time.Millisecond))
+	got = m.Ready()
+	require.Len(t, got, 1, "a2 released by gen-a's new watermark; a3 (900 ms) still past it")
+	assert.Equal(t, uint64(2), got[0].Seq)
+	got = m.Flush()
+	require.Len(t, got, 1)
+	assert.Zero(t, m.Len())
+}
