@@ -239,16 +239,18 @@ type rehearsal struct {
 	dir     string
 	formats []string
 
-	tl       *timeline.Timeline
-	agg      *aggregate.Aggregate
-	targets  []loadgen.Target
-	sink     resultSink
-	results  string // the results file's path, when written
-	clusters *cluster.Set
-	runner   *runner.Runner
-	finished *finishedSteps
-	observed *observations
-	reports  reportOnce
+	tl      *timeline.Timeline
+	agg     *aggregate.Aggregate
+	targets []loadgen.Target
+	// inMeshStreams run from generator pods in a cluster (inmesh.go).
+	inMeshStreams []scenarios.Stream
+	sink          resultSink
+	results       string // the results file's path, when written
+	clusters      *cluster.Set
+	runner        *runner.Runner
+	finished      *finishedSteps
+	observed      *observations
+	reports       reportOnce
 
 	// steps are the results of every step (setup, steps, teardown), skipped ones included.
 	steps []runner.Result
@@ -282,6 +284,13 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 	r.tl = timeline.New()
 	specs := make([]aggregate.StreamSpec, 0, len(sc.Traffic.Streams))
 	for _, st := range sc.Traffic.Streams {
+		if st.InMesh != nil {
+			// The generators' schedules are their own, in their pods: no schedule to check here.
+			specs = append(specs, aggregate.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect,
+				AskedRPS: st.Rate.PerSecond()})
+			r.inMeshStreams = append(r.inMeshStreams, st)
+			continue
+		}
 		specs = append(specs, aggregate.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect,
 			Interval: st.Rate.Interval(), AskedRPS: st.Rate.PerSecond()})
 		h := http.Header{}
@@ -360,10 +369,25 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoad()
 	results := loadgen.Attack(loadCtx, r.targets, r.opts.LoadOptions...)
+	inMeshResults, stopInMesh, inMeshDone := r.startInMesh(ctx)
 	consumed := make(chan error, 1)
 	go func() {
 		var firstErr error
-		for res := range results {
+		for results != nil || inMeshResults != nil {
+			var res *vegeta.Result
+			var ok bool
+			select {
+			case res, ok = <-results:
+				if !ok {
+					results = nil
+					continue
+				}
+			case res, ok = <-inMeshResults:
+				if !ok {
+					inMeshResults = nil
+					continue
+				}
+			}
 			r.agg.Add(res)
 			if err := r.sink.write(res); err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("write results file: %w", err)
@@ -385,6 +409,8 @@ func (r *rehearsal) traffic(ctx context.Context) {
 		sleep(ctx, sc.Traffic.Cooldown.D())
 	}
 	stopLoad()
+	close(stopInMesh)
+	r.harnessErr = errors.Join(r.harnessErr, <-inMeshDone)
 	stopObserving()
 	r.harnessErr = errors.Join(r.harnessErr, <-consumed)
 	stopTicker()

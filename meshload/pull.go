@@ -68,6 +68,8 @@ type Pulled struct {
 	// Offset is the generator's clock minus the local clock, within ±Bound (half the pull's round trip).
 	Offset, Bound time.Duration
 	Overflow      uint64
+	// Revision is the generator's proxy revision.
+	Revision string
 	// Done: the generator stopped, every result it made was received, and this pull acknowledged the last of
 	// them (a generator waits for that answer before it exits).
 	Done bool
@@ -115,6 +117,7 @@ func (c *Cursor) Pull(ctx context.Context, src Source, max int, now func() time.
 	p.Offset = time.Unix(0, b.Now).Sub(mid)
 	p.Bound = t1.Sub(t0) / 2
 	p.Overflow = b.Overflow
+	p.Revision = b.Revision
 	p.Done = b.Stopped && c.Last == b.Produced && len(p.Results) == 0
 	return p, nil
 }

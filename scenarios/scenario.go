@@ -94,7 +94,26 @@ type Stream struct {
 	// KeepAlive reuses connections (default true). false opens one per request: behind a Service, each
 	// request may then reach another pod (a new gateway as well as the old one).
 	KeepAlive *bool `yaml:"keepAlive,omitempty" json:"keepAlive,omitempty"`
+	// InMesh runs the stream from inside a cluster: generator pods in a namespace — so on that namespace's
+	// revision, moving with it — call the URL (cluster DNS), and canarygate pulls their results through the
+	// API server. Without it the stream runs from this machine.
+	InMesh *InMesh `yaml:"inMesh,omitempty" json:"inMesh,omitempty"`
 }
+
+// InMesh places a stream's generators in a cluster (package meshload).
+type InMesh struct {
+	Pos       Pos    `yaml:"-" json:"-"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// Replicas share the stream's rate exactly (default 1).
+	Replicas int `yaml:"replicas" json:"replicas"`
+	// Image is the demo app's image, run in load mode (default DefaultGeneratorImage).
+	Image string `yaml:"image" json:"image"`
+	// Cluster names the cluster (default the first).
+	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+}
+
+// DefaultGeneratorImage is the demo app's image, which kind loads from its image archive.
+const DefaultGeneratorImage = "docker.io/canarygate/demo-app:dev"
 
 // KeepsAlive reports whether the stream reuses connections.
 func (s Stream) KeepsAlive() bool { return s.KeepAlive == nil || *s.KeepAlive }

@@ -64,6 +64,14 @@ func (s *Scenario) applyDefaults() {
 		if !has(st.Pos, "expect") {
 			st.Expect = slices.Clone(DefaultExpect)
 		}
+		if im := st.InMesh; im != nil {
+			if !has(im.Pos, "replicas") {
+				im.Replicas = 1
+			}
+			if im.Image == "" {
+				im.Image = DefaultGeneratorImage
+			}
+		}
 	}
 	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
 		for i := range list {
@@ -184,6 +192,23 @@ func (s *Scenario) validate(p Problems) {
 			p.Add(st.Pos.Field("expect"), path+".expect", "empty: expected at least one status code, such as [200]")
 		}
 		validateCodes(p, st.Pos, path, st.Expect)
+		if im := st.InMesh; im != nil {
+			ipath := path + ".inMesh"
+			if im.Namespace == "" {
+				p.Add(im.Pos.Field("namespace"), ipath+".namespace", "required: the namespace the generators run in (its revision is theirs)")
+			}
+			if im.Replicas < 1 {
+				p.Add(im.Pos.Field("replicas"), ipath+".replicas", "%d: expected at least 1 generator", im.Replicas)
+			}
+			if len(s.Clusters) == 0 {
+				p.Add(im.Pos, ipath, "an in-mesh stream needs a cluster: add one under clusters")
+			} else if im.Cluster != "" && !slices.ContainsFunc(s.Clusters, func(c Cluster) bool { return c.Name == im.Cluster }) {
+				p.Add(im.Pos.Field("cluster"), ipath+".cluster", "%q: no cluster of that name under clusters", im.Cluster)
+			}
+			if st.Rate.Freq == 0 {
+				p.Add(st.Pos.Field("rate"), path+".rate", "an in-mesh stream needs a fixed rate (not max)")
+			}
+		}
 	}
 
 	if len(s.Steps) == 0 {

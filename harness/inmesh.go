@@ -1,0 +1,198 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/meshload"
+	"github.com/canarygate/canarygate/scenarios"
+)
+
+// SourceKey is the Options.Services entry that replaces how generator pods are pulled (tests: a loopback
+// stand-in, as kwok pods' addresses lead off the machine); by default through the API server's pod proxy.
+const SourceKey = "meshload-source"
+
+// SourceFor returns how to pull one generator pod.
+type SourceFor func(c *cluster.Cluster, pod *corev1.Pod) meshload.Source
+
+// In-mesh pulling cadence and the wait for stopping generators.
+var (
+	PullInterval = 500 * time.Millisecond
+	// DrainWait bounds pulling what terminating generators still hold after the traffic stopped.
+	DrainWait = 90 * time.Second
+)
+
+// ObservationGenerators is the observation key, per stream, of its generator pods' lifecycle.
+func ObservationGenerators(stream string) string { return "generators/" + stream }
+
+// startInMesh starts every in-mesh stream; their results come on the returned channel (closed when all are
+// done), they stop when stop is closed, and done then yields their errors.
+func (r *rehearsal) startInMesh(ctx context.Context) (<-chan *vegeta.Result, chan struct{}, <-chan error) {
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	if len(r.inMeshStreams) == 0 {
+		done <- nil
+		return nil, stop, done
+	}
+	out := make(chan *vegeta.Result, 1024)
+	errs := make(chan error, len(r.inMeshStreams))
+	var wg sync.WaitGroup
+	for _, st := range r.inMeshStreams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- r.inMesh(ctx, stop, st, out)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+		close(errs)
+		var all []error
+		for err := range errs {
+			all = append(all, err)
+		}
+		done <- errors.Join(all...)
+	}()
+	return out, stop, done
+}
+
+// inMesh runs one in-mesh stream until stop closes: its generators are deployed, pulled every PullInterval
+// through the API server, their results merged into send order and handed to out as the stream's results;
+// then the generators are removed and what the terminating ones still hold is pulled. Lost or overflowed
+// results spoil the measurement: an error, not a verdict.
+func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenarios.Stream, out chan<- *vegeta.Result) error {
+	im := st.InMesh
+	c, err := r.clusters.Get(im.Cluster)
+	if err != nil {
+		return err
+	}
+	source := SourceFor(func(c *cluster.Cluster, pod *corev1.Pod) meshload.Source { return meshload.PodProxySource(c, pod) })
+	if s, ok := r.opts.Services[SourceKey].(SourceFor); ok {
+		source = s
+	}
+	spec := meshload.Spec{Stream: st.Name, Namespace: im.Namespace, Image: im.Image, URL: st.URL,
+		Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Replicas: int32(im.Replicas), Timeout: st.Timeout.D()}
+	if err := meshload.Deploy(ctx, c, spec); err != nil {
+		return err
+	}
+	key := ObservationGenerators(st.Name)
+	type gen struct {
+		cursor meshload.Cursor
+		// started: the pod got an address, so it may have sent requests.
+		started, done bool
+	}
+	gens := map[string]*gen{}
+	merger := meshload.NewMerger()
+	var seq uint64
+	var problems []error
+	emit := func(ts []meshload.Timed) {
+		for _, t := range ts {
+			out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
+				Error: t.Error, Method: http.MethodGet, URL: st.URL}
+			seq++
+		}
+	}
+	round := func() (allDone bool) {
+		pods, err := meshload.Pods(ctx, c, spec)
+		if err != nil {
+			return false
+		}
+		seen := map[string]bool{}
+		allDone = true
+		for i := range pods {
+			p := &pods[i]
+			seen[p.Name] = true
+			g, ok := gens[p.Name]
+			if !ok {
+				g = &gen{}
+				gens[p.Name] = g
+				merger.Expect(p.Name, p.CreationTimestamp.Time)
+				r.observed.record(key, fmt.Sprintf("%s created", p.Name))
+			}
+			if g.done {
+				continue
+			}
+			allDone = false
+			if p.Status.PodIP == "" {
+				continue // not started yet: nothing sent
+			}
+			g.started = true
+			pulled, err := g.cursor.Pull(ctx, source(c, p), meshload.DefaultPullMax, time.Now)
+			if err != nil {
+				continue // not listening yet, or a lost answer: asked again next round
+			}
+			if g.cursor.Restarts > 0 && g.cursor.Lost > 0 {
+				problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s restarted and lost %d results", st.Name, p.Name, g.cursor.Lost))
+				g.cursor.Lost = 0
+			}
+			if pulled.Overflow > 0 {
+				problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s could not keep %d results (buffer full)", st.Name, p.Name, pulled.Overflow))
+			}
+			upTo := time.Now().Add(-spec.Timeout - pulled.Bound)
+			merger.Add(p.Name, pulled.Revision, pulled.Results, pulled.Offset, upTo)
+			if pulled.Done {
+				g.done = true
+				merger.Done(p.Name)
+				r.observed.record(key, fmt.Sprintf("%s stopped: %d results pulled (revision %s, clock offset %s ± %s)", p.Name, g.cursor.Last, pulled.Revision, pulled.Offset.Round(time.Millisecond), pulled.Bound.Round(time.Millisecond)))
+			}
+		}
+		// A generator that vanished before it said it was done lost what it had not handed over.
+		for name, g := range gens {
+			if !seen[name] && !g.done {
+				g.done = true
+				merger.Done(name)
+				// An agent exits only after saying it handed everything over: gone without that, whatever it
+				// sent since the last pull is lost.
+				if g.started {
+					problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s went away with results never pulled (%d received, of %d it had made at the last pull; those since are unknown)", st.Name, name, g.cursor.Last, g.cursor.Produced))
+				}
+				r.observed.record(key, fmt.Sprintf("%s gone", name))
+			}
+		}
+		emit(merger.Ready())
+		return allDone
+	}
+	tick := time.NewTicker(PullInterval)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+			round()
+		}
+	}
+	// Traffic over: the generators stop (SIGTERM) and are pulled until each has handed over everything.
+	rmCtx := context.WithoutCancel(ctx)
+	if err := meshload.Remove(rmCtx, c, spec); err != nil {
+		problems = append(problems, err)
+	}
+	deadline := time.Now().Add(DrainWait)
+	for !round() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			deadline = time.Now()
+		case <-tick.C:
+		}
+	}
+	for name, g := range gens {
+		if !g.done {
+			problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s still held results after %s (%d of %d received)", st.Name, name, DrainWait, g.cursor.Last, g.cursor.Produced))
+		}
+	}
+	emit(merger.Flush())
+	return errors.Join(problems...)
+}

@@ -1,0 +1,209 @@
+package harness_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/cluster/existing"
+	"github.com/canarygate/canarygate/harness"
+	"github.com/canarygate/canarygate/internal/testenv"
+	"github.com/canarygate/canarygate/kube"
+	"github.com/canarygate/canarygate/loadgen"
+	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/meshload"
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+// standIns play the generator pods' agents: kwok runs the pods, but their addresses lead off this machine,
+// so each pod's agent is an in-process generator on loopback attacking a loopback target. A pod being
+// deleted gets its SIGTERM (the attack stops) and keeps its grace period — a finalizer the stand-in lifts
+// once everything was pulled, as the kubelet would end the pod once the agent exits.
+type standIns struct {
+	t      *testing.T
+	e      *testenv.Env
+	target string
+	rate   vegeta.Rate
+	mu     sync.Mutex
+	agents map[string]*agent
+	// abrupt: a deleted pod goes at once, its agent killed with results still unpulled (no grace period).
+	abrupt bool
+	// ns is the generators' namespace; answered what the target answered.
+	ns       string
+	answered int64
+}
+
+type agent struct {
+	g      *meshload.Generator
+	srv    *httptest.Server
+	stop   context.CancelFunc
+	lifted atomic.Bool
+}
+
+const finalizer = "canarygate.test/grace-period"
+
+func (s *standIns) source(c *cluster.Cluster, pod *corev1.Pod) meshload.Source {
+	s.mu.Lock()
+	a, ok := s.agents[pod.Name]
+	if !ok {
+		a = &agent{g: meshload.NewGenerator(pod.Name, 100_000)}
+		a.g.Revision = pod.Namespace + "-rev"
+		a.srv = httptest.NewServer(a.g)
+		ctx, cancel := context.WithCancel(context.Background())
+		a.stop = cancel
+		s.agents[pod.Name] = a
+		// The grace period: the pod stays until its agent has handed everything over.
+		patch := fmt.Sprintf(`{"metadata":{"finalizers":[%q]}}`, finalizer)
+		_, err := s.e.Client.CoreV1().Pods(pod.Namespace).Patch(context.Background(), pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		require.NoError(s.t, err)
+		go a.g.Run(ctx, loadgen.Target{Name: "gen", Method: http.MethodGet, URL: s.target, Rate: s.rate, Timeout: 2 * time.Second})
+	}
+	s.mu.Unlock()
+	if pod.DeletionTimestamp != nil {
+		a.stop() // SIGTERM
+		if s.abrupt && a.lifted.CompareAndSwap(false, true) {
+			_, _ = s.e.Client.CoreV1().Pods(pod.Namespace).Patch(context.Background(), pod.Name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+			return func(context.Context, string, uint64, int) (meshload.Batch, error) {
+				return meshload.Batch{}, fmt.Errorf("pod %s is gone", pod.Name)
+			}
+		}
+	}
+	inner := meshload.HTTPSource(a.srv.Client(), a.srv.URL+"/results")
+	return func(ctx context.Context, boot string, after uint64, max int) (meshload.Batch, error) {
+		b, err := inner(ctx, boot, after, max)
+		if err == nil && a.g.Buffer.Drained() && a.lifted.CompareAndSwap(false, true) {
+			// The agent exits: the pod may go.
+			_, _ = s.e.Client.CoreV1().Pods(pod.Namespace).Patch(context.Background(), pod.Name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		}
+		return b, err
+	}
+}
+
+func (s *standIns) produced() (total uint64, pods []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, a := range s.agents {
+		total += a.g.Buffer.Pull(0, 0).Produced
+		pods = append(pods, name)
+	}
+	return total, pods
+}
+
+// An in-mesh stream on the real API server: canarygate deploys two generators in a namespace, pulls their
+// results through the (stand-in) pod proxy while the namespace moves to another revision and every
+// Deployment in it restarts — the generators too —, then removes them and pulls what the terminating ones
+// still hold. Every result each generator made is counted exactly once, and their lifecycle is on the
+// timeline.
+func TestInMeshStreamLosesNothingAcrossANamespaceMove(t *testing.T) {
+	e := testenv.Need(t, env)
+	s, run, err := runInMesh(t, e, false)
+	require.NoError(t, err)
+	require.Equal(t, summary.VerdictPass, run.Verdict, run.Error)
+	checkInMesh(t, e, s, run)
+}
+
+// A generator killed without its grace period (its results never pulled) spoils the measurement: the run is
+// an error naming it, not a verdict.
+func TestAGeneratorGoneWithUnpulledResultsIsAnError(t *testing.T) {
+	e := testenv.Need(t, env)
+	_, run, err := runInMesh(t, e, true)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "went away with results never pulled")
+	require.NotNil(t, run)
+	assert.Equal(t, summary.VerdictError, run.Verdict)
+}
+
+func runInMesh(t *testing.T, e *testenv.Env, abrupt bool) (*standIns, *summary.Run, error) {
+	t.Helper()
+	ns := e.Namespace(t, "inmesh")
+	var answered atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answered.Add(1) }))
+	defer target.Close()
+
+	const rate = 40
+	s := &standIns{ns: ns, t: t, e: e, target: target.URL, rate: meshload.ShareRate(vegeta.Rate{Freq: rate, Per: time.Second}, 2), agents: map[string]*agent{}, abrupt: abrupt}
+	file := filepath.Join(t.TempDir(), "inmesh.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`name: inmesh
+clusters: [{name: lab, provider: existing, kubeconfig: %q}]
+traffic:
+  warmup: 2s
+  cooldown: 1s
+  streams:
+    - name: a-calls-b
+      url: http://app-b.demo-b.svc.cluster.local:8080/
+      rate: %d/s
+      timeout: 2s
+      inMesh: {namespace: %s, replicas: 2, image: example.invalid/demo-app:1}
+steps:
+  - name: move-namespace
+    timeout: 1m
+    moveNamespace: {namespaces: [%s], revision: "1-30"}
+  - name: settle
+    soak: {duration: 2s}
+checks:
+  - stepsSucceeded: {}
+report:
+  dir: %q
+  formats: [json]
+`, e.Kubeconfig, rate, ns, ns, t.TempDir())), 0o600))
+	sc, err := scenarios.Load(file, scenarios.Vars{})
+	require.NoError(t, err)
+
+	res, err := harness.Run(context.Background(), sc, harness.Options{
+		Registry:  kube.Executors().Merge(mesh.Executors()),
+		Providers: map[string]cluster.Provider{"existing": existing.Provider{}},
+		Services:  map[string]any{harness.SourceKey: harness.SourceFor(s.source)},
+	})
+	s.answered = answered.Load()
+	if res == nil {
+		return s, nil, err
+	}
+	return s, res.Run, err
+}
+
+func checkInMesh(t *testing.T, e *testenv.Env, s *standIns, run *summary.Run) {
+	total, pods := s.produced()
+	assert.GreaterOrEqual(t, len(pods), 4, "two generators, restarted by the move: %v", pods)
+	require.Len(t, run.Streams, 1)
+	assert.Equal(t, int64(total), run.Streams[0].Totals.Requests, "every result every generator made, once")
+	assert.Equal(t, int64(0), run.Streams[0].Totals.Failures)
+	assert.LessOrEqual(t, run.Streams[0].Totals.Requests, s.answered, "none the target did not answer")
+	t.Logf("%d generator pods %v: %d results, all pulled; target answered %d", len(pods), pods, total, s.answered)
+
+	lifecycle := run.Observations[harness.ObservationGenerators("a-calls-b")]
+	var text []string
+	for _, o := range lifecycle {
+		text = append(text, o.Value)
+	}
+	joined := strings.Join(text, "\n")
+	for _, p := range pods {
+		assert.Contains(t, joined, p+" created")
+		assert.Contains(t, joined, p+" stopped:")
+	}
+	// Removed at the end.
+	d, err := e.Client.AppsV1().Deployments(s.ns).List(context.Background(), metav1.ListOptions{LabelSelector: meshload.StreamLabel})
+	require.NoError(t, err)
+	assert.Empty(t, d.Items)
+}
