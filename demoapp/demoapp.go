@@ -20,6 +20,10 @@ import (
 	"time"
 )
 
+// RevisionHeader carries, in every answer, the answering pod's own proxy revision (its injection status,
+// read from ISTIO_STATUS through the downward API), so a caller knows which revision it reached.
+const RevisionHeader = "X-Canarygate-Revision"
+
 // ClientCertHeader echoes, in the answer, the X-Forwarded-Client-Cert header the request arrived with.
 const ClientCertHeader = "X-Canarygate-Client-Cert"
 
@@ -39,6 +43,8 @@ type Config struct {
 	Upstream string
 	// Drain is how long the app keeps serving, unready, after SIGTERM before it stops accepting.
 	Drain time.Duration
+	// Revision is the app's own proxy revision, echoed in RevisionHeader.
+	Revision string
 	// StartDelay is how long the app waits before it listens: an app that is slow to start. With no
 	// readiness probe its pod is counted ready (and gets traffic) before it answers — the broken rollout
 	// the lab's failing variant rehearses.
@@ -118,6 +124,9 @@ func (a *App) answer(w http.ResponseWriter, r *http.Request, status int, up *Ups
 	if xfcc := r.Header.Get("X-Forwarded-Client-Cert"); xfcc != "" {
 		w.Header().Set(ClientCertHeader, xfcc)
 	}
+	if a.cfg.Revision != "" {
+		w.Header().Set(RevisionHeader, a.cfg.Revision)
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(e)
 }
@@ -193,6 +202,18 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
+// RevisionFromStatus reads the revision from a sidecar.istio.io/status annotation's JSON ("" when there is
+// none: no proxy).
+func RevisionFromStatus(status string) string {
+	var st struct {
+		Revision string `json:"revision"`
+	}
+	if status == "" || json.Unmarshal([]byte(status), &st) != nil {
+		return ""
+	}
+	return st.Revision
+}
+
 // ConfigFromEnv reads NAME, UPSTREAM, DRAIN and START_DELAY (durations) from the environment.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Name: os.Getenv("NAME"), Upstream: os.Getenv("UPSTREAM")}
@@ -213,5 +234,6 @@ func ConfigFromEnv() (Config, error) {
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
 	}
+	cfg.Revision = RevisionFromStatus(os.Getenv("ISTIO_STATUS"))
 	return cfg, nil
 }

@@ -242,8 +242,11 @@ type rehearsal struct {
 	tl      *timeline.Timeline
 	agg     *aggregate.Aggregate
 	targets []loadgen.Target
-	// inMeshStreams run from generator pods in a cluster (inmesh.go).
+	// inMeshStreams run from generator pods in a cluster (inmesh.go); their calls per revision pair are
+	// tallied in inMeshTallies, by stream.
 	inMeshStreams []scenarios.Stream
+	mu            sync.Mutex
+	inMeshTallies map[string]*pairTally
 	sink          resultSink
 	results       string // the results file's path, when written
 	clusters      *cluster.Set
@@ -328,6 +331,7 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 // the observations up to now — the same record the final gates read, only shorter.
 func (r *rehearsal) live() *summary.Run {
 	run := build(r.sc, r.tl, r.agg, r.finished.list(), r.opts.Version)
+	r.fillInMesh(run)
 	run.Observations = r.observed.snapshot()
 	return run
 }
@@ -433,6 +437,7 @@ func (r *rehearsal) teardown(ctx context.Context) {
 // failed check step fails the verdict even when the final gates do not repeat it.
 func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	run := build(r.sc, r.tl, r.agg, r.steps, r.opts.Version)
+	r.fillInMesh(run)
 	run.Observations = r.observed.got
 	r.harnessErr = errors.Join(r.harnessErr, r.observed.err)
 	for _, st := range r.steps {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
 )
 
 // SourceKey is the Options.Services entry that replaces how generator pods are pulled (tests: a loopback
@@ -66,6 +69,99 @@ func (r *rehearsal) startInMesh(ctx context.Context) (<-chan *vegeta.Result, cha
 	return out, stop, done
 }
 
+// fillInMesh puts each in-mesh stream's revision pairs into the run record.
+func (r *rehearsal) fillInMesh(run *summary.Run) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range run.Streams {
+		st, ok := r.sc.StreamByName(run.Streams[i].Name)
+		if !ok || st.InMesh == nil {
+			continue
+		}
+		if t := r.inMeshTallies[st.Name]; t != nil {
+			run.Streams[i].InMesh = t.record(st.InMesh.Namespace, run.Phases)
+		} else {
+			run.Streams[i].InMesh = &summary.InMesh{Namespace: st.InMesh.Namespace}
+		}
+	}
+}
+
+// pairTally counts an in-mesh stream's calls per phase, caller revision and callee revision.
+type pairTally struct {
+	r        *rehearsal
+	identity string
+	expect   []int
+	mu       sync.Mutex
+	counts   map[pairKey]*summary.InMeshPair
+}
+
+type pairKey struct {
+	phase    int
+	from, to string
+}
+
+func (r *rehearsal) inMeshPairs(st scenarios.Stream, spec meshload.Spec) *pairTally {
+	t := &pairTally{r: r, identity: spec.Identity(), expect: st.Expect, counts: map[pairKey]*summary.InMeshPair{}}
+	r.mu.Lock()
+	if r.inMeshTallies == nil {
+		r.inMeshTallies = map[string]*pairTally{}
+	}
+	r.inMeshTallies[st.Name] = t
+	r.mu.Unlock()
+	return t
+}
+
+func (t *pairTally) add(res meshload.Timed) {
+	phase, ok := t.r.tl.PhaseAt(res.At)
+	if !ok {
+		phase = -1
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := pairKey{phase, res.Revision, res.Callee}
+	c, ok := t.counts[k]
+	if !ok {
+		c = &summary.InMeshPair{From: res.Revision, To: res.Callee}
+		t.counts[k] = c
+	}
+	c.Requests++
+	if !slices.Contains(t.expect, int(res.Code)) {
+		c.Failures++
+	}
+	if !res.MTLSFrom(t.identity) {
+		c.NotMTLS++
+	}
+}
+
+// record fills a stream's InMesh record (phases named as in the run).
+func (t *pairTally) record(namespace string, phases []summary.Phase) *summary.InMesh {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := &summary.InMesh{Namespace: namespace, Identity: t.identity}
+	keys := make([]pairKey, 0, len(t.counts))
+	for k := range t.counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.phase != b.phase {
+			return a.phase < b.phase
+		}
+		if a.from != b.from {
+			return a.from < b.from
+		}
+		return a.to < b.to
+	})
+	for _, k := range keys {
+		p := *t.counts[k]
+		if k.phase >= 0 && k.phase < len(phases) {
+			p.Phase = phases[k.phase].Name
+		}
+		out.Pairs = append(out.Pairs, p)
+	}
+	return out
+}
+
 // inMesh runs one in-mesh stream until stop closes: its generators are deployed, pulled every PullInterval
 // through the API server, their results merged into send order and handed to out as the stream's results;
 // then the generators are removed and what the terminating ones still hold is pulled. Lost or overflowed
@@ -81,7 +177,7 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 		source = s
 	}
 	spec := meshload.Spec{Stream: st.Name, Namespace: im.Namespace, Image: im.Image, URL: st.URL,
-		Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Replicas: int32(im.Replicas), Timeout: st.Timeout.D()}
+		Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Replicas: int32(im.Replicas), Timeout: st.Timeout.D(), Annotations: im.Annotations}
 	if err := meshload.Deploy(ctx, c, spec); err != nil {
 		return err
 	}
@@ -95,8 +191,10 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 	merger := meshload.NewMerger()
 	var seq uint64
 	var problems []error
+	pairs := r.inMeshPairs(st, spec)
 	emit := func(ts []meshload.Timed) {
 		for _, t := range ts {
+			pairs.add(t)
 			out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
 				Error: t.Error, Method: http.MethodGet, URL: st.URL}
 			seq++

@@ -21,8 +21,10 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/cluster/existing"
+	"github.com/canarygate/canarygate/demoapp"
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
@@ -139,7 +141,12 @@ func runInMesh(t *testing.T, e *testenv.Env, abrupt bool) (*standIns, *summary.R
 	t.Helper()
 	ns := e.Namespace(t, "inmesh")
 	var answered atomic.Int64
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { answered.Add(1) }))
+	// The callee answers as the demo app does: its own proxy revision in a header; no X-Forwarded-Client-Cert
+	// (no sidecar here), so no call is proven mTLS.
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answered.Add(1)
+		w.Header().Set(demoapp.RevisionHeader, "1-29")
+	}))
 	defer target.Close()
 
 	const rate = 40
@@ -202,6 +209,23 @@ func checkInMesh(t *testing.T, e *testenv.Env, s *standIns, run *summary.Run) {
 		assert.Contains(t, joined, p+" created")
 		assert.Contains(t, joined, p+" stopped:")
 	}
+	// Who called whom: the generators' revision (from their injection status) → the callee's (its answer).
+	im := run.Streams[0].InMesh
+	require.NotNil(t, im)
+	assert.Equal(t, "spiffe://cluster.local/ns/"+s.ns+"/sa/canarygate-gen-a-calls-b", im.Identity)
+	var calls, notMTLS int64
+	for _, p := range im.Pairs {
+		assert.Equal(t, s.ns+"-rev", p.From)
+		assert.Equal(t, "1-29", p.To)
+		calls += p.Requests
+		notMTLS += p.NotMTLS
+	}
+	assert.Equal(t, int64(total), calls)
+	assert.Equal(t, calls, notMTLS, "no callee saw the generators' identity")
+	gate := checks.Evaluate(scenarios.Gate{Name: "in-mesh", Kind: scenarios.GateInMeshCalls, Spec: &scenarios.InMeshCalls{}}, run)
+	assert.False(t, gate.Passed)
+	assert.Contains(t, gate.Summary, "not proven")
+
 	// Removed at the end.
 	d, err := e.Client.AppsV1().Deployments(s.ns).List(context.Background(), metav1.ListOptions{LabelSelector: meshload.StreamLabel})
 	require.NoError(t, err)

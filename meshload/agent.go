@@ -13,7 +13,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/canarygate/canarygate/istio"
+	"github.com/canarygate/canarygate/demoapp"
 	"github.com/canarygate/canarygate/loadgen"
 )
 
@@ -44,7 +44,9 @@ func AgentConfigFromEnv() (cfg AgentConfig, ok bool, err error) {
 		}
 	}
 	cfg = AgentConfig{Pod: os.Getenv(EnvPod), Buffer: DefaultBuffer,
-		Target: loadgen.Target{Name: "in-mesh", Method: http.MethodGet, URL: u, Rate: rate, Timeout: timeout}}
+		// A connection per request: each call may reach any callee pod (of either revision while both run),
+		// as a sidecar balances them, rather than staying on the first one.
+		Target: loadgen.Target{Name: "in-mesh", Method: http.MethodGet, URL: u, Rate: rate, Timeout: timeout, NoKeepAlive: true}}
 	if b := os.Getenv(EnvBuffer); b != "" {
 		if cfg.Buffer, err = strconv.Atoi(b); err != nil || cfg.Buffer <= 0 {
 			return cfg, true, fmt.Errorf("%s=%q: expected a positive number", EnvBuffer, b)
@@ -53,11 +55,7 @@ func AgentConfigFromEnv() (cfg AgentConfig, ok bool, err error) {
 	if cfg.Pod == "" {
 		cfg.Pod, _ = os.Hostname()
 	}
-	if st := os.Getenv(EnvIstioStatus); st != "" {
-		if s, err := istio.ParseSidecarStatus(st); err == nil {
-			cfg.Revision = s.Revision
-		}
-	}
+	cfg.Revision = demoapp.RevisionFromStatus(os.Getenv(EnvIstioStatus))
 	return cfg, true, nil
 }
 

@@ -15,6 +15,8 @@ type Result struct {
 	// Peer is the client identity the callee's sidecar saw (the URI of the X-Forwarded-Client-Cert header the
 	// demo app echoes), empty when the call was not mutual TLS.
 	Peer string `json:"peer,omitempty"`
+	// Callee is the answering pod's proxy revision (demoapp.RevisionHeader), "" when unknown.
+	Callee string `json:"callee,omitempty"`
 }
 
 // MTLSFrom reports whether the call is proven mutual TLS from the given identity (the generator's SPIFFE

@@ -46,7 +46,8 @@ func NewGenerator(name string, capacity int) *Generator {
 func (g *Generator) Run(ctx context.Context, target loadgen.Target, opts ...loadgen.Option) {
 	defer g.Buffer.Stop()
 	for r := range loadgen.Attack(ctx, []loadgen.Target{target}, opts...) {
-		res := Result{Sent: r.Timestamp.UnixNano(), Latency: int64(r.Latency), Code: r.Code, Error: r.Error}
+		res := Result{Sent: r.Timestamp.UnixNano(), Latency: int64(r.Latency), Code: r.Code, Error: r.Error,
+			Callee: r.Headers.Get(demoapp.RevisionHeader)}
 		if h := r.Headers.Get(demoapp.ClientCertHeader); h != "" {
 			if id, err := istio.CallerIdentity(h); err == nil {
 				res.Peer = id.String()

@@ -41,6 +41,8 @@ type Spec struct {
 	Timeout  time.Duration
 	// Buffer is each generator's result capacity.
 	Buffer int
+	// Annotations go on the generator pods.
+	Annotations map[string]string
 }
 
 // Name is the generators' Deployment and ServiceAccount name (the ServiceAccount is their SPIFFE identity:
@@ -75,7 +77,7 @@ func (s Spec) Objects() (*corev1.ServiceAccount, *appsv1.Deployment) {
 			Replicas: ptr.To(s.Replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": s.Name(), StreamLabel: s.Stream}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: s.Annotations},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: s.Name(),
 					// Long enough for canarygate to pull what a terminating generator still holds.

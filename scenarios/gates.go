@@ -14,6 +14,7 @@ const (
 	GateLatencyP99             = "latencyP99"
 	GateStepsSucceeded         = "stepsSucceeded"
 	GateGatewayAddressStable   = "gatewayAddressStable"
+	GateInMeshCalls            = "inMeshCalls"
 )
 
 func init() {
@@ -23,6 +24,34 @@ func init() {
 	RegisterGate(GateLatencyP99, func() GateSpec { return &LatencyP99{} })
 	RegisterGate(GateStepsSucceeded, func() GateSpec { return &StepsSucceeded{} })
 	RegisterGate(GateGatewayAddressStable, func() GateSpec { return &GatewayAddressStable{} })
+	RegisterGate(GateInMeshCalls, func() GateSpec { return &InMeshCalls{} })
+}
+
+// InMeshCalls judges in-mesh streams per revision pair: in every phase, each caller revision must have
+// called each callee revision present, with no unexpected status and every call seen by the callee's sidecar
+// as coming from the generators' own identity (mTLS proven).
+type InMeshCalls struct {
+	Pos            Pos `yaml:"-" json:"-"`
+	StreamSelector `yaml:",inline" json:",inline"`
+}
+
+// Validate implements GateSpec.
+func (g *InMeshCalls) Validate(s *Scenario, p Problems, path string) {
+	g.validate(s, p, g.Pos, path)
+	n := 0
+	for _, st := range s.Traffic.Streams {
+		if st.InMesh != nil && (len(g.Streams) == 0 || slices.Contains(g.Streams, st.Name)) {
+			n++
+		}
+	}
+	if n == 0 {
+		p.Add(g.Pos, path, "no in-mesh stream to judge: add inMesh to a traffic stream (or name one under streams)")
+	}
+}
+
+// Describe implements GateSpec.
+func (g *InMeshCalls) Describe() string {
+	return "every coexisting revision pair called, no unexpected status, every call mTLS from the generators' identity, on the in-mesh " + g.describe()
 }
 
 // StreamSelector limits a gate to some streams (default: all).

@@ -110,6 +110,8 @@ type InMesh struct {
 	Image string `yaml:"image" json:"image"`
 	// Cluster names the cluster (default the first).
 	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// Annotations go on the generator pods (e.g. inject.istio.io/templates in the offline lab).
+	Annotations map[string]string `yaml:"annotations,omitempty" json:"annotations,omitempty"`
 }
 
 // DefaultGeneratorImage is the demo app's image, which kind loads from its image archive.

@@ -141,6 +141,31 @@ type Stream struct {
 	Generator Generator `json:"generator"`
 	// FailureGroups are the failures grouped by step and what they said, in order of first occurrence.
 	FailureGroups []FailureGroup `json:"failureGroups,omitempty"`
+	// InMesh, for a stream run by generator pods, is who called whom: per step, caller revision and
+	// callee revision, the calls, the unexpected ones and those the callee did not see from the generators'
+	// own identity.
+	InMesh *InMesh `json:"inMesh,omitempty"`
+}
+
+// InMesh is an in-mesh stream's revision × revision record.
+type InMesh struct {
+	Namespace string `json:"namespace"`
+	// Identity is the generators' SPIFFE identity: a call is proven mTLS when the callee's sidecar saw it.
+	Identity string       `json:"identity"`
+	Pairs    []InMeshPair `json:"pairs,omitempty"`
+}
+
+// InMeshPair is the calls from generators on revision From to callees on revision To during one phase
+// ("" revision: no proxy, or not reported).
+type InMeshPair struct {
+	Phase    string `json:"phase"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Requests int64  `json:"requests"`
+	// Failures are calls whose status was not expected; NotMTLS calls whose callee did not report the
+	// generators' identity (no X-Forwarded-Client-Cert, or another identity).
+	Failures int64 `json:"failures"`
+	NotMTLS  int64 `json:"notMTLS"`
 }
 
 // FailureGroup is every failure of one stream in one phase that said the same thing.
