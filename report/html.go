@@ -271,6 +271,15 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 <td class="{{if .Generator.Saturated}}bad{{else}}ok{{end}}">{{if .Generator.Saturated}}saturated: its requests say nothing about the target{{else}}kept its schedule{{end}}</td></tr>
 {{end}}</table>
 
+{{range .Run.Streams}}{{if .InMesh}}
+<h2>In-mesh calls: {{.Name}}</h2>{{with .InMesh}}
+<p>Generators in {{.Namespace}}, identity <code>{{.Identity}}</code>: calls per step from the generators' proxy revision to the callee's.</p>
+<table><tr><th>step</th><th>caller → callee revision</th><th>calls</th><th>unexpected</th><th>without caller identity</th></tr>
+{{range .Pairs}}<tr><td>{{.Phase}}</td><td>{{if .From}}{{.From}}{{else}}no proxy{{end}} → {{if .To}}{{.To}}{{else}}no proxy{{end}}</td><td class="n">{{.Requests}}</td>
+<td class="n {{if .Failures}}bad{{end}}">{{.Failures}}</td><td class="n {{if .NotMTLS}}bad{{end}}">{{.NotMTLS}}</td></tr>
+{{end}}</table>
+{{end}}{{end}}{{end}}
+
 <h2>Traffic</h2>
 {{range .Charts}}
 <h3>{{.Stream}}</h3>

@@ -37,6 +37,16 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.1f/s | %d | %d | %s |\n", md(s.Name), md(s.Rate), s.Generator.AchievedRPS, s.Generator.Late, s.Generator.LocalErrors, state)
 	}
+	for _, s := range run.Streams {
+		if s.InMesh == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "\n**In-mesh %s** (generators in %s, identity `%s`):\n\n| step | caller → callee revision | calls | unexpected | without caller identity |\n|---|---|---:|---:|---:|\n",
+			md(s.Name), md(s.InMesh.Namespace), md(s.InMesh.Identity))
+		for _, p := range s.InMesh.Pairs {
+			fmt.Fprintf(&b, "| %s | %s → %s | %d | %d | %d |\n", md(p.Phase), md(revisionLabel(p.From)), md(revisionLabel(p.To)), p.Requests, p.Failures, p.NotMTLS)
+		}
+	}
 	var groups []summary.FailureGroup
 	for _, s := range run.Streams {
 		groups = append(groups, s.FailureGroups...)
@@ -59,6 +69,14 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// revisionLabel names a revision in a matrix; "" is a pod with no proxy (or none reported).
+func revisionLabel(r string) string {
+	if r == "" {
+		return "no proxy"
+	}
+	return r
 }
 
 func verdictIcon(v string) string {

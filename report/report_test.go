@@ -138,3 +138,20 @@ func TestHeadlineAndFailureGroupsSayWhatFailedWhere(t *testing.T) {
 	r.Verdict = summary.VerdictPass
 	assert.Equal(t, "Every gate passed: 200 requests, 0 unexpected.", Headline(r))
 }
+
+// An in-mesh stream's revision × revision record is in both the HTML page and the job summary.
+func TestInMeshMatrixIsReported(t *testing.T) {
+	run := &summary.Run{Scenario: "lab", Verdict: summary.VerdictFail, Streams: []summary.Stream{{Name: "gen", Rate: "20/s",
+		InMesh: &summary.InMesh{Namespace: "demo-a", Identity: "spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen", Pairs: []summary.InMeshPair{
+			{Phase: "move-demo-a", From: "old", To: "new", Requests: 41, Failures: 2, NotMTLS: 41},
+			{Phase: "move-demo-a", From: "new", To: "", Requests: 3},
+		}}}}}
+	var h, m strings.Builder
+	require.NoError(t, WriteHTML(&h, run, Config{}))
+	require.NoError(t, WriteMarkdown(&m, run, Config{}))
+	assert.Contains(t, h.String(), "<h2>In-mesh calls: gen</h2>")
+	assert.Contains(t, h.String(), "<td>move-demo-a</td><td>old → new</td><td class=\"n\">41</td>")
+	assert.Contains(t, h.String(), "new → no proxy")
+	assert.Contains(t, m.String(), "| move-demo-a | old → new | 41 | 2 | 41 |")
+	assert.Contains(t, m.String(), "identity `spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen`")
+}
