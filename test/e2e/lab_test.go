@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +13,11 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/canarygate/canarygate/checks"
+	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -83,6 +87,58 @@ func TestLabScenarioOnKind(t *testing.T) {
 				}
 				t.Logf("%s: %s in %.1fs, %d requests, %d unexpected; %s", name, ph.Outcome, ph.DurationMs()/1000, reqs, fails, strings.Join(ph.Changes, "; "))
 			}
+			return ctx
+		}).
+		Assess("the in-mesh generators' results all arrived, across their restart by the move", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run, err := summary.Read(filepath.Join(out, "report"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const stream = "demo-a-gen-calls-app-b"
+			var st *summary.Stream
+			for i := range run.Streams {
+				if run.Streams[i].Name == stream {
+					st = &run.Streams[i]
+				}
+			}
+			if st == nil || st.InMesh == nil {
+				t.Fatalf("no in-mesh stream %s in the summary", stream)
+			}
+			// Each generator says, when it stops, how many results were pulled from it: their sum is the stream.
+			var pulled int64
+			var pods []string
+			for _, o := range run.Observations[harness.ObservationGenerators(stream)] {
+				var pod string
+				var n int64
+				if _, err := fmt.Sscanf(o.Value, "%s stopped: %d results pulled", &pod, &n); err == nil {
+					pulled += n
+					pods = append(pods, pod)
+				}
+				t.Logf("generators: %s", o.Value)
+			}
+			if len(pods) < 4 {
+				t.Errorf("expected 2 generators restarted by move-demo-a (4 pods), saw %d stop: %v", len(pods), pods)
+			}
+			if pulled != st.Totals.Requests || pulled == 0 {
+				t.Errorf("stream %s: %d requests judged, generators handed over %d", stream, st.Totals.Requests, pulled)
+			}
+			froms, tos := map[string]int64{}, map[string]int64{}
+			for _, p := range st.InMesh.Pairs {
+				froms[p.From] += p.Requests
+				tos[p.To] += p.Requests
+				t.Logf("in-mesh %s: %s → %s: %d calls, %d unexpected, %d without caller identity", p.Phase, p.From, p.To, p.Requests, p.Failures, p.NotMTLS)
+			}
+			for _, rev := range []string{"old", "new"} {
+				if froms[rev] == 0 || tos[rev] == 0 {
+					t.Errorf("revision %s: %d calls from it, %d to it: both revisions must call and be called", rev, froms[rev], tos[rev])
+				}
+			}
+			// No Envoy in the lab: no callee sidecar adds X-Forwarded-Client-Cert, so mTLS is not proven.
+			gate := checks.Evaluate(scenarios.Gate{Name: "in-mesh", Kind: scenarios.GateInMeshCalls, Spec: &scenarios.InMeshCalls{}}, run)
+			if gate.Passed || !strings.Contains(gate.Summary, "not proven") {
+				t.Errorf("inMeshCalls in the lab: %v %s (expected not proven: no sidecar data plane)", gate.Passed, gate.Summary)
+			}
+			t.Logf("inMeshCalls: %s", gate.Summary)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
