@@ -186,6 +186,10 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 		cursor meshload.Cursor
 		// started: the pod got an address, so it may have sent requests.
 		started, done bool
+		// offset and bound: the clock offset estimated by the pull with the shortest round trip so far (the
+		// tightest bound), as NTP keeps its best sample.
+		offset, bound time.Duration
+		sampled       bool
 	}
 	gens := map[string]*gen{}
 	merger := meshload.NewMerger()
@@ -236,12 +240,15 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 			if pulled.Overflow > 0 {
 				problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s could not keep %d results (buffer full)", st.Name, p.Name, pulled.Overflow))
 			}
-			upTo := time.Now().Add(-spec.Timeout - pulled.Bound)
-			merger.Add(p.Name, pulled.Revision, pulled.Results, pulled.Offset, upTo)
+			if !g.sampled || pulled.Bound < g.bound {
+				g.offset, g.bound, g.sampled = pulled.Offset, pulled.Bound, true
+			}
+			upTo := time.Now().Add(-spec.Timeout - g.bound)
+			merger.Add(p.Name, pulled.Revision, pulled.Results, g.offset, upTo)
 			if pulled.Done {
 				g.done = true
 				merger.Done(p.Name)
-				r.observed.record(key, fmt.Sprintf("%s stopped: %d results pulled (revision %s, clock offset %s ± %s)", p.Name, g.cursor.Last, pulled.Revision, pulled.Offset.Round(time.Millisecond), pulled.Bound.Round(time.Millisecond)))
+				r.observed.record(key, fmt.Sprintf("%s stopped: %d results pulled (revision %s, clock offset %s ± %s)", p.Name, g.cursor.Last, pulled.Revision, g.offset.Round(time.Millisecond), g.bound.Round(time.Millisecond)))
 			}
 		}
 		// A generator that vanished before it said it was done lost what it had not handed over.
