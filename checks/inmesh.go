@@ -2,7 +2,8 @@ package checks
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/canarygate/canarygate/scenarios"
@@ -61,8 +62,8 @@ func inMeshCalls(g *scenarios.InMeshCalls, run *summary.Run) summary.Check {
 		}
 		for _, ph := range order {
 			ps := byPhase[ph]
-			for _, from := range sortedSet(ps.from) {
-				for _, to := range sortedSet(ps.to) {
+			for _, from := range slices.Sorted(maps.Keys(ps.from)) {
+				for _, to := range slices.Sorted(maps.Keys(ps.to)) {
 					if has[[3]string{ph, from, to}] == 0 {
 						c.Passed = false
 						c.Evidence = append(c.Evidence, fmt.Sprintf("%s, %s: %s coexisted but made no call: not proven", s.Name, phaseName(ph), revName(from)+"→"+revName(to)))
@@ -86,7 +87,7 @@ func inMeshCalls(g *scenarios.InMeshCalls, run *summary.Run) summary.Check {
 		c.Summary = fmt.Sprintf("%d of %d in-mesh calls unexpected, %d without the generators' identity", bad, calls, notMTLS)
 	default:
 		var parts []string
-		for _, k := range sortedKeys(proven) {
+		for _, k := range slices.Sorted(maps.Keys(proven)) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, proven[k]))
 		}
 		c.Summary = fmt.Sprintf("mTLS proven for %d in-mesh calls from the callees' X-Forwarded-Client-Cert: %s", calls, strings.Join(parts, ", "))
@@ -99,22 +100,4 @@ func phaseName(p string) string {
 		return "outside the timeline"
 	}
 	return p
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys(m map[string]int64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

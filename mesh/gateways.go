@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ func gatewaysServe(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 		revisions[p.Labels[istio.RevisionLabel]] = true
 	}
 	if len(revisions) < 2 {
-		return fmt.Errorf("%w: gateways (%s in %s) of %d revision(s) only: %s", ErrGatewayIdle, a.Selector, a.Namespace, len(revisions), strings.Join(sortedKeys(revisions), ", "))
+		return fmt.Errorf("%w: gateways (%s in %s) of %d revision(s) only: %s", ErrGatewayIdle, a.Selector, a.Namespace, len(revisions), strings.Join(slices.Sorted(maps.Keys(revisions)), ", "))
 	}
 	before, err := scrapeAll(ctx, c, scrape, start)
 	if err != nil {
@@ -71,7 +72,7 @@ func gatewaysServe(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 		served[revOf[s.Pod]] += s.Value
 	}
 	var parts, idle []string
-	for _, rev := range sortedKeys(revisions) {
+	for _, rev := range slices.Sorted(maps.Keys(revisions)) {
 		parts = append(parts, fmt.Sprintf("revision %s: %g", rev, served[rev]))
 		if served[rev] == 0 {
 			idle = append(idle, rev)
@@ -97,13 +98,4 @@ func gatewayPods(ctx context.Context, c *cluster.Cluster, a *scenarios.GatewaysS
 		}
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -222,6 +222,23 @@ func TestIstioActionsFailForTheRightReason(t *testing.T) {
 
 // istiodStandIn serves an istiod monitoring exposition (pilot_xds = connected) from loopback, in the layout
 // of istio/testdata/istiod-monitoring.txt; the test control plane's pod IPs lead off this machine.
+// istiodPods runs an istiod Deployment of a revision (kwok runs its pod: nothing listens; the metrics come from
+// istiodStandIn).
+func istiodPods(t *testing.T, e *testenv.Env, ns, rev string) {
+	t.Helper()
+	labels := map[string]string{"app": "istiod", "istio.io/rev": rev}
+	_, err := e.Client.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "istiod-" + rev, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "example.invalid/pilot:1"}}}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitPodsReady(context.Background(), e.Cluster(t), ns, "app=istiod"))
+}
+
 func istiodStandIn(t *testing.T, connected *atomic.Int64) mesh.IstiodMetrics {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -244,16 +261,7 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
 	ns := e.Namespace(t, "istiod")
-	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "istiod-5-01", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "istiod", "istio.io/rev": "5-01"}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istiod", "istio.io/rev": "5-01"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "example.invalid/pilot:1"}}}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	require.NoError(t, kube.WaitPodsReady(ctx, e.Cluster(t), ns, "app=istiod"))
+	istiodPods(t, e, ns, "5-01")
 
 	var connected atomic.Int64
 	connected.Store(1)
@@ -277,16 +285,7 @@ func TestUninstallRevisionWaitsUpToDrainTimeout(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
 	ns := e.Namespace(t, "drainwait")
-	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "istiod-6-01", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "istiod", "istio.io/rev": "6-01"}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "istiod", "istio.io/rev": "6-01"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "example.invalid/pilot:1"}}}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	require.NoError(t, kube.WaitPodsReady(ctx, e.Cluster(t), ns, "app=istiod"))
+	istiodPods(t, e, ns, "6-01")
 
 	var connected atomic.Int64
 	connected.Store(1)
