@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -230,4 +231,53 @@ func checkInMesh(t *testing.T, e *testenv.Env, s *standIns, run *summary.Run) {
 	d, err := e.Client.AppsV1().Deployments(s.ns).List(context.Background(), metav1.ListOptions{LabelSelector: meshload.StreamLabel})
 	require.NoError(t, err)
 	assert.Empty(t, d.Items)
+}
+
+// The objects canarygate creates for a stream's generators, on the real API server: a ServiceAccount (their
+// SPIFFE identity) and a Deployment whose pods learn their name and injection status through the downward API,
+// share the rate exactly and keep a grace period to hand over their results; Remove deletes both.
+func TestGeneratorObjectsAndTheirRemoval(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "genobjects")
+	spec := meshload.Spec{Stream: "a-calls-b", Namespace: ns, Image: scenarios.DefaultGeneratorImage, URL: "http://app-b.demo-b.svc.cluster.local:8080/",
+		Rate: vegeta.Rate{Freq: 100, Per: time.Second}, Replicas: 3, Timeout: 2 * time.Second,
+		Annotations: map[string]string{"inject.istio.io/templates": "grpc-agent"}}
+	c := e.Cluster(t)
+	require.NoError(t, meshload.Deploy(ctx, c, spec))
+	require.NoError(t, meshload.Deploy(ctx, c, spec), "deploying again replaces")
+
+	sa, err := e.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "canarygate-gen-a-calls-b", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "canarygate", sa.Labels[meshload.ManagedLabel])
+	assert.Equal(t, "spiffe://cluster.local/ns/"+ns+"/sa/canarygate-gen-a-calls-b", spec.Identity())
+	d, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "canarygate-gen-a-calls-b", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(3), *d.Spec.Replicas)
+	pod := d.Spec.Template
+	assert.Equal(t, "a-calls-b", pod.Labels[meshload.StreamLabel])
+	assert.Equal(t, "grpc-agent", pod.Annotations["inject.istio.io/templates"])
+	assert.Equal(t, sa.Name, pod.Spec.ServiceAccountName)
+	assert.Equal(t, int64(60), *pod.Spec.TerminationGracePeriodSeconds)
+	env := map[string]corev1.EnvVar{}
+	for _, v := range pod.Spec.Containers[0].Env {
+		env[v.Name] = v
+	}
+	assert.Equal(t, "100/3s", env[meshload.EnvRate].Value, "each of 3 replicas: 100 per 3 s")
+	assert.Equal(t, "metadata.name", env[meshload.EnvPod].ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, "metadata.annotations['sidecar.istio.io/status']", env[meshload.EnvIstioStatus].ValueFrom.FieldRef.FieldPath)
+	require.NoError(t, kube.WaitRolledOut(ctx, c, ns, d.Name))
+	pods, err := meshload.Pods(ctx, c, spec)
+	require.NoError(t, err)
+	assert.Len(t, pods, 3)
+
+	require.NoError(t, meshload.Remove(ctx, c, spec))
+	// Foreground deletion: the Deployment goes once its pods have.
+	require.Eventually(t, func() bool {
+		_, err := e.Client.AppsV1().Deployments(ns).Get(ctx, d.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, time.Minute, 100*time.Millisecond)
+	_, err = e.Client.CoreV1().ServiceAccounts(ns).Get(ctx, sa.Name, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "%v", err)
+	require.NoError(t, meshload.Remove(ctx, c, spec), "removing what is gone is fine")
 }
