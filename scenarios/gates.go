@@ -51,7 +51,11 @@ func (g *InMeshCalls) Validate(s *Scenario, p Problems, path string) {
 
 // Describe implements GateSpec.
 func (g *InMeshCalls) Describe() string {
-	return "every coexisting revision pair called, no unexpected status, every call mTLS from the generators' identity, on the in-mesh " + g.describe()
+	on := "every in-mesh stream"
+	if len(g.Streams) > 0 {
+		on = "in-mesh streams " + strings.Join(g.Streams, ", ")
+	}
+	return "every coexisting revision pair called, no unexpected status, every call mTLS from the generators' identity, on " + on
 }
 
 // StreamSelector limits a gate to some streams (default: all).

@@ -73,6 +73,12 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 		if !st.KeepsAlive() {
 			conns = "a new connection per request"
 		}
+		if im := st.InMesh; im != nil {
+			// Sent from inside the cluster: the generators' own pace and connections, not this machine's.
+			fmt.Fprintf(w, "  %-18s %s %s at %s, timeout %s, success = status %v; from %d generator pod(s) in %s (in-mesh: deployment canarygate-gen-%s, image %s), a new connection per request\n",
+				st.Name, st.Method, st.URL, st.Rate, st.Timeout, st.Expect, im.Replicas, im.Namespace, st.Name, im.Image)
+			continue
+		}
 		fmt.Fprintf(w, "  %-18s %s %s%s at %s, timeout %s, success = status %v; at most %d workers, %s\n",
 			st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect, st.MaxWorkers, conns)
 	}
