@@ -294,10 +294,18 @@ loop:
 		}
 	}
 	for name, g := range gens {
-		if !g.done {
+		switch {
+		case g.done:
+		case !g.started:
+			problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s never started (no pod address)", st.Name, name))
+		default:
 			problems = append(problems, fmt.Errorf("in-mesh stream %s: generator %s still held results after %s (%d of %d received)", st.Name, name, DrainWait, g.cursor.Last, g.cursor.Produced))
 		}
 	}
 	emit(merger.Flush())
+	if seq == 0 {
+		// The load this stream stands for never happened: nothing may be concluded from its silence.
+		problems = append(problems, fmt.Errorf("in-mesh stream %s: no generator sent a request (%d pod(s) seen)", st.Name, len(gens)))
+	}
 	return errors.Join(problems...)
 }

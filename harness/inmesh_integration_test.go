@@ -281,3 +281,46 @@ func TestGeneratorObjectsAndTheirRemoval(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "%v", err)
 	require.NoError(t, meshload.Remove(ctx, c, spec), "removing what is gone is fine")
 }
+
+// Generators that never answer (their image missing, their port closed): the stream's load never happened,
+// and its silence must not pass for zero errors — the run is an error.
+func TestAnInMeshStreamThatNeverRanIsAnError(t *testing.T) {
+	e := testenv.Need(t, env)
+	ns := e.Namespace(t, "silent")
+	defer func(d time.Duration) { harness.DrainWait = d }(harness.DrainWait)
+	harness.DrainWait = 2 * time.Second
+	file := filepath.Join(t.TempDir(), "silent.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`name: silent
+clusters: [{name: lab, provider: existing, kubeconfig: %q}]
+traffic:
+  warmup: 1s
+  cooldown: 1s
+  streams:
+    - name: gen
+      url: http://app-b.demo-b.svc.cluster.local:8080/
+      rate: 10/s
+      inMesh: {namespace: %s, image: example.invalid/none:1}
+steps:
+  - name: wait
+    soak: {duration: 1s}
+report:
+  dir: %q
+  formats: [json]
+`, e.Kubeconfig, ns, t.TempDir())), 0o600))
+	sc, err := scenarios.Load(file, scenarios.Vars{})
+	require.NoError(t, err)
+	unreachable := harness.SourceFor(func(*cluster.Cluster, *corev1.Pod) meshload.Source {
+		return func(context.Context, string, uint64, int) (meshload.Batch, error) {
+			return meshload.Batch{}, fmt.Errorf("connection refused")
+		}
+	})
+	res, err := harness.Run(context.Background(), sc, harness.Options{
+		Registry:  kube.Executors().Merge(mesh.Executors()),
+		Providers: map[string]cluster.Provider{"existing": existing.Provider{}},
+		Services:  map[string]any{harness.SourceKey: unreachable},
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "in-mesh stream gen: no generator sent a request")
+	require.NotNil(t, res)
+	assert.Equal(t, summary.VerdictError, res.Run.Verdict)
+}
