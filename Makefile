@@ -20,10 +20,16 @@ build:
 # suite on this machine's container engine: a cluster from the offline node image and the istio-lab scenario
 # with istiod built from source (hack/lab-env.sh builds them once, cold ~35 min, and reuses them). No registry
 # is needed (CANARYGATE_OFFLINE=1: the default scenario's online e2e test is left to machines that have one).
+# The kind suite runs after the other packages, alone: its load generator measures real rollouts and must not
+# share two cores with the integration tests' own control planes (it would report itself saturated — an error
+# — rather than judge the target), and it runs at a higher priority than whatever else shares the machine.
 test: lint
 	eval "$$(bash hack/lab-env.sh)" && \
-	CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
-	  CANARYGATE_E2E=1 CANARYGATE_OFFLINE=1 $(GO) test -count=1 -timeout 30m ./...
+	export CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
+	  CANARYGATE_E2E=1 CANARYGATE_OFFLINE=1 && \
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /test/e2e) && \
+	$(GO) test -c -o bin/e2e.test ./test/e2e && \
+	cd test/e2e && $$(nice -n -5 true 2>/dev/null && echo nice -n -5) ../../bin/e2e.test -test.count=1 -test.timeout=30m -test.v
 
 # The offline lab by hand: the istio-lab scenario on a kind cluster of this machine (see hack/lab-env.sh).
 lab: build
