@@ -95,3 +95,34 @@ func TestLocalErrorClassification(t *testing.T) {
 		assert.Equal(t, local, LocalError(msg), msg)
 	}
 }
+
+// A shared machine holds the generator back now and then: 4% of the requests go out 150–300 ms late, but every
+// one goes out and the asked rate is kept. That is a delay the run reports (late count, worst lag), not
+// saturation: the requests were measured when they were really sent.
+func TestAGeneratorDelayedByTheSchedulerIsNotSaturated(t *testing.T) {
+	agg := feed(t, func(seq uint64) time.Duration {
+		on := time.Duration(seq+1) * 10 * time.Millisecond
+		if seq%25 == 0 && seq > 0 {
+			return on + 150*time.Millisecond + time.Duration(seq%4)*50*time.Millisecond
+		}
+		return on
+	}, 1000, nil)
+	require.NoError(t, agg.Saturation())
+	g := agg.Snapshot()[0].Generator
+	assert.False(t, g.Saturated)
+	assert.EqualValues(t, 39, g.Late)
+	assert.InDelta(t, 300, g.MaxLagMs, 1)
+	assert.InDelta(t, 100, g.AchievedRPS, 1)
+}
+
+// Late by more than MaxJitter is behind, even when the rate averages out: a second's gap in the load.
+func TestAGeneratorLateBeyondJitterIsSaturated(t *testing.T) {
+	agg := feed(t, func(seq uint64) time.Duration {
+		on := time.Duration(seq+1) * 10 * time.Millisecond
+		if seq >= 500 && seq < 520 {
+			return on + 1200*time.Millisecond
+		}
+		return on
+	}, 1000, nil)
+	require.ErrorIs(t, agg.Saturation(), ErrSaturated)
+}

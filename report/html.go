@@ -268,7 +268,7 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 <table><tr><th>stream</th><th>asked</th><th>achieved</th><th>sent</th><th>late</th><th>worst lag</th><th>local errors</th><th>state</th></tr>
 {{range .Run.Streams}}<tr><td>{{.Name}}</td><td class="n">{{.Rate}}</td><td class="n">{{printf "%.1f/s" .Generator.AchievedRPS}}</td><td class="n">{{.Generator.Sent}}</td>
 <td class="n">{{.Generator.Late}}</td><td class="n">{{printf "%.0f ms" .Generator.MaxLagMs}}</td><td class="n">{{.Generator.LocalErrors}}{{range .Generator.LocalErrorMessages}}<br><small>{{.Count}} × {{.Message}}</small>{{end}}</td>
-<td class="{{if .Generator.Saturated}}bad{{else}}ok{{end}}">{{if .Generator.Saturated}}saturated: its requests say nothing about the target{{else}}kept its schedule{{end}}</td></tr>
+<td class="{{if .Generator.Saturated}}bad{{else}}ok{{end}}">{{.Generator.State}}</td></tr>
 {{end}}</table>
 
 {{range .Run.Streams}}{{if .InMesh}}

@@ -31,9 +31,9 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	}
 	b.WriteString("\n| load generator | asked | achieved | late | local errors | state |\n|---|---:|---:|---:|---:|---|\n")
 	for _, s := range run.Streams {
-		state := "kept its schedule"
+		state := s.Generator.State()
 		if s.Generator.Saturated {
-			state = "❌ saturated: its requests say nothing about the target"
+			state = "❌ " + state
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.1f/s | %d | %d | %s |\n", md(s.Name), md(s.Rate), s.Generator.AchievedRPS, s.Generator.Late, s.Generator.LocalErrors, state)
 	}

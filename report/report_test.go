@@ -155,3 +155,18 @@ func TestInMeshMatrixIsReported(t *testing.T) {
 	assert.Contains(t, m.String(), "| move-demo-a | old → new | 41 | 2 | 41 |")
 	assert.Contains(t, m.String(), "identity `spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen`")
 }
+
+// A generator that kept up but was delayed says what that costs the proof; a saturated one says its
+// requests prove nothing; one on schedule says so.
+func TestGeneratorStateSaysWhatTheDelaysCost(t *testing.T) {
+	run := &summary.Run{Scenario: "s", Verdict: summary.VerdictPass, Streams: []summary.Stream{
+		{Name: "delayed", Rate: "20/s", Generator: summary.Generator{AskedRPS: 20, AchievedRPS: 20, Sent: 1058, Late: 14, MaxLagMs: 190}},
+		{Name: "behind", Rate: "50/s", Generator: summary.Generator{AskedRPS: 50, AchievedRPS: 2, Sent: 10, Late: 8, MaxLagMs: 4000, Saturated: true}},
+		{Name: "steady", Rate: "10/s", Generator: summary.Generator{AskedRPS: 10, AchievedRPS: 10, Sent: 100}},
+	}}
+	var m strings.Builder
+	require.NoError(t, WriteMarkdown(&m, run, Config{}))
+	assert.Contains(t, m.String(), "| delayed | 20/s | 20.0/s | 14 | 0 | kept up, 14 request(s) sent up to 190 ms late: an outage shorter than that at those moments would not show |")
+	assert.Contains(t, m.String(), "| behind | 50/s | 2.0/s | 8 | 0 | ❌ saturated: its requests say nothing about the target |")
+	assert.Contains(t, m.String(), "| steady | 10/s | 10.0/s | 0 | 0 | kept its schedule |")
+}

@@ -215,6 +215,18 @@ type Generator struct {
 	Saturated          bool         `json:"saturated"`
 }
 
+// State says in words how the generator did: saturated (its requests say nothing about the target), kept
+// up with some requests delayed (and so what the run cannot show there), or kept its schedule.
+func (g Generator) State() string {
+	switch {
+	case g.Saturated:
+		return "saturated: its requests say nothing about the target"
+	case g.Late > 0:
+		return fmt.Sprintf("kept up, %d request(s) sent up to %.0f ms late: an outage shorter than that at those moments would not show", g.Late, g.MaxLagMs)
+	}
+	return "kept its schedule"
+}
+
 // Latency quantiles in milliseconds (histogram estimates within 2 %; min, max and mean exact).
 type Latency struct {
 	Min  float64 `json:"min"`
