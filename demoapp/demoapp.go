@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/canarygate/canarygate/istio"
 )
 
 // RevisionHeader carries, in every answer, the answering pod's own proxy revision (its injection status,
@@ -202,18 +204,6 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// RevisionFromStatus reads the revision from a sidecar.istio.io/status annotation's JSON ("" when there is
-// none: no proxy).
-func RevisionFromStatus(status string) string {
-	var st struct {
-		Revision string `json:"revision"`
-	}
-	if status == "" || json.Unmarshal([]byte(status), &st) != nil {
-		return ""
-	}
-	return st.Revision
-}
-
 // ConfigFromEnv reads NAME, UPSTREAM, DRAIN and START_DELAY (durations) from the environment.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Name: os.Getenv("NAME"), Upstream: os.Getenv("UPSTREAM")}
@@ -234,6 +224,6 @@ func ConfigFromEnv() (Config, error) {
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
 	}
-	cfg.Revision = RevisionFromStatus(os.Getenv("ISTIO_STATUS"))
+	cfg.Revision = istio.RevisionOfStatus(os.Getenv("ISTIO_STATUS"))
 	return cfg, nil
 }

@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "docker-capshim: $*" >&2; }
+build_shim() { CGO_ENABLED=0 go build -o /usr/local/bin/canarygate-capshim ./hack/capshim; }
 pid=$(pgrep -xo dockerd || true)
 [ -n "$pid" ] || { log "no dockerd running: nothing to do"; exit 0; }
 last=$(cat /proc/sys/kernel/cap_last_cap)
@@ -20,12 +21,12 @@ if [ $(( bnd & full )) -eq $full ]; then
 fi
 if docker info --format '{{.DefaultRuntime}}' 2>/dev/null | grep -qx canarygate-capshim; then
   # A daemon restarted from daemon.json needs the binary there.
-  [ -x /usr/local/bin/canarygate-capshim ] || CGO_ENABLED=0 go build -o /usr/local/bin/canarygate-capshim ./hack/capshim
+  [ -x /usr/local/bin/canarygate-capshim ] || build_shim
   log "already the default runtime"
   exit 0
 fi
 log "dockerd lacks capabilities (CapBnd $(printf '%x' "$bnd") of $(printf '%x' "$full")): installing capshim as its default runtime"
-CGO_ENABLED=0 go build -o /usr/local/bin/canarygate-capshim ./hack/capshim
+build_shim
 conf=/etc/docker/daemon.json
 [ -f "$conf" ] || echo '{}' > "$conf"
 cp "$conf" "$conf.canarygate-backup"

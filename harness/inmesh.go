@@ -18,6 +18,7 @@ import (
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
+	"github.com/canarygate/canarygate/timeline"
 )
 
 // SourceKey is the Options.Services entry that replaces how generator pods are pulled (tests: a loopback
@@ -88,7 +89,7 @@ func (r *rehearsal) fillInMesh(run *summary.Run) {
 
 // pairTally counts an in-mesh stream's calls per phase, caller revision and callee revision.
 type pairTally struct {
-	r        *rehearsal
+	tl       *timeline.Timeline
 	identity string
 	expect   []int
 	mu       sync.Mutex
@@ -101,7 +102,7 @@ type pairKey struct {
 }
 
 func (r *rehearsal) inMeshPairs(st scenarios.Stream, spec meshload.Spec) *pairTally {
-	t := &pairTally{r: r, identity: spec.Identity(), expect: st.Expect, counts: map[pairKey]*summary.InMeshPair{}}
+	t := &pairTally{tl: r.tl, identity: spec.Identity(), expect: st.Expect, counts: map[pairKey]*summary.InMeshPair{}}
 	r.mu.Lock()
 	if r.inMeshTallies == nil {
 		r.inMeshTallies = map[string]*pairTally{}
@@ -112,7 +113,7 @@ func (r *rehearsal) inMeshPairs(st scenarios.Stream, spec meshload.Spec) *pairTa
 }
 
 func (t *pairTally) add(res meshload.Timed) {
-	phase, ok := t.r.tl.PhaseAt(res.At)
+	phase, ok := t.tl.PhaseAt(res.At)
 	if !ok {
 		phase = -1
 	}

@@ -35,6 +35,19 @@ func ParseSidecarStatus(s string) (SidecarStatus, error) {
 	return st, nil
 }
 
+// RevisionOfStatus is the revision in a sidecar status annotation, "" when there is none or it does not parse
+// (a pod without a proxy): for a pod that reads its own annotation through the downward API.
+func RevisionOfStatus(status string) string {
+	if status == "" {
+		return ""
+	}
+	st, err := ParseSidecarStatus(status)
+	if err != nil {
+		return ""
+	}
+	return st.Revision
+}
+
 // Proxy is what a pod says of its sidecar.
 type Proxy struct {
 	Pod       string

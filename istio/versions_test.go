@@ -72,3 +72,9 @@ func TestAddressServesOperatorRevisionNames(t *testing.T) {
 	assert.False(t, AddressServes("istiod-cp-v115x.istio-system.svc:15012", "cp-v116x.istio-system"))
 	assert.False(t, AddressServes("", "1-30"))
 }
+
+func TestRevisionOfStatus(t *testing.T) {
+	assert.Equal(t, "1-30", RevisionOfStatus(`{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`))
+	assert.Empty(t, RevisionOfStatus(""), "no proxy")
+	assert.Empty(t, RevisionOfStatus("{not json"))
+}

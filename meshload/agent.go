@@ -13,7 +13,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/canarygate/canarygate/demoapp"
+	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/loadgen"
 )
 
@@ -55,7 +55,7 @@ func AgentConfigFromEnv() (cfg AgentConfig, ok bool, err error) {
 	if cfg.Pod == "" {
 		cfg.Pod, _ = os.Hostname()
 	}
-	cfg.Revision = demoapp.RevisionFromStatus(os.Getenv(EnvIstioStatus))
+	cfg.Revision = istio.RevisionOfStatus(os.Getenv(EnvIstioStatus))
 	return cfg, true, nil
 }
 

@@ -1,9 +1,10 @@
 package meshload
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -147,16 +148,12 @@ func Pods(ctx context.Context, c *cluster.Cluster, s Spec) ([]corev1.Pod, error)
 // port-forward to keep alive.
 func PodProxySource(c *cluster.Cluster, pod *corev1.Pod) Source {
 	return func(ctx context.Context, boot string, after uint64, max int) (Batch, error) {
-		params := map[string]string{"after": strconv.FormatUint(after, 10), "max": strconv.Itoa(max)}
-		if boot != "" {
-			params["boot"] = boot
-		}
-		raw, err := c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, strconv.Itoa(Port), "results", params).DoRaw(ctx)
+		raw, err := c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, strconv.Itoa(Port), "results", pullParams(boot, after, max)).DoRaw(ctx)
 		if err != nil {
 			return Batch{}, fmt.Errorf("pull %s/%s through the API server: %w", pod.Namespace, pod.Name, err)
 		}
-		var b Batch
-		if err := json.Unmarshal(raw, &b); err != nil {
+		b, err := decodeBatch(http.StatusOK, bytes.NewReader(raw))
+		if err != nil {
 			return Batch{}, fmt.Errorf("pull %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
 		return b, nil

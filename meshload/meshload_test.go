@@ -28,61 +28,65 @@ func target(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &n
 }
 
-func TestSplitRateSumsExactly(t *testing.T) {
+// perSecond is a rate in requests per second.
+func perSecond(r vegeta.Rate) float64 { return float64(r.Freq) / r.Per.Seconds() }
+
+func TestShareRateSumsExactly(t *testing.T) {
 	for _, c := range []struct {
-		freq, n int
-		want    []int
-	}{{100, 3, []int{34, 33, 33}}, {10, 5, []int{2, 2, 2, 2, 2}}, {2, 3, []int{1, 1, 0}}} {
-		rates := SplitRate(vegeta.Rate{Freq: c.freq, Per: time.Second}, c.n)
-		var got []int
-		for _, r := range rates {
-			got = append(got, r.Freq)
-			assert.Equal(t, time.Second, r.Per)
-		}
+		rate vegeta.Rate
+		n    int
+		want vegeta.Rate
+	}{
+		{vegeta.Rate{Freq: 100, Per: time.Second}, 3, vegeta.Rate{Freq: 100, Per: 3 * time.Second}},
+		{vegeta.Rate{Freq: 600, Per: time.Minute}, 4, vegeta.Rate{Freq: 600, Per: 4 * time.Minute}},
+		{vegeta.Rate{Freq: 10, Per: time.Second}, 0, vegeta.Rate{Freq: 10, Per: time.Second}},
+	} {
+		got := ShareRate(c.rate, c.n)
 		assert.Equal(t, c.want, got)
+		assert.InDelta(t, perSecond(c.rate), float64(max(c.n, 1))*perSecond(got), 1e-9, "the shares sum to the rate exactly")
 	}
-	assert.Nil(t, SplitRate(vegeta.Rate{Freq: 10, Per: time.Second}, 0))
 }
 
-// Three generators share 150/s: each one's achieved rate, from its results' send times, and their sum match
-// what was asked (vegeta paces by the clock, so a busy machine sends late, not fewer).
-func TestSplitGeneratorsSumToTheAskedRate(t *testing.T) {
+// Three generators share 150/s as a stream's replicas do: each one's achieved rate, from its results' send
+// times, and their sum match what was asked (vegeta paces by the clock, so a busy machine sends late, not
+// fewer).
+func TestSharedGeneratorsSumToTheAskedRate(t *testing.T) {
 	srv, _ := target(t)
-	rates := SplitRate(vegeta.Rate{Freq: 150, Per: time.Second}, 3)
-	const asked = 150.0
+	const replicas, asked = 3, 150.0
+	share := ShareRate(vegeta.Rate{Freq: 150, Per: time.Second}, replicas)
+	// Each attack stops itself once it has sent 3 s of its share.
+	n := int(perSecond(share) * 3)
 	var wg sync.WaitGroup
-	gens := make([]*Generator, len(rates))
-	for i, r := range rates {
+	gens := make([]*Generator, replicas)
+	for i := range gens {
 		gens[i] = NewGenerator("gen", 10_000)
 		ctx, cancel := context.WithCancel(context.Background())
 		wg.Add(1)
-		go func(g *Generator, r vegeta.Rate) {
+		go func(g *Generator) {
 			defer wg.Done()
-			g.Run(ctx, loadgen.Target{Name: "split", Method: http.MethodGet, URL: srv.URL, Rate: r, Timeout: 2 * time.Second})
-		}(gens[i], r)
-		// Each attack stops itself once it has sent 150 requests' worth of its share (about 3 s).
-		go func(g *Generator, want int) {
-			for g.Buffer.Len() < want {
+			g.Run(ctx, loadgen.Target{Name: "share", Method: http.MethodGet, URL: srv.URL, Rate: share, Timeout: 2 * time.Second})
+		}(gens[i])
+		go func(g *Generator) {
+			for g.Buffer.Len() < n {
 				<-g.Buffer.Changed()
 			}
 			cancel()
-		}(gens[i], r.Freq*3)
+		}(gens[i])
 	}
 	wg.Wait()
 	sum := 0.0
 	for i, g := range gens {
 		b := g.Buffer.Pull(0, 1_000_000)
-		require.GreaterOrEqual(t, len(b.Results), rates[i].Freq*3)
+		require.GreaterOrEqual(t, len(b.Results), n)
 		sent := make([]int64, len(b.Results))
 		for j, r := range b.Results {
 			sent[j] = r.Sent
 		}
 		sort.Slice(sent, func(a, b int) bool { return sent[a] < sent[b] })
 		// Requests are sent at i/rate from the attack's start: the rate is (n-1) over the first to last span.
-		n := rates[i].Freq * 3
 		span := time.Duration(sent[n-1] - sent[0]).Seconds()
 		got := float64(n-1) / span
-		assert.InEpsilon(t, float64(rates[i].Freq), got, 0.05, "generator %d", i)
+		assert.InEpsilon(t, perSecond(share), got, 0.05, "generator %d", i)
 		sum += got
 	}
 	assert.InEpsilon(t, asked, sum, 0.05)

@@ -9,20 +9,28 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // Source fetches a generator's results after a sequence number of a boot: through the API server's pod proxy
 // in a run, over loopback in tests.
 type Source func(ctx context.Context, boot string, after uint64, max int) (Batch, error)
 
+// pullParams are the query parameters of a pull: the boot (when known), the sequence number after which
+// results are wanted (acknowledging those up to it) and how many at most.
+func pullParams(boot string, after uint64, max int) map[string]string {
+	p := map[string]string{"after": strconv.FormatUint(after, 10), "max": strconv.Itoa(max)}
+	if boot != "" {
+		p["boot"] = boot
+	}
+	return p
+}
+
 // HTTPSource pulls from a generator's /results endpoint at base (e.g. http://127.0.0.1:9090/results).
 func HTTPSource(client *http.Client, base string) Source {
 	return func(ctx context.Context, boot string, after uint64, max int) (Batch, error) {
-		q := url.Values{"after": {strconv.FormatUint(after, 10)}, "max": {strconv.Itoa(max)}}
-		if boot != "" {
-			q.Set("boot", boot)
+		q := url.Values{}
+		for k, v := range pullParams(boot, after, max) {
+			q.Set(k, v)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"?"+q.Encode(), nil)
 		if err != nil {
@@ -120,21 +128,4 @@ func (c *Cursor) Pull(ctx context.Context, src Source, max int, now func() time.
 	p.Revision = b.Revision
 	p.Done = b.Stopped && c.Last == b.Produced && len(p.Results) == 0
 	return p, nil
-}
-
-// SplitRate divides a rate across n generators so that their rates sum to it exactly: the remainder goes
-// one request each to the first ones.
-func SplitRate(r vegeta.Rate, n int) []vegeta.Rate {
-	if n <= 0 {
-		return nil
-	}
-	out := make([]vegeta.Rate, n)
-	base, rest := r.Freq/n, r.Freq%n
-	for i := range out {
-		out[i] = vegeta.Rate{Freq: base, Per: r.Per}
-		if i < rest {
-			out[i].Freq++
-		}
-	}
-	return out
 }

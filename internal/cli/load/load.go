@@ -59,7 +59,7 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadInput, err)
 	}
-	if err := upgradePath(s); err != nil && !f.AllowSkip {
+	if err := istio.CheckUpgradePath(IstiodReleases(s)); err != nil && !f.AllowSkip {
 		return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("%s: %w (--allow-skip to rehearse it anyway)", s.File, err))
 	}
 	var unused []string
@@ -85,9 +85,10 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 	return s, nil
 }
 
-// IstiodVersions lists the chart versions of the istiod releases a scenario installs or upgrades (helm steps
-// on chart "istiod" or a local istio-discovery chart, and installRevision), in step order, without repeats.
-func IstiodVersions(s *scenarios.Scenario) []string {
+// IstiodReleases lists the Istio release versions of the istiod a scenario installs or upgrades (helm steps on
+// chart "istiod" or a local istio-discovery chart, and installRevision), in step order, without repeats;
+// versions that are not releases (a local chart's "0.0.0-dev") are left out: they are not judged.
+func IstiodReleases(s *scenarios.Scenario) []string {
 	var out []string
 	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
 		for _, st := range list {
@@ -100,24 +101,12 @@ func IstiodVersions(s *scenarios.Scenario) []string {
 			case *scenarios.InstallRevisionAction:
 				v = a.Version
 			}
-			if v != "" && !slices.Contains(out, v) {
+			if _, err := istio.ParseVersion(v); err == nil && !slices.Contains(out, v) {
 				out = append(out, v)
 			}
 		}
 	}
 	return out
-}
-
-// upgradePath refuses istiod versions that skip a minor; versions that are not releases (a local chart's
-// "0.0.0-dev") are not judged.
-func upgradePath(s *scenarios.Scenario) error {
-	var releases []string
-	for _, v := range IstiodVersions(s) {
-		if _, err := istio.ParseVersion(v); err == nil {
-			releases = append(releases, v)
-		}
-	}
-	return istio.CheckUpgradePath(releases)
 }
 
 func orNone(names []string) string {

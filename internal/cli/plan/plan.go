@@ -130,12 +130,7 @@ func line(w io.Writer, n int, st scenarios.Step) {
 // when a kind cluster's node image runs another one: the rehearsal would exercise a different sidecar model
 // (native sidecars from 1.33) than users on a supported cluster run.
 func supportLine(w io.Writer, sc *scenarios.Scenario) {
-	var releases []string
-	for _, v := range load.IstiodVersions(sc) {
-		if _, err := istio.ParseVersion(v); err == nil {
-			releases = append(releases, v)
-		}
-	}
+	releases := load.IstiodReleases(sc)
 	if len(releases) == 0 {
 		return
 	}
