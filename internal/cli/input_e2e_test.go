@@ -249,13 +249,21 @@ func TestASkippedIstioMinorIsRefusedUnlessAllowed(t *testing.T) {
 }
 
 // TestPlanSaysWhichKubernetesThePairIsSupportedOn: Istio 1.29 and 1.30 are supported together on Kubernetes
-// 1.32–1.35; the default kind node image (1.37) is outside, and plan says so and what to set.
+// 1.32–1.35, so the kind cluster gets kind v0.33.0's 1.35 image (1.28 → 1.29: 1.34) unless the scenario
+// names one; a named image outside the range (kind's default 1.37) is kept and warned about.
 func TestPlanSaysWhichKubernetesThePairIsSupportedOn(t *testing.T) {
 	res := runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3")
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "Istio 1.29.6, 1.30.3: supported together on Kubernetes 1.32–1.35 (rehearse on 1.35)")
-	assert.Contains(t, res.stdout, "runs Kubernetes 1.37, outside 1.32–1.35: set clusters[].nodeImage to a 1.35 image")
-	res = runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.29.6")
+	assert.Contains(t, res.stdout, "cluster canarygate: node image kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0 (kind v0.33.0's Kubernetes 1.35 image, chosen for this pair")
+	assert.NotContains(t, res.stdout, "outside")
+
+	res = runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.29.6", "-o", "yaml")
 	require.Equal(t, 0, res.code, res.stderr)
-	assert.Contains(t, res.stdout, "supported together on Kubernetes 1.31–1.34 (rehearse on 1.34)")
+	assert.Contains(t, res.stdout, "nodeImage: kindest/node:v1.34.11@sha256:44e222ee2132dab25ff87301682f89eb82c7880ea3a1bf543bfe9708fd08d67d", "the chosen image is the scenario's default")
+
+	res = runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3", "--var", "NODE_IMAGE=kindest/node:v1.37.0")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "! cluster canarygate: node image kindest/node:v1.37.0 runs Kubernetes 1.37, outside 1.32–1.35: set clusters[].nodeImage to a 1.35 image")
+	assert.NotContains(t, res.stdout, "chosen for this pair")
 }

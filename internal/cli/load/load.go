@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/scenarios"
@@ -62,6 +63,7 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 	if err := istio.CheckUpgradePath(IstiodReleases(s)); err != nil && !f.AllowSkip {
 		return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("%s: %w (--allow-skip to rehearse it anyway)", s.File, err))
 	}
+	ChooseNodeImages(s)
 	var unused []string
 	for _, k := range order {
 		if !vars.Used[k] {
@@ -83,6 +85,38 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 		}
 	}
 	return s, nil
+}
+
+// ChooseNodeImages gives every kind cluster whose node image the scenario leaves empty the image to rehearse
+// the scenario's Istio versions on: the newest of kind's released node images inside the Kubernetes range
+// those versions support together (Istio's support table), so that `--var OLD=1.28.10 --var NEW=1.29.6`
+// runs on 1.34 and 1.29 → 1.30 on 1.35 without the user looking anything up. It returns the chosen image, or
+// "" when nothing was chosen (no release versions, a pair the table does not know, no image in range: kind's
+// default stays and plan warns).
+func ChooseNodeImages(s *scenarios.Scenario) string {
+	image, _, err := NodeImageForPair(IstiodReleases(s))
+	if err != nil {
+		return ""
+	}
+	for i := range s.Clusters {
+		if c := &s.Clusters[i]; c.Provider == "kind" && c.NodeImage == "" {
+			c.NodeImage = image
+		}
+	}
+	return image
+}
+
+// NodeImageForPair is the node image for the given Istio versions (see ChooseNodeImages) and its Kubernetes
+// minor.
+func NodeImageForPair(releases []string) (string, int, error) {
+	if len(releases) == 0 {
+		return "", 0, errors.New("no Istio release version to choose a node image for")
+	}
+	lo, hi, err := istio.KubernetesFor(releases)
+	if err != nil {
+		return "", 0, err
+	}
+	return kind.NodeImageFor(lo, hi)
 }
 
 // IstiodReleases lists the Istio release versions of the istiod a scenario installs or upgrades (helm steps on

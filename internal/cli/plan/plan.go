@@ -140,6 +140,7 @@ func supportLine(w io.Writer, sc *scenarios.Scenario) {
 		return
 	}
 	fmt.Fprintf(w, "Istio %s: supported together on Kubernetes 1.%d–1.%d (rehearse on 1.%d)\n", strings.Join(releases, ", "), lo, hi, hi)
+	chosen, chosenMinor, chooseErr := load.NodeImageForPair(releases)
 	for _, c := range sc.Clusters {
 		if c.Provider != "kind" {
 			continue
@@ -148,8 +149,13 @@ func supportLine(w io.Writer, sc *scenarios.Scenario) {
 		if image == "" {
 			image = kind.DefaultNodeImage
 		}
-		if m, ok := kind.NodeImageMinor(image); ok && (m < lo || m > hi) {
+		switch m, ok := kind.NodeImageMinor(image); {
+		case image == chosen:
+			fmt.Fprintf(w, "  cluster %s: node image %s (kind v0.33.0's Kubernetes 1.%d image, chosen for this pair; set clusters[].nodeImage to override)\n", c.Name, image, chosenMinor)
+		case ok && (m < lo || m > hi):
 			fmt.Fprintf(w, "  ! cluster %s: node image %s runs Kubernetes 1.%d, outside 1.%d–1.%d: set clusters[].nodeImage to a 1.%d image\n", c.Name, image, m, lo, hi, hi)
+		case c.NodeImage == "" && chooseErr != nil:
+			fmt.Fprintf(w, "  ! cluster %s: %v\n", c.Name, chooseErr)
 		}
 	}
 }
