@@ -157,7 +157,7 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 		case px.Revision != revision:
 			out = append(out, fmt.Sprintf("%s/%s runs the proxy of revision %s (image %s), not %s", p.Namespace, p.Name, px.Revision, px.Image, revision))
 		case px.DiscoveryAddress != "" && !AddressServes(px.DiscoveryAddress, revision):
-			out = append(out, fmt.Sprintf("%s/%s is connected to %s, not istiod-%s", p.Namespace, p.Name, px.DiscoveryAddress, revision))
+			out = append(out, fmt.Sprintf("%s/%s points at %s, not istiod-%s", p.Namespace, p.Name, px.DiscoveryAddress, revision))
 		}
 	})
 	return out, err

@@ -76,16 +76,17 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	// The gateway: a release per revision behind one stable Service, moved from 7-01 to 7-02.
+	// The gateway: a release per revision with no Service of its own (service.type None, as Istio's gateway
+	// canary guide) behind one stable Service, moved from 7-01 to 7-02.
 	gatewayChart := filepath.Join(charts, "gateway")
-	step(fmt.Sprintf("name: gateway-old\ntimeout: 3m\nhelmInstall: {release: istio-ingress-7-01, namespace: istio-ingress, createNamespace: true, chart: %s, values: {revision: \"7-01\", labels: {istio: ingressgateway}, service: {type: ClusterIP}}}", gatewayChart))
+	step(fmt.Sprintf("name: gateway-old\ntimeout: 3m\nhelmInstall: {release: istio-ingress-7-01, namespace: istio-ingress, createNamespace: true, chart: %s, values: {revision: \"7-01\", labels: {istio: ingressgateway}, service: {type: None}}}", gatewayChart))
 	stable, err := e.Client.CoreV1().Services("istio-ingress").Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "istio-ingressgateway"},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"istio": "ingressgateway"},
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30180}}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	migrated := step(fmt.Sprintf("name: migrate-gateway\ntimeout: 3m\nmigrateGateway: {from: \"7-01\", to: \"7-02\", chart: %s, values: {labels: {istio: ingressgateway}, service: {type: ClusterIP}}}", gatewayChart))
+	migrated := step(fmt.Sprintf("name: migrate-gateway\ntimeout: 3m\nmigrateGateway: {from: \"7-01\", to: \"7-02\", chart: %s, values: {labels: {istio: ingressgateway}, service: {type: None}}}", gatewayChart))
 	assert.Contains(t, strings.Join(migrated.Changes, "\n"), "helm release istio-ingress/istio-ingress-7-02: installed")
 	assert.Contains(t, strings.Join(migrated.Changes, "\n"), "helm release istio-ingress/istio-ingress-7-01: uninstalled")
 	gw, err := e.Client.AppsV1().Deployments("istio-ingress").Get(ctx, "istio-ingress-7-02", metav1.GetOptions{})
@@ -94,13 +95,17 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	assert.Equal(t, "ingressgateway", gw.Spec.Template.Labels["istio"], "and joins the stable Service")
 	_, err = e.Client.AppsV1().Deployments("istio-ingress").Get(ctx, "istio-ingress-7-01", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the old gateway is gone")
+	for _, name := range []string{"istio-ingress-7-01", "istio-ingress-7-02"} {
+		_, err = e.Client.CoreV1().Services("istio-ingress").Get(ctx, name, metav1.GetOptions{})
+		assert.True(t, apierrors.IsNotFound(err), "service.type None: release %s has no Service of its own (%v)", name, err)
+	}
 	after, err := e.Client.CoreV1().Services("istio-ingress").Get(ctx, "istio-ingressgateway", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, stable.Spec.ClusterIP, after.Spec.ClusterIP, "the stable Service kept its address")
 
 	// keepOld: the new release is installed and the old one stays; both serve behind the stable Service until
 	// a later step removes one.
-	kept := step(fmt.Sprintf("name: migrate-keep-old\ntimeout: 3m\nmigrateGateway: {from: \"7-02\", to: \"7-03\", keepOld: true, chart: %s, values: {labels: {istio: ingressgateway}, service: {type: ClusterIP}}}", gatewayChart))
+	kept := step(fmt.Sprintf("name: migrate-keep-old\ntimeout: 3m\nmigrateGateway: {from: \"7-02\", to: \"7-03\", keepOld: true, chart: %s, values: {labels: {istio: ingressgateway}, service: {type: None}}}", gatewayChart))
 	assert.Contains(t, strings.Join(kept.Changes, "\n"), "helm release istio-ingress/istio-ingress-7-03: installed")
 	assert.NotContains(t, strings.Join(kept.Changes, "\n"), "uninstalled")
 	for _, name := range []string{"istio-ingress-7-02", "istio-ingress-7-03"} {
@@ -132,7 +137,7 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	// istiod's own count of connected proxies comes from a loopback stand-in (kwok's pod IPs lead off this
 	// machine): none connected.
 	var none atomic.Int64
-	removed := e.RunStepWith(ctx, t, reg, map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &none)}, "name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"7-01\"}")
+	removed := e.RunStepWith(ctx, t, reg, map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &none), mesh.IstiodConnectionsKey: noConnections(t)}, "name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"7-01\"}")
 	require.Equal(t, summary.OutcomePassed, removed.Outcome, "%v", removed.Err)
 	assert.Contains(t, strings.Join(removed.Changes, "\n"), "helm release istio-system/istiod-7-01: uninstalled")
 	// The base chart's default validator still names 7-01 (defaultRevision was not moved first). It belongs to

@@ -249,9 +249,18 @@ func drained(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenar
 	if connected.total > 0 {
 		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod reports %g connected proxies (pilot_xds: %s)", ErrNotDrained, a.Revision, connected.total, strings.Join(connected.per, ", "))
 	}
+	// And by name: the connections istiod lists (a proxy pilot_xds no longer counts may still be listed
+	// while its stream closes).
+	live, err := readLiveConnections(ctx, env, c, a.Namespace, "app=istiod,"+istio.RevisionLabel+"="+a.Revision)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotDrained, err)
+	}
+	if live.total > 0 || len(live.byProxy) > 0 {
+		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod lists %d connected proxies (%s; /debug/connections: %s)", ErrNotDrained, a.Revision, live.total, live.proxies(), strings.Join(live.per, "; "))
+	}
 	env.Changed("revision %s: no pod's proxy is of it or points at it", a.Revision)
 	if len(connected.per) > 0 {
-		env.Changed("revision %s: its istiod reports no connected proxy (pilot_xds: %s)", a.Revision, strings.Join(connected.per, ", "))
+		env.Changed("revision %s: its istiod reports no connected proxy (pilot_xds: %s; /debug/connections: %s)", a.Revision, strings.Join(connected.per, ", "), strings.Join(live.per, "; "))
 	}
 	return nil
 }
@@ -262,14 +271,14 @@ var ErrMisplaced = fmt.Errorf("proxies not on the expected revision")
 func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
 	a := env.Step.Action.(*scenarios.ProxyRevisionAction)
 	var bad []string
-	total := 0
+	var all []corev1.Pod
 	for _, ns := range a.Namespaces {
 		touched.Add(ns)
 		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return fmt.Errorf("list pods in %s: %w", ns, err)
 		}
-		total += len(pods.Items)
+		all = append(all, pods.Items...)
 		m, err := istio.Misplaced(pods.Items, a.Revision)
 		if err != nil {
 			return err
@@ -279,8 +288,12 @@ func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: %s", ErrMisplaced, strings.Join(bad, "; "))
 	}
-	env.Changed("%d pod(s) in %s: all on revision %s", total, strings.Join(a.Namespaces, ", "), a.Revision)
-	return nil
+	env.Changed("%d pod(s) in %s: all on revision %s", len(all), strings.Join(a.Namespaces, ", "), a.Revision)
+	if a.PodsOnly {
+		return nil
+	}
+	// The pods say what they were injected with and where they point; istiod says who is connected now.
+	return checkConnected(ctx, env, c, a, all)
 }
 
 func installRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {

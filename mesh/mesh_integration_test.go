@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -169,8 +171,110 @@ func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30}", ns))
+	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true}", ns))
 	assert.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+}
+
+// The pods say they run the 1-30 proxy; whether each is connected to istiod-1-30 now is istiod's to say: its
+// /debug/connections must list the proxy, and no other revision's istiod may. Each way of being wrong fails
+// for its own reason; a proxy that shows up a moment late is waited for.
+func TestProxyRevisionAsksIstiodWhichProxiesAreConnected(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "live")
+	ins := e.Namespace(t, "live-istiod")
+	istiodPods(t, e, ins, "1-29")
+	istiodPods(t, e, ins, "1-30")
+	status := map[string]string{"sidecar.istio.io/status": `{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`}
+	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "app", status), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, "app"))
+	pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=app"})
+	require.NoError(t, err)
+	var proxy string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			proxy = p.Name + "." + ns
+		}
+	}
+	require.NotEmpty(t, proxy)
+
+	var mu sync.Mutex
+	on := map[string][]string{} // istiod revision → proxies it lists
+	var asked atomic.Int64
+	standIn := connectionsStandIn(t, func(pod string) []string {
+		asked.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		for rev, ids := range on {
+			if strings.HasPrefix(pod, "istiod-"+rev+"-") {
+				return ids
+			}
+		}
+		return nil
+	})
+	set := func(m map[string][]string) {
+		mu.Lock()
+		defer mu.Unlock()
+		on = m
+	}
+	services := map[string]any{mesh.IstiodConnectionsKey: standIn}
+	step := func(extra string) summary.Phase {
+		res := e.RunStepWith(ctx, t, mesh.Executors(), services, fmt.Sprintf("name: check\ntimeout: 30s\nproxyRevision: {namespaces: [%s], revision: 1-30, istiodNamespace: %s%s}", ns, ins, extra))
+		ph := summary.Phase{Outcome: res.Outcome, Changes: res.Changes}
+		if res.Err != nil {
+			require.ErrorIs(t, res.Err, mesh.ErrMisplaced)
+			ph.Error = res.Err.Error()
+		}
+		return ph
+	}
+
+	set(map[string][]string{"1-30": {proxy}})
+	ok := step("")
+	require.Equal(t, summary.OutcomePassed, ok.Outcome, ok.Error)
+	assert.Contains(t, strings.Join(ok.Changes, "\n"), "1 proxies in "+ns+": each connected to an istiod of revision 1-30 and no other (istiod's /debug/connections: istiod-1-29-")
+	assert.Contains(t, strings.Join(ok.Changes, "\n"), ": 1 connected")
+
+	set(map[string][]string{"1-29": {proxy}})
+	old := step(", connectWithin: 1s")
+	require.Equal(t, summary.OutcomeFailed, old.Outcome, "the pod says 1-30, the old istiod has it")
+	assert.Contains(t, old.Error, ns+"/"+strings.TrimSuffix(proxy, "."+ns)+" is connected to istiod istiod-1-29-")
+	assert.Contains(t, old.Error, "(revision 1-29)")
+
+	set(map[string][]string{"1-29": {proxy}, "1-30": {proxy}})
+	both := step(", connectWithin: 1s")
+	require.Equal(t, summary.OutcomeFailed, both.Outcome, "listed by both revisions")
+	assert.Contains(t, both.Error, "(revision 1-29)")
+
+	set(map[string][]string{})
+	none := step(", connectWithin: 1s")
+	require.Equal(t, summary.OutcomeFailed, none.Outcome)
+	assert.Contains(t, none.Error, " is connected to no istiod")
+
+	// Listed only after istiod has been asked a few times: waited for, within connectWithin.
+	asked.Store(0)
+	standInLate := connectionsStandIn(t, func(pod string) []string {
+		if asked.Add(1) <= 4 {
+			return nil
+		}
+		if strings.HasPrefix(pod, "istiod-1-30-") {
+			return []string{proxy}
+		}
+		return nil
+	})
+	services[mesh.IstiodConnectionsKey] = standInLate
+	late := step(", connectWithin: 20s")
+	require.Equal(t, summary.OutcomePassed, late.Outcome, late.Error)
+	assert.Greater(t, asked.Load(), int64(4), "asked again until it was listed")
+
+	// podsOnly never asks istiod.
+	asked.Store(0)
+	services[mesh.IstiodConnectionsKey] = standIn
+	set(map[string][]string{})
+	podsOnly := step(", podsOnly: true")
+	require.Equal(t, summary.OutcomePassed, podsOnly.Outcome, podsOnly.Error)
+	assert.Zero(t, asked.Load())
+	assert.NotContains(t, strings.Join(podsOnly.Changes, "\n"), "/debug/connections")
 }
 
 func TestRollbackMovesNamespacesBackAndRemovesTheNewRevision(t *testing.T) {
@@ -255,6 +359,46 @@ func istiodStandIn(t *testing.T, connected *atomic.Int64) mesh.IstiodMetrics {
 	}
 }
 
+// connectionsStandIn serves istiod's /debug/connections from loopback in Istio's layout (AdsClients, see
+// istio/testdata/README.md): each istiod pod lists the proxy IDs listed returns for it. The real reader
+// port-forwards to the pod, which the test control plane cannot (kwok runs no kubelet server).
+func connectionsStandIn(t *testing.T, listed func(istiodPod string) []string) mesh.IstiodConnections {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids := listed(r.URL.Query().Get("pod"))
+		type client struct {
+			ConnectionID string    `json:"connectionId"`
+			ConnectedAt  time.Time `json:"connectedAt"`
+			Address      string    `json:"address"`
+		}
+		out := struct {
+			Total   int      `json:"totalClients"`
+			Clients []client `json:"clients,omitempty"`
+		}{Total: len(ids)}
+		for i, id := range ids {
+			ns := id[strings.LastIndex(id, ".")+1:]
+			out.Clients = append(out.Clients, client{
+				ConnectionID: fmt.Sprintf("sidecar~10.244.0.%d~%s~%s.svc.cluster.local-%d", i+10, id, ns, i+1),
+				ConnectedAt:  time.Now().UTC(), Address: fmt.Sprintf("10.244.0.%d:40000", i+10)})
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	}))
+	t.Cleanup(srv.Close)
+	return func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/debug/connections?pod="+pod.Name, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		return resp.Body, nil
+	}
+}
+
+// noConnections is an istiod stand-in nobody is connected to.
+func noConnections(t *testing.T) mesh.IstiodConnections {
+	return connectionsStandIn(t, func(string) []string { return nil })
+}
+
 // Drain is read from the revision's istiod: while it reports a connected proxy (a pod the annotations do
 // not show: another cluster's, a VM, a pod mid-restart), the revision stays; at zero it goes.
 func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
@@ -265,17 +409,29 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 
 	var connected atomic.Int64
 	connected.Store(1)
-	services := map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &connected)}
+	var listed atomic.Value
+	listed.Store([]string(nil))
+	services := map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &connected),
+		mesh.IstiodConnectionsKey: connectionsStandIn(t, func(string) []string { return listed.Load().([]string) })}
 	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 5-01, namespace: %s}", ns)
 	res := e.RunStepWith(ctx, t, mesh.Executors(), services, step)
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.Contains(t, res.Err.Error(), "its istiod reports 1 connected proxies (pilot_xds: istiod-5-01-")
 
+	// pilot_xds says 0, but istiod still lists a connection (its stream closing): refused, naming the proxy.
 	connected.Store(0)
+	listed.Store([]string{"app-a-7c9d8f6b5-x2k4q.demo-a"})
+	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
+	assert.Contains(t, res.Err.Error(), "its istiod lists 1 connected proxies (app-a-7c9d8f6b5-x2k4q.demo-a; /debug/connections: istiod-5-01-")
+
+	listed.Store([]string(nil))
 	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 5-01: its istiod reports no connected proxy (pilot_xds: istiod-5-01-")
+	assert.Contains(t, strings.Join(res.Changes, "\n"), ": 0 connected)", "and lists none")
 }
 
 // With drainTimeout the step waits for the revision to drain instead of refusing at once: the stand-in
@@ -299,7 +455,7 @@ func TestUninstallRevisionWaitsUpToDrainTimeout(t *testing.T) {
 		}
 		return body, err
 	})
-	services := map[string]any{mesh.IstiodMetricsKey: fetch}
+	services := map[string]any{mesh.IstiodMetricsKey: fetch, mesh.IstiodConnectionsKey: noConnections(t)}
 	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 6-01, namespace: %s, drainTimeout: 30s}", ns)
 	res := e.RunStepWith(ctx, t, mesh.Executors(), services, step)
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)

@@ -162,11 +162,33 @@ func init() {
 }
 
 // ProxyRevisionAction checks that every pod of the namespaces runs the proxy of the revision (sidecar
-// status annotation) and talks to that revision's istiod; it fails naming each pod that does not.
+// status and CA_ADDR, from the pods) and — unless PodsOnly — that the revision's istiod itself lists each of
+// those proxies among its live xDS connections (its /debug/connections), and no other revision's istiod does.
 type ProxyRevisionAction struct {
 	Pos        Pos      `yaml:"-" json:"-"`
 	Namespaces []string `yaml:"namespaces" json:"namespaces"`
 	Revision   string   `yaml:"revision" json:"revision"`
+	// IstiodNamespace is where the istiod pods run (default istio-system).
+	IstiodNamespace string `yaml:"istiodNamespace,omitempty" json:"istiodNamespace,omitempty"`
+	// ConnectWithin bounds the wait for every proxy to show up on the revision's istiod (default 30s): a
+	// proxy that just started, or reconnects, may not be listed for a moment.
+	ConnectWithin Duration `yaml:"connectWithin,omitempty" json:"connectWithin,omitempty"`
+	// PodsOnly judges from the pods alone, without asking istiod: for proxies that open no xDS stream (the
+	// offline lab's proxyless agents with no gRPC app).
+	PodsOnly bool `yaml:"podsOnly,omitempty" json:"podsOnly,omitempty"`
+}
+
+// DefaultConnectWithin is ProxyRevisionAction's default ConnectWithin.
+const DefaultConnectWithin = Duration(30 * time.Second)
+
+// Default implements Defaulter.
+func (a *ProxyRevisionAction) Default() {
+	if a.IstiodNamespace == "" {
+		a.IstiodNamespace = "istio-system"
+	}
+	if a.ConnectWithin == 0 && !a.PodsOnly {
+		a.ConnectWithin = DefaultConnectWithin
+	}
 }
 
 // Validate implements ActionSpec.
@@ -175,11 +197,17 @@ func (a *ProxyRevisionAction) Validate(_ *Scenario, p Problems, path string) {
 		p.Add(a.Pos.Field("namespaces"), join(path, "namespaces"), "required: the namespaces to check")
 	}
 	required(p, a.Pos, path, "revision", a.Revision, "the revision every proxy should run, e.g. 1-30")
+	if a.ConnectWithin < 0 {
+		p.Add(a.Pos.Field("connectWithin"), join(path, "connectWithin"), "expected a duration ≥ 0")
+	}
 }
 
 // Describe implements ActionSpec.
 func (a *ProxyRevisionAction) Describe() string {
-	return fmt.Sprintf("check every pod in %s runs the %s proxy and talks to istiod-%s", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision)
+	if a.PodsOnly {
+		return fmt.Sprintf("check every pod in %s runs the %s proxy and points at istiod-%s (from the pods only)", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision)
+	}
+	return fmt.Sprintf("check every pod in %s runs the %s proxy and is connected to istiod-%s (istiod's live xDS connections, within %s)", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision, a.ConnectWithin)
 }
 
 // ActionCrossRevisionMTLS proves cross-revision calls.

@@ -87,6 +87,15 @@ func TestLabScenarioOnKind(t *testing.T) {
 				}
 				t.Logf("%s: %s in %.1fs, %d requests, %d unexpected; %s", name, ph.Outcome, ph.DurationMs()/1000, reqs, fails, strings.Join(ph.Changes, "; "))
 			}
+			// The drain asked the real old istiod for its connections through a port-forward: istiod answers
+			// /debug/connections only to localhost or an authenticated caller, so a 401 or another layout fails
+			// the step; an answer in Istio's layout lists nobody (no xDS stream in the lab).
+			if i := run.PhaseIndex("uninstall-old-control-plane"); i >= 0 {
+				changes := strings.Join(run.Phases[i].Changes, "\n")
+				if !strings.Contains(changes, "/debug/connections: istiod-old-") || !strings.Contains(changes, ": 0 connected)") {
+					t.Errorf("the drain did not read the old istiod's /debug/connections: %s", changes)
+				}
+			}
 			return ctx
 		}).
 		Assess("the in-mesh generators' results all arrived, across their restarts by the moves", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

@@ -1,0 +1,50 @@
+package istio
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConnectionsReadsIstiodsDebugConnections(t *testing.T) {
+	f, err := os.Open("testdata/istiod-debug-connections.json")
+	require.NoError(t, err)
+	defer f.Close()
+	got, err := ParseConnections(f)
+	require.NoError(t, err)
+	assert.Equal(t, 3, got.Total)
+	require.Len(t, got.Clients, 3)
+	var proxies, types []string
+	for _, c := range got.Clients {
+		proxies = append(proxies, c.Proxy)
+		types = append(types, c.Type)
+	}
+	assert.Equal(t, []string{
+		ProxyID("demo-a", "app-a-7c9d8f6b5-x2k4q"),
+		"istio-ingress-1-30-5f6c7d8b9-abcde.istio-ingress",
+		"canarygate-gen-demo-a-gen-6d5f-9zq.demo-a",
+	}, proxies)
+	assert.Equal(t, []string{"sidecar", "router", "sidecar"}, types)
+	assert.Equal(t, time.Date(2026, 12, 1, 12, 1, 2, 123456789, time.UTC), got.Clients[0].ConnectedAt)
+	assert.Equal(t, "10.244.0.12:43122", got.Clients[0].Address)
+}
+
+func TestParseConnectionsRefusesWhatIsNotIstiodsList(t *testing.T) {
+	got, err := ParseConnections(strings.NewReader(`{"totalClients": 0}`))
+	require.NoError(t, err, "an istiod nobody is connected to")
+	assert.Zero(t, got.Total)
+	assert.Empty(t, got.Clients)
+
+	_, err = ParseConnections(strings.NewReader(`{"status": "ok"}`))
+	require.ErrorContains(t, err, "no totalClients")
+	_, err = ParseConnections(strings.NewReader(`<html>401</html>`))
+	require.Error(t, err)
+
+	typ, proxy := ParseConnectionID("not-a-node-id-3")
+	assert.Empty(t, typ)
+	assert.Empty(t, proxy)
+}
