@@ -3,7 +3,6 @@ package mesh_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -24,27 +23,13 @@ import (
 	"github.com/canarygate/canarygate/summary"
 )
 
-// istioCharts is the real Istio charts directory (hack/istio-charts.sh); like the control plane, required in
-// CI and skipped elsewhere when unset.
-func istioCharts(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("CANARYGATE_ISTIO_CHARTS")
-	if dir == "" {
-		if testenv.Required() {
-			t.Fatal("CANARYGATE_ISTIO_CHARTS is not set: run make test (hack/istio-charts.sh finds the charts)")
-		}
-		t.Skip("set CANARYGATE_ISTIO_CHARTS=$(bash hack/istio-charts.sh) to install the real Istio charts")
-	}
-	return dir
-}
-
 // TestRealIstioChartsTwoRevisionsSideBySide installs the real base and istiod charts as revisions 7-01 and
 // 7-02, as the scenarios do, then tags and removes a revision. No pod is ever created in a namespace the
 // injectors select, and the charts render no Istio resources the validators would check: the API server
 // never calls a webhook.
 func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	e := testenv.Need(t, env)
-	charts := istioCharts(t)
+	charts := testenv.IstioCharts(t)
 	ctx := context.Background()
 	reg := helmrelease.Executors().Merge(mesh.Executors())
 	helmHome := t.TempDir()

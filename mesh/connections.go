@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
@@ -132,26 +131,17 @@ func readLiveConnections(ctx context.Context, env *runner.Env, c *cluster.Cluste
 	if !ok {
 		fetch = PortForwardIstiodConnections
 	}
-	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		return out, fmt.Errorf("list istiod pods in %s: %w", ns, err)
-	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.Status.Phase != corev1.PodRunning {
-			continue
-		}
+	err := eachRunningIstiod(ctx, c, ns, selector, func(p *corev1.Pod) error {
 		rc, err := fetch(ctx, c, p)
 		if err != nil {
-			return out, fmt.Errorf("cannot read the connections of istiod %s/%s: %w", p.Namespace, p.Name, err)
+			return fmt.Errorf("cannot read the connections of istiod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 		conns, err := istio.ParseConnections(rc)
 		rc.Close()
 		if err != nil {
-			return out, fmt.Errorf("istiod %s/%s: %w", p.Namespace, p.Name, err)
+			return fmt.Errorf("istiod %s/%s: %w", p.Namespace, p.Name, err)
 		}
-		rev := p.Labels[istio.RevisionLabel]
-		ref := fmt.Sprintf("%s (revision %s)", p.Name, rev)
+		ref := fmt.Sprintf("%s (revision %s)", p.Name, p.Labels[istio.RevisionLabel])
 		for _, cl := range conns.Clients {
 			if cl.Proxy != "" {
 				out.byProxy[cl.Proxy] = append(out.byProxy[cl.Proxy], ref)
@@ -159,6 +149,10 @@ func readLiveConnections(ctx context.Context, env *runner.Env, c *cluster.Cluste
 		}
 		out.total += conns.Total
 		out.per = append(out.per, fmt.Sprintf("%s: %d connected", p.Name, conns.Total))
+		return nil
+	})
+	if err != nil {
+		return out, err
 	}
 	sort.Strings(out.per)
 	return out, nil

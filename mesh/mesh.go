@@ -107,28 +107,38 @@ func connectedProxies(ctx context.Context, env *runner.Env, c *cluster.Cluster, 
 	if !ok {
 		fetch = APIServerIstiodMetrics
 	}
-	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod," + istio.RevisionLabel + "=" + rev})
-	if err != nil {
-		return out, fmt.Errorf("list istiod pods of revision %s: %w", rev, err)
-	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.Status.Phase != corev1.PodRunning {
-			continue
-		}
+	err := eachRunningIstiod(ctx, c, ns, "app=istiod,"+istio.RevisionLabel+"="+rev, func(p *corev1.Pod) error {
 		rc, err := fetch(ctx, c, p)
 		if err != nil {
-			return out, fmt.Errorf("%w: cannot read the connected proxies of istiod %s/%s: %w", ErrNotDrained, p.Namespace, p.Name, err)
+			return fmt.Errorf("%w: cannot read the connected proxies of istiod %s/%s: %w", ErrNotDrained, p.Namespace, p.Name, err)
 		}
 		n, _, err := istio.Gauge(rc, "pilot_xds", nil)
 		rc.Close()
 		if err != nil {
-			return out, fmt.Errorf("istiod %s/%s: %w", p.Namespace, p.Name, err)
+			return fmt.Errorf("istiod %s/%s: %w", p.Namespace, p.Name, err)
 		}
 		out.total += n
 		out.per = append(out.per, fmt.Sprintf("%s %g", p.Name, n))
+		return nil
+	})
+	return out, err
+}
+
+// eachRunningIstiod calls fn with every running istiod pod in ns that selector matches (terminating ones
+// included: they still serve their connections until they exit), stopping at the first error.
+func eachRunningIstiod(ctx context.Context, c *cluster.Cluster, ns, selector string, fn func(p *corev1.Pod) error) error {
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return fmt.Errorf("list istiod pods in %s (%s): %w", ns, selector, err)
 	}
-	return out, nil
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.Status.Phase == corev1.PodRunning {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // otherRelease names the Helm release (namespace/name) that owns an object, when that is not the given

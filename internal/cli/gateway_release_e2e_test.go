@@ -35,13 +35,7 @@ import (
 // uninjected; traffic goes to a loopback server (nothing connects to a kwok pod IP).
 func TestTheShippedGatewayMoveKeepsOneAddressAndThePerReleaseServiceVariantFailsTheGate(t *testing.T) {
 	e := testenv.Need(t, kubeEnv)
-	charts := os.Getenv("CANARYGATE_ISTIO_CHARTS")
-	if charts == "" {
-		if testenv.Required() {
-			t.Fatal("CANARYGATE_ISTIO_CHARTS is not set: run make test (hack/istio-charts.sh finds the charts)")
-		}
-		t.Skip("set CANARYGATE_ISTIO_CHARTS=$(bash hack/istio-charts.sh) to install the real gateway chart")
-	}
+	charts := testenv.IstioCharts(t)
 	helmHome := t.TempDir()
 	t.Setenv("HELM_CACHE_HOME", filepath.Join(helmHome, "cache"))
 	t.Setenv("HELM_CONFIG_HOME", filepath.Join(helmHome, "config"))

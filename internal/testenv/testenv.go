@@ -62,6 +62,20 @@ type proc struct {
 // than skip: in CI, or whenever the binaries are configured.
 func Required() bool { return os.Getenv("CI") != "" || os.Getenv("CANARYGATE_TESTBIN") != "" }
 
+// IstioCharts is the real Istio charts directory (hack/istio-charts.sh, in CANARYGATE_ISTIO_CHARTS); like
+// the control plane, required in CI and skipped elsewhere when unset.
+func IstioCharts(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("CANARYGATE_ISTIO_CHARTS")
+	if dir == "" {
+		if Required() {
+			t.Fatal("CANARYGATE_ISTIO_CHARTS is not set: run make test (hack/istio-charts.sh finds the charts)")
+		}
+		t.Skip("set CANARYGATE_ISTIO_CHARTS=$(bash hack/istio-charts.sh) to install the real Istio charts")
+	}
+	return dir
+}
+
 // Main starts a control plane for a test package, runs its tests and stops it. Packages call it from TestMain;
 // when the binaries are not configured outside CI, tests that call Get skip.
 func Main(m *testing.M, env **Env) int {
