@@ -129,6 +129,42 @@ func (g *generator) summary(askedRPS float64) summary.Generator {
 	return out
 }
 
+// Shortfall says what a generator failed to do: the rate it achieved, its late requests, its local errors.
+func Shortfall(g summary.Generator) string {
+	var parts []string
+	if g.AskedRPS > 0 {
+		parts = append(parts, fmt.Sprintf("achieved %.0f/s of %.0f/s asked", g.AchievedRPS, g.AskedRPS))
+	}
+	if g.Late > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d requests sent more than %s late (worst %s)", g.Late, g.Sent,
+			time.Duration(g.LagToleranceMs*float64(time.Millisecond)).Round(time.Millisecond),
+			time.Duration(g.MaxLagMs*float64(time.Millisecond)).Round(time.Millisecond)))
+	}
+	if g.LocalErrors > 0 && len(g.LocalErrorMessages) > 0 {
+		parts = append(parts, fmt.Sprintf("%d local resource errors (%s)", g.LocalErrors, g.LocalErrorMessages[0].Message))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Schedule judges one generator's schedule from its requests' send times, given in send order: the judgement
+// the harness makes of its own streams, for generators that run elsewhere (an in-mesh stream's pods, each at
+// its share of the rate).
+type Schedule struct{ g generator }
+
+// NewSchedule follows a generator that sends a request every interval.
+func NewSchedule(interval time.Duration) *Schedule {
+	return &Schedule{g: generator{interval: interval, tolerance: LagTolerance(interval)}}
+}
+
+// Sent notes the n-th request (from 0, in send order) sent at at.
+func (s *Schedule) Sent(n uint64, at time.Time) { s.g.schedule(n, at) }
+
+// Saturated reports whether the generator fell behind (see generator.saturated).
+func (s *Schedule) Saturated(askedRPS float64) bool { return s.g.saturated(askedRPS) }
+
+// Summary is the generator's record.
+func (s *Schedule) Summary(askedRPS float64) summary.Generator { return s.g.summary(askedRPS) }
+
 // ErrSaturated marks a run whose load generator could not do what was asked: its verdict is "error".
 var ErrSaturated = fmt.Errorf("load generator saturated")
 
@@ -153,18 +189,7 @@ func (a *Aggregate) Saturation() error {
 		if worst >= 0 {
 			where = fmt.Sprintf(" during %q", a.tl.Phase(worst).Name)
 		}
-		var parts []string
-		if g.AskedRPS > 0 {
-			parts = append(parts, fmt.Sprintf("achieved %.0f/s of %.0f/s asked", g.AchievedRPS, g.AskedRPS))
-		}
-		if g.Late > 0 {
-			parts = append(parts, fmt.Sprintf("%d of %d requests sent more than %s late (worst %s)", g.Late, g.Sent,
-				s.gen.tolerance, time.Duration(g.MaxLagMs*float64(time.Millisecond)).Round(time.Millisecond)))
-		}
-		if g.LocalErrors > 0 {
-			parts = append(parts, fmt.Sprintf("%d local resource errors (%s)", g.LocalErrors, g.LocalErrorMessages[0].Message))
-		}
-		reasons = append(reasons, fmt.Sprintf("stream %s%s: %s", s.spec.Name, where, strings.Join(parts, "; ")))
+		reasons = append(reasons, fmt.Sprintf("stream %s%s: %s", s.spec.Name, where, Shortfall(g)))
 	}
 	if len(reasons) == 0 {
 		return nil

@@ -288,7 +288,8 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 	specs := make([]aggregate.StreamSpec, 0, len(sc.Traffic.Streams))
 	for _, st := range sc.Traffic.Streams {
 		if st.InMesh != nil {
-			// The generators' schedules are their own, in their pods: no schedule to check here.
+			// The generators keep their own schedules, in their pods: each is judged from its results (inMesh),
+			// not here against the stream's whole rate.
 			specs = append(specs, aggregate.StreamSpec{Name: st.Name, Method: st.Method, URL: st.URL, Rate: st.Rate.String(), Expect: st.Expect,
 				AskedRPS: st.Rate.PerSecond()})
 			r.inMeshStreams = append(r.inMeshStreams, st)

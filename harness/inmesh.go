@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/canarygate/canarygate/aggregate"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/scenarios"
@@ -197,8 +199,23 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 	var seq uint64
 	var problems []error
 	pairs := r.inMeshPairs(st, spec)
+	// Each generator's schedule, judged as the harness judges its own streams: a pod starved of CPU or
+	// workers that fell behind its share of the rate sent fewer, later requests — a gap that would hide an
+	// outage, so the run is an error, not a verdict. The merged results come in send order, so a
+	// generator's n-th result here is its n-th request.
+	share := meshload.ShareRate(spec.Rate, int(spec.Replicas))
+	shareRPS := float64(share.Freq) / share.Per.Seconds()
+	schedules := map[string]*aggregate.Schedule{}
+	sentBy := map[string]uint64{}
 	emit := func(ts []meshload.Timed) {
 		for _, t := range ts {
+			sch, ok := schedules[t.Generator]
+			if !ok {
+				sch = aggregate.NewSchedule(share.Per / time.Duration(share.Freq))
+				schedules[t.Generator] = sch
+			}
+			sch.Sent(sentBy[t.Generator], t.At)
+			sentBy[t.Generator]++
 			pairs.add(t)
 			out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
 				Error: t.Error, Method: http.MethodGet, URL: st.URL}
@@ -304,6 +321,15 @@ loop:
 		}
 	}
 	emit(merger.Flush())
+	for _, name := range slices.Sorted(maps.Keys(schedules)) {
+		g := schedules[name].Summary(shareRPS)
+		if g.Saturated {
+			problems = append(problems, fmt.Errorf("%w: in-mesh stream %s: generator %s fell behind its share of the rate: %s", aggregate.ErrSaturated, st.Name, name, aggregate.Shortfall(g)))
+			r.observed.record(key, fmt.Sprintf("%s fell behind: %s", name, aggregate.Shortfall(g)))
+			continue
+		}
+		r.observed.record(key, fmt.Sprintf("%s kept its schedule: %d requests at %.4g/s, worst %s late", name, g.Sent, shareRPS, time.Duration(g.MaxLagMs*float64(time.Millisecond)).Round(time.Millisecond)))
+	}
 	if seq == 0 {
 		// The load this stream stands for never happened: nothing may be concluded from its silence.
 		problems = append(problems, fmt.Errorf("in-mesh stream %s: no generator sent a request (%d pod(s) seen)", st.Name, len(gens)))

@@ -22,6 +22,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/canarygate/canarygate/aggregate"
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/cluster/existing"
@@ -51,11 +52,19 @@ type standIns struct {
 	rate   vegeta.Rate
 	mu     sync.Mutex
 	agents map[string]*agent
-	// abrupt: a deleted pod goes at once, its agent killed with results still unpulled (no grace period).
-	abrupt bool
+	standInOpts
 	// ns is the generators' namespace; answered what the target answered.
 	ns       string
 	answered int64
+}
+
+// standInOpts make the stand-ins misbehave. abrupt: a deleted pod goes at once, its agent killed with results
+// still unpulled (no grace period). workers caps each agent's concurrent requests and delay is how long the
+// target takes to answer: one worker and a slow target make an agent fall behind its share of the rate.
+type standInOpts struct {
+	abrupt  bool
+	workers uint64
+	delay   time.Duration
 }
 
 type agent struct {
@@ -81,7 +90,7 @@ func (s *standIns) source(c *cluster.Cluster, pod *corev1.Pod) meshload.Source {
 		patch := fmt.Sprintf(`{"metadata":{"finalizers":[%q]}}`, finalizer)
 		_, err := s.e.Client.CoreV1().Pods(pod.Namespace).Patch(context.Background(), pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 		require.NoError(s.t, err)
-		go a.g.Run(ctx, loadgen.Target{Name: "gen", Method: http.MethodGet, URL: s.target, Rate: s.rate, Timeout: 2 * time.Second})
+		go a.g.Run(ctx, loadgen.Target{Name: "gen", Method: http.MethodGet, URL: s.target, Rate: s.rate, Timeout: 2 * time.Second, MaxWorkers: s.workers})
 	}
 	s.mu.Unlock()
 	if pod.DeletionTimestamp != nil {
@@ -121,24 +130,41 @@ func (s *standIns) produced() (total uint64, pods []string) {
 // timeline.
 func TestInMeshStreamLosesNothingAcrossANamespaceMove(t *testing.T) {
 	e := testenv.Need(t, env)
-	s, run, err := runInMesh(t, e, false)
+	s, run, err := runInMesh(t, e, standInOpts{})
 	require.NoError(t, err)
 	require.Equal(t, summary.VerdictPass, run.Verdict, run.Error)
 	checkInMesh(t, e, s, run)
+}
+
+// A generator that cannot keep its share of the rate (one worker, a target taking 250 ms: at most 4 of the 20
+// requests a second it should send) leaves gaps in which an outage would not show. The target answered
+// every request 200, yet the run is an error naming the generator — never a pass.
+func TestAnInMeshGeneratorThatFellBehindIsAnErrorNotAPass(t *testing.T) {
+	e := testenv.Need(t, env)
+	_, run, err := runInMesh(t, e, standInOpts{workers: 1, delay: 250 * time.Millisecond})
+	require.ErrorIs(t, err, aggregate.ErrSaturated)
+	t.Logf("run error: %v", err)
+	assert.Contains(t, err.Error(), "in-mesh stream a-calls-b: generator canarygate-gen-a-calls-b-")
+	assert.Contains(t, err.Error(), "fell behind its share of the rate: achieved ")
+	assert.Contains(t, err.Error(), "of 20/s asked")
+	require.NotNil(t, run)
+	assert.Equal(t, summary.VerdictError, run.Verdict)
+	require.Len(t, run.Streams, 1)
+	assert.Zero(t, run.Streams[0].Totals.Failures, "the target failed nothing: the generator did")
 }
 
 // A generator killed without its grace period (its results never pulled) spoils the measurement: the run is
 // an error naming it, not a verdict.
 func TestAGeneratorGoneWithUnpulledResultsIsAnError(t *testing.T) {
 	e := testenv.Need(t, env)
-	_, run, err := runInMesh(t, e, true)
+	_, run, err := runInMesh(t, e, standInOpts{abrupt: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "went away with results never pulled")
 	require.NotNil(t, run)
 	assert.Equal(t, summary.VerdictError, run.Verdict)
 }
 
-func runInMesh(t *testing.T, e *testenv.Env, abrupt bool) (*standIns, *summary.Run, error) {
+func runInMesh(t *testing.T, e *testenv.Env, opts standInOpts) (*standIns, *summary.Run, error) {
 	t.Helper()
 	ns := e.Namespace(t, "inmesh")
 	var answered atomic.Int64
@@ -146,12 +172,18 @@ func runInMesh(t *testing.T, e *testenv.Env, abrupt bool) (*standIns, *summary.R
 	// (no sidecar here), so no call is proven mTLS.
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		answered.Add(1)
+		if opts.delay > 0 {
+			select {
+			case <-time.After(opts.delay):
+			case <-r.Context().Done():
+			}
+		}
 		w.Header().Set(demoapp.RevisionHeader, "1-29")
 	}))
 	defer target.Close()
 
 	const rate = 40
-	s := &standIns{ns: ns, t: t, e: e, target: target.URL, rate: meshload.ShareRate(vegeta.Rate{Freq: rate, Per: time.Second}, 2), agents: map[string]*agent{}, abrupt: abrupt}
+	s := &standIns{ns: ns, t: t, e: e, target: target.URL, rate: meshload.ShareRate(vegeta.Rate{Freq: rate, Per: time.Second}, 2), agents: map[string]*agent{}, standInOpts: opts}
 	file := filepath.Join(t.TempDir(), "inmesh.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`name: inmesh
 clusters: [{name: lab, provider: existing, kubeconfig: %q}]
@@ -206,9 +238,11 @@ func checkInMesh(t *testing.T, e *testenv.Env, s *standIns, run *summary.Run) {
 		text = append(text, o.Value)
 	}
 	joined := strings.Join(text, "\n")
+	t.Logf("generators:\n%s", joined)
 	for _, p := range pods {
 		assert.Contains(t, joined, p+" created")
 		assert.Contains(t, joined, p+" stopped:")
+		assert.Contains(t, joined, p+" kept its schedule: ", "each generator's schedule judged")
 	}
 	// Who called whom: the generators' revision (from their injection status) → the callee's (its answer).
 	im := run.Streams[0].InMesh
