@@ -151,7 +151,7 @@ func supportLine(w io.Writer, sc *scenarios.Scenario) {
 		}
 		switch m, ok := kind.NodeImageMinor(image); {
 		case image == chosen:
-			fmt.Fprintf(w, "  cluster %s: node image %s (kind v0.33.0's Kubernetes 1.%d image, chosen for this pair; set clusters[].nodeImage to override)\n", c.Name, image, chosenMinor)
+			fmt.Fprintf(w, "  cluster %s: node image %s (kind v0.33.0's Kubernetes 1.%d image, chosen for this pair; clusters[].nodeImage — in the shipped scenarios --var NODE_IMAGE — overrides it)\n", c.Name, image, chosenMinor)
 		case ok && (m < lo || m > hi):
 			fmt.Fprintf(w, "  ! cluster %s: node image %s runs Kubernetes 1.%d, outside 1.%d–1.%d: set clusters[].nodeImage to a 1.%d image\n", c.Name, image, m, lo, hi, hi)
 		case c.NodeImage == "" && chooseErr != nil:
