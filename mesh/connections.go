@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
@@ -41,7 +42,14 @@ func PortForwardIstiodConnections(ctx context.Context, c *cluster.Cluster, pod *
 		return nil, fmt.Errorf("port-forward to %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	var dialer httpstream.Dialer = spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	// As kubectl port-forward dials: WebSockets first (the API server's current protocol), SPDY when the
+	// server or a proxy on the way refuses the upgrade.
+	if ws, err := portforward.NewSPDYOverWebsocketDialer(url, c.Config); err == nil {
+		dialer = portforward.NewFallbackDialer(ws, dialer, func(err error) bool {
+			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		})
+	}
 	fwCtx, stop := context.WithCancel(ctx)
 	ready := make(chan struct{})
 	fw, err := portforward.NewOnAddressesWithContext(fwCtx, dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", istiodMonitoringPort)}, ready, io.Discard, io.Discard)
