@@ -128,6 +128,9 @@ func (l liveConnections) proxies() string {
 	if len(ids) > 10 {
 		ids = append(ids[:10:10], fmt.Sprintf("and %d more", len(ids)-10))
 	}
+	if len(ids) == 0 {
+		return "no proxy ID in their connection IDs"
+	}
 	return strings.Join(ids, ", ")
 }
 
