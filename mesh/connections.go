@@ -28,7 +28,8 @@ type IstiodConnections func(ctx context.Context, c *cluster.Cluster, pod *corev1
 // stand-in from loopback: the test control plane's pods have no kubelet to forward to).
 const IstiodConnectionsKey = "istiod-connections"
 
-// istiodMonitoringPort serves istiod's metrics and, since Istio moved them there, its debug endpoints.
+// istiodMonitoringPort serves istiod's metrics and its debug endpoints (InitDebug on the monitoring mux in
+// pilot/pkg/bootstrap/server.go).
 const istiodMonitoringPort = 15014
 
 // PortForwardIstiodConnections reads /debug/connections on istiod's monitoring port through a port-forward,
@@ -59,39 +60,35 @@ func PortForwardIstiodConnections(ctx context.Context, c *cluster.Cluster, pod *
 	}
 	done := make(chan error, 1)
 	go func() { done <- fw.ForwardPorts() }()
+	// fail ends the forward (and waits for it) before returning err.
+	fail := func(err error) (io.ReadCloser, error) {
+		stop()
+		<-done
+		return nil, err
+	}
 	select {
 	case <-ready:
 	case err := <-done:
 		stop()
 		return nil, fmt.Errorf("port-forward to %s/%s:%d: %w", pod.Namespace, pod.Name, istiodMonitoringPort, err)
 	case <-ctx.Done():
-		stop()
-		<-done
-		return nil, ctx.Err()
+		return fail(ctx.Err())
 	}
 	ports, err := fw.GetPorts()
 	if err != nil || len(ports) == 0 {
-		stop()
-		<-done
-		return nil, fmt.Errorf("port-forward to %s/%s: no local port (%v)", pod.Namespace, pod.Name, err)
+		return fail(fmt.Errorf("port-forward to %s/%s: no local port (%v)", pod.Namespace, pod.Name, err))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/debug/connections", ports[0].Local), nil)
 	if err != nil {
-		stop()
-		<-done
-		return nil, err
+		return fail(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		stop()
-		<-done
-		return nil, fmt.Errorf("istiod %s/%s /debug/connections: %w", pod.Namespace, pod.Name, err)
+		return fail(fmt.Errorf("istiod %s/%s /debug/connections: %w", pod.Namespace, pod.Name, err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		stop()
-		<-done
-		return nil, fmt.Errorf("istiod %s/%s /debug/connections: %s", pod.Namespace, pod.Name, resp.Status)
+		return fail(fmt.Errorf("istiod %s/%s /debug/connections: %s", pod.Namespace, pod.Name, resp.Status))
 	}
 	return &forwardedBody{ReadCloser: resp.Body, stop: stop, done: done}, nil
 }
