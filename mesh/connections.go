@@ -211,7 +211,7 @@ func checkConnected(ctx context.Context, env *runner.Env, c *cluster.Cluster, a 
 			})
 		}
 		if err == nil && len(bad) == 0 {
-			env.Changed("%d proxies in %s: each connected to an istiod of revision %s and no other (istiod's /debug/connections: %s)", n, strings.Join(a.Namespaces, ", "), a.Revision, strings.Join(live.per, "; "))
+			env.Changed("%d proxy(ies) in %s: each connected to an istiod of revision %s and no other (istiod's /debug/connections: %s)", n, strings.Join(a.Namespaces, ", "), a.Revision, strings.Join(live.per, "; "))
 			return nil
 		}
 		if err == nil {

@@ -232,7 +232,7 @@ func TestProxyRevisionAsksIstiodWhichProxiesAreConnected(t *testing.T) {
 	set(map[string][]string{"1-30": {proxy}})
 	ok := step("")
 	require.Equal(t, summary.OutcomePassed, ok.Outcome, ok.Error)
-	assert.Contains(t, strings.Join(ok.Changes, "\n"), "1 proxies in "+ns+": each connected to an istiod of revision 1-30 and no other (istiod's /debug/connections: istiod-1-29-")
+	assert.Contains(t, strings.Join(ok.Changes, "\n"), "1 proxy(ies) in "+ns+": each connected to an istiod of revision 1-30 and no other (istiod's /debug/connections: istiod-1-29-")
 	assert.Contains(t, strings.Join(ok.Changes, "\n"), ": 1 connected")
 
 	set(map[string][]string{"1-29": {proxy}})
