@@ -67,17 +67,9 @@ data:
   chartVersion: {{ .Chart.Version | quote }}
 `
 
-// helmHome keeps Helm's caches and config inside the test.
-func helmHome(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("HELM_CACHE_HOME", filepath.Join(home, "cache"))
-	t.Setenv("HELM_CONFIG_HOME", filepath.Join(home, "config"))
-	t.Setenv("HELM_DATA_HOME", filepath.Join(home, "data"))
-}
-
 func TestInstallUpgradeUninstallFromAnHTTPChartRepo(t *testing.T) {
 	e := testenv.Need(t, env)
-	helmHome(t)
+	testenv.HelmHome(t)
 	ctx := context.Background()
 	url := chartRepo(t, demoChart("demo", "1.0.0", goodTemplate), demoChart("demo", "1.1.0", goodTemplate))
 	ns := "helm-" + fmt.Sprint(os.Getpid())
@@ -131,7 +123,7 @@ helmUpgrade:
 
 func TestAtomicInstallThatTheServerRejectsIsRolledBack(t *testing.T) {
 	e := testenv.Need(t, env)
-	helmHome(t)
+	testenv.HelmHome(t)
 	ctx := context.Background()
 	ns := e.Namespace(t, "helm-bad")
 	// Two objects: the first is fine and gets created, the second has a name the API server refuses.
@@ -163,7 +155,7 @@ helmInstall: {release: broken, namespace: %s, repo: %s, chart: broken, atomic: t
 // chart pushed with Helm's own registry client, installed by reference over plain HTTP.
 func TestInstallFromAnOCIRegistry(t *testing.T) {
 	e := testenv.Need(t, env)
-	helmHome(t)
+	testenv.HelmHome(t)
 	ctx := context.Background()
 	reg := httptest.NewServer(ociregistry.New(ociregistry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(reg.Close)
@@ -198,7 +190,7 @@ func TestInstallFromAnOCIRegistry(t *testing.T) {
 // Each Helm action fails, naming what it could not do — next to the test above where each passes.
 func TestHelmActionsFailForTheRightReason(t *testing.T) {
 	e := testenv.Need(t, env)
-	helmHome(t)
+	testenv.HelmHome(t)
 	ctx := context.Background()
 	url := chartRepo(t, demoChart("demo", "1.0.0", goodTemplate))
 	ns := e.Namespace(t, "helm-fail")

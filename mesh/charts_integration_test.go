@@ -32,10 +32,7 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	charts := testenv.IstioCharts(t)
 	ctx := context.Background()
 	reg := helmrelease.Executors().Merge(mesh.Executors())
-	helmHome := t.TempDir()
-	t.Setenv("HELM_CACHE_HOME", filepath.Join(helmHome, "cache"))
-	t.Setenv("HELM_CONFIG_HOME", filepath.Join(helmHome, "config"))
-	t.Setenv("HELM_DATA_HOME", filepath.Join(helmHome, "data"))
+	testenv.HelmHome(t)
 	step := func(yaml string) summary.Phase {
 		res := e.RunStep(ctx, t, reg, yaml)
 		require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)

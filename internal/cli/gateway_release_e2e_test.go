@@ -36,10 +36,7 @@ import (
 func TestTheShippedGatewayMoveKeepsOneAddressAndThePerReleaseServiceVariantFailsTheGate(t *testing.T) {
 	e := testenv.Need(t, kubeEnv)
 	charts := testenv.IstioCharts(t)
-	helmHome := t.TempDir()
-	t.Setenv("HELM_CACHE_HOME", filepath.Join(helmHome, "cache"))
-	t.Setenv("HELM_CONFIG_HOME", filepath.Join(helmHome, "config"))
-	t.Setenv("HELM_DATA_HOME", filepath.Join(helmHome, "data"))
+	testenv.HelmHome(t)
 	srv := testserver.New(time.Second)
 	defer srv.Close()
 

@@ -62,6 +62,15 @@ type proc struct {
 // than skip: in CI, or whenever the binaries are configured.
 func Required() bool { return os.Getenv("CI") != "" || os.Getenv("CANARYGATE_TESTBIN") != "" }
 
+// HelmHome keeps Helm's caches, config and data inside the test (the Helm SDK reads these variables).
+func HelmHome(t testing.TB) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HELM_CACHE_HOME", filepath.Join(home, "cache"))
+	t.Setenv("HELM_CONFIG_HOME", filepath.Join(home, "config"))
+	t.Setenv("HELM_DATA_HOME", filepath.Join(home, "data"))
+}
+
 // IstioCharts is the real Istio charts directory (hack/istio-charts.sh, in CANARYGATE_ISTIO_CHARTS); like
 // the control plane, required in CI and skipped elsewhere when unset.
 func IstioCharts(t testing.TB) string {
