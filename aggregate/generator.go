@@ -156,8 +156,8 @@ func NewSchedule(interval time.Duration) *Schedule {
 	return &Schedule{g: generator{interval: interval, tolerance: LagTolerance(interval)}}
 }
 
-// Sent notes the n-th request (from 0, in send order) sent at at.
-func (s *Schedule) Sent(n uint64, at time.Time) { s.g.schedule(n, at) }
+// Sent notes the next request, in send order, sent at at: the n-th call is the generator's n-th request.
+func (s *Schedule) Sent(at time.Time) { s.g.schedule(uint64(s.g.sent), at) }
 
 // Saturated reports whether the generator fell behind (see generator.saturated).
 func (s *Schedule) Saturated(askedRPS float64) bool { return s.g.saturated(askedRPS) }

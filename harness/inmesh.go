@@ -206,7 +206,6 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 	share := meshload.ShareRate(spec.Rate, int(spec.Replicas))
 	shareRPS := float64(share.Freq) / share.Per.Seconds()
 	schedules := map[string]*aggregate.Schedule{}
-	sentBy := map[string]uint64{}
 	emit := func(ts []meshload.Timed) {
 		for _, t := range ts {
 			sch, ok := schedules[t.Generator]
@@ -214,8 +213,7 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 				sch = aggregate.NewSchedule(share.Per / time.Duration(share.Freq))
 				schedules[t.Generator] = sch
 			}
-			sch.Sent(sentBy[t.Generator], t.At)
-			sentBy[t.Generator]++
+			sch.Sent(t.At)
 			pairs.add(t)
 			out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
 				Error: t.Error, Method: http.MethodGet, URL: st.URL}

@@ -90,20 +90,19 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 // ChooseNodeImages gives every kind cluster whose node image the scenario leaves empty the image to rehearse
 // the scenario's Istio versions on: the newest of kind's released node images inside the Kubernetes range
 // those versions support together (Istio's support table), so that `--var OLD=1.28.10 --var NEW=1.29.6`
-// runs on 1.34 and 1.29 → 1.30 on 1.35 without the user looking anything up. It returns the chosen image, or
-// "" when nothing was chosen (no release versions, a pair the table does not know, no image in range: kind's
-// default stays and plan warns).
-func ChooseNodeImages(s *scenarios.Scenario) string {
+// runs on 1.34 and 1.29 → 1.30 on 1.35 without the user looking anything up. Nothing is chosen when there
+// are no release versions, the table does not know the pair or no image is in range: kind's default stays
+// and plan warns.
+func ChooseNodeImages(s *scenarios.Scenario) {
 	image, _, err := NodeImageForPair(IstiodReleases(s))
 	if err != nil {
-		return ""
+		return
 	}
 	for i := range s.Clusters {
 		if c := &s.Clusters[i]; c.Provider == "kind" && c.NodeImage == "" {
 			c.NodeImage = image
 		}
 	}
-	return image
 }
 
 // NodeImageForPair is the node image for the given Istio versions (see ChooseNodeImages) and its Kubernetes
