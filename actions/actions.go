@@ -17,27 +17,22 @@ import (
 	"time"
 
 	"github.com/canarygate/canarygate/checks"
-	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// Core returns the executors of the core actions.
-func Core() runner.Registry {
-	return runner.Registry{
-		scenarios.ActionRun:   runner.ExecutorFunc(Run),
-		scenarios.ActionSoak:  runner.ExecutorFunc(Soak),
-		scenarios.ActionHTTP:  runner.ExecutorFunc(HTTP),
-		scenarios.ActionCheck: runner.ExecutorFunc(Check),
-	}
+func init() {
+	runner.Register(scenarios.ActionRun, func() *scenarios.RunAction { return &scenarios.RunAction{} }, Run)
+	runner.Register(scenarios.ActionSoak, func() *scenarios.SoakAction { return &scenarios.SoakAction{} }, Soak)
+	runner.Register(scenarios.ActionHTTP, func() *scenarios.HTTPAction { return &scenarios.HTTPAction{} }, HTTP)
+	runner.Register(scenarios.ActionCheck, func() *scenarios.CheckAction { return &scenarios.CheckAction{} }, Check)
 }
 
 // KillGrace is how long a command gets between SIGTERM and SIGKILL when its step ends early.
 var KillGrace = 5 * time.Second
 
 // Run runs the step's command; its stdout and stderr go into the step output. A non-zero exit fails the step.
-func Run(ctx context.Context, env *runner.Env) error {
-	a := env.Step.Action.(*scenarios.RunAction)
+func Run(ctx context.Context, env *runner.Env, a *scenarios.RunAction) error {
 	cmd := exec.CommandContext(ctx, a.Command, a.Args...)
 	cmd.Dir = a.Dir
 	cmd.Stdout, cmd.Stderr = env.Output, env.Output
@@ -45,7 +40,7 @@ func Run(ctx context.Context, env *runner.Env) error {
 	if env.Step.Cluster != "" {
 		// The user's own command acts on the cluster the step names — the one canarygate created or was given
 		// — never on whatever the ambient kubeconfig points at.
-		c, err := cluster.From(env)
+		c, err := env.Cluster()
 		if err != nil {
 			return err
 		}
@@ -97,8 +92,7 @@ func Run(ctx context.Context, env *runner.Env) error {
 }
 
 // Soak holds for the step's duration: the load keeps running and is attributed to this step.
-func Soak(ctx context.Context, env *runner.Env) error {
-	a := env.Step.Action.(*scenarios.SoakAction)
+func Soak(ctx context.Context, env *runner.Env, a *scenarios.SoakAction) error {
 	t := time.NewTimer(a.Duration.D())
 	defer t.Stop()
 	select {
@@ -111,8 +105,7 @@ func Soak(ctx context.Context, env *runner.Env) error {
 
 // HTTP sends one request and fails unless the status is expected; with retryFor it probes again every
 // scenarios.RetryInterval until the answer is expected or retryFor has passed (the last answer is the error).
-func HTTP(ctx context.Context, env *runner.Env) error {
-	a := env.Step.Action.(*scenarios.HTTPAction)
+func HTTP(ctx context.Context, env *runner.Env, a *scenarios.HTTPAction) error {
 	if a.RetryFor <= 0 {
 		return probe(ctx, env, a)
 	}
@@ -165,8 +158,7 @@ func probe(ctx context.Context, env *runner.Env, a *scenarios.HTTPAction) error 
 }
 
 // Check judges a gate on the run so far and fails the step when it fails.
-func Check(_ context.Context, env *runner.Env) error {
-	a := env.Step.Action.(*scenarios.CheckAction)
+func Check(_ context.Context, env *runner.Env, a *scenarios.CheckAction) error {
 	if env.Snapshot == nil {
 		return errors.New("no measurements available to check")
 	}

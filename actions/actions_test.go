@@ -24,6 +24,9 @@ import (
 	"github.com/canarygate/canarygate/summary"
 )
 
+// spec is the step's action as its executor receives it.
+func spec[T scenarios.ActionSpec](e *runner.Env) T { return e.Step.Action.(T) }
+
 func env(a scenarios.ActionSpec) (*runner.Env, *bytes.Buffer) {
 	var out bytes.Buffer
 	return &runner.Env{Step: &scenarios.Step{Name: "s", Action: a}, Output: &out}, &out
@@ -31,17 +34,17 @@ func env(a scenarios.ActionSpec) (*runner.Env, *bytes.Buffer) {
 
 func TestRunPassesOnExit0AndFailsNamingTheStatus(t *testing.T) {
 	e, out := env(&scenarios.RunAction{Command: "sh", Args: []string{"-c", "echo hello $GREETING"}, Env: map[string]string{"GREETING": "world"}})
-	require.NoError(t, Run(context.Background(), e))
+	require.NoError(t, Run(context.Background(), e, spec[*scenarios.RunAction](e)))
 	assert.Equal(t, "hello world\n", out.String())
 
 	e, out = env(&scenarios.RunAction{Command: "sh", Args: []string{"-c", "echo broken >&2; exit 3"}})
-	err := Run(context.Background(), e)
+	err := Run(context.Background(), e, spec[*scenarios.RunAction](e))
 	require.Error(t, err)
 	assert.Equal(t, "sh exited with status 3", err.Error())
 	assert.Equal(t, "broken\n", out.String(), "stderr is kept for the report")
 
 	e, _ = env(&scenarios.RunAction{Command: filepath.Join(t.TempDir(), "missing")})
-	assert.ErrorIs(t, Run(context.Background(), e), os.ErrNotExist)
+	assert.ErrorIs(t, Run(context.Background(), e, spec[*scenarios.RunAction](e)), os.ErrNotExist)
 }
 
 // A step that times out ends its whole process group: the shell and a child that ignores SIGTERM get SIGKILL
@@ -55,7 +58,7 @@ func TestRunKillsTheWholeProcessGroupAfterTheGracePeriod(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, e) }()
+	go func() { done <- Run(ctx, e, spec[*scenarios.RunAction](e)) }()
 	var data []byte
 	require.Eventually(t, func() bool {
 		var err error
@@ -82,7 +85,7 @@ func TestRunKillsTheWholeProcessGroupAfterTheGracePeriod(t *testing.T) {
 func TestKillStartedEndsWhatPassedStepsLeftBehind(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	e, _ := env(&scenarios.RunAction{Command: "sh", Args: []string{"-c", "sleep 40 >/dev/null 2>&1 & echo $! > " + pidFile}})
-	require.NoError(t, Run(context.Background(), e))
+	require.NoError(t, Run(context.Background(), e, spec[*scenarios.RunAction](e)))
 	data, err := os.ReadFile(pidFile)
 	require.NoError(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
@@ -96,11 +99,11 @@ func TestKillStartedEndsWhatPassedStepsLeftBehind(t *testing.T) {
 
 func TestSoakHoldsForItsDurationAndStopsWhenCancelled(t *testing.T) {
 	e, _ := env(&scenarios.SoakAction{Duration: scenarios.Duration(20 * time.Millisecond)})
-	require.NoError(t, Soak(context.Background(), e))
+	require.NoError(t, Soak(context.Background(), e, spec[*scenarios.SoakAction](e)))
 	e, _ = env(&scenarios.SoakAction{Duration: scenarios.Duration(time.Hour)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assert.ErrorIs(t, Soak(ctx, e), context.Canceled)
+	assert.ErrorIs(t, Soak(ctx, e, spec[*scenarios.SoakAction](e)), context.Canceled)
 }
 
 func TestHTTPPassesOnAnExpectedStatusAndFailsOnAnother(t *testing.T) {
@@ -118,7 +121,7 @@ func TestHTTPPassesOnAnExpectedStatusAndFailsOnAnother(t *testing.T) {
 	defer srv.Close()
 	probe := func(path string) (error, string) {
 		e, out := env(&scenarios.HTTPAction{Method: "GET", URL: srv.URL + path, Headers: map[string]string{"Host": "app.example"}, Expect: []int{200}})
-		return HTTP(context.Background(), e), out.String()
+		return HTTP(context.Background(), e, spec[*scenarios.HTTPAction](e)), out.String()
 	}
 	err, out := probe("/")
 	require.NoError(t, err)
@@ -139,19 +142,19 @@ func TestCheckFailsTheStepWhenItsGateFailsOnTheRunSoFar(t *testing.T) {
 	e.Snapshot = func() *summary.Run {
 		return &summary.Run{Streams: []summary.Stream{{Name: "s", Totals: summary.Stats{Requests: 10, Successes: 10}}}}
 	}
-	require.NoError(t, Check(context.Background(), e))
+	require.NoError(t, Check(context.Background(), e, spec[*scenarios.CheckAction](e)))
 	assert.Contains(t, out.String(), "zero: 0 responses unexpected out of 10 requests")
 
 	e, _ = env(&scenarios.CheckAction{Gate: gate})
 	e.Snapshot = func() *summary.Run {
 		return &summary.Run{Streams: []summary.Stream{{Name: "s", Totals: summary.Stats{Requests: 10, Successes: 9, Failures: 1}}}}
 	}
-	err := Check(context.Background(), e)
+	err := Check(context.Background(), e, spec[*scenarios.CheckAction](e))
 	require.Error(t, err)
 	assert.Equal(t, "check zero failed: 1 response unexpected out of 10 requests", err.Error())
 
 	e, _ = env(&scenarios.CheckAction{Gate: gate})
-	assert.EqualError(t, Check(context.Background(), e), "no measurements available to check")
+	assert.EqualError(t, Check(context.Background(), e, spec[*scenarios.CheckAction](e)), "no measurements available to check")
 }
 
 // retryFor waits for the endpoint to answer as expected (an ingress coming up) instead of one probe.
@@ -166,13 +169,13 @@ func TestHTTPRetryForWaitsUntilTheAnswerIsExpected(t *testing.T) {
 	}))
 	defer srv.Close()
 	e, _ := env(&scenarios.HTTPAction{Method: "GET", URL: srv.URL, Expect: []int{200}, RetryFor: scenarios.Duration(time.Minute)})
-	require.NoError(t, HTTP(context.Background(), e))
+	require.NoError(t, HTTP(context.Background(), e, spec[*scenarios.HTTPAction](e)))
 	assert.EqualValues(t, 3, calls.Load(), "probed until the third answered 200")
 
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
 	defer down.Close()
 	e, _ = env(&scenarios.HTTPAction{Method: "GET", URL: down.URL, Expect: []int{200}, RetryFor: scenarios.Duration(time.Second)})
-	err := HTTP(context.Background(), e)
+	err := HTTP(context.Background(), e, spec[*scenarios.HTTPAction](e))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "probes in 1s")
 	assert.Contains(t, err.Error(), "answered 503 Service Unavailable")

@@ -1,6 +1,7 @@
 // Package checks evaluates a scenario's gates on a run's timeline. Each gate returns pass or fail with
 // evidence: the numbers it judged and the first failures, with the time and the step they happened in.
-// Gates of other packages (Istio's, for instance) register their own evaluators by kind.
+// Every gate kind is registered once (Register), with its spec type, its evaluator and, when what it judges
+// must be watched while traffic runs, its observer.
 package checks
 
 import (
@@ -14,48 +15,22 @@ import (
 	"github.com/canarygate/canarygate/timeline"
 )
 
-// Evaluator judges one gate kind on a run.
-type Evaluator func(spec scenarios.GateSpec, run *summary.Run) summary.Check
-
-var evaluators = map[string]Evaluator{}
-
-// Register adds an evaluator for a gate kind.
-func Register(kind string, e Evaluator) {
-	if _, dup := evaluators[kind]; dup {
-		panic("checks: evaluator registered twice: " + kind)
-	}
-	evaluators[kind] = e
-}
-
 func init() {
-	Register(scenarios.GateNoUnexpectedStatus, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return noUnexpectedStatus(s.(*scenarios.NoUnexpectedStatus), r)
-	})
-	Register(scenarios.GateMaxErrorRatio, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return maxErrorRatio(s.(*scenarios.MaxErrorRatio), r)
-	})
-	Register(scenarios.GateMaxConsecutiveFailures, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return maxConsecutive(s.(*scenarios.MaxConsecutiveFailures), r)
-	})
-	Register(scenarios.GateLatencyP99, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return latencyP99(s.(*scenarios.LatencyP99), r)
-	})
-	Register(scenarios.GateStepsSucceeded, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return stepsSucceeded(s.(*scenarios.StepsSucceeded), r)
-	})
-	Register(scenarios.GateGatewayAddressStable, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return addressStable(s.(*scenarios.GatewayAddressStable), r)
-	})
+	Register(scenarios.GateNoUnexpectedStatus, func() *scenarios.NoUnexpectedStatus { return &scenarios.NoUnexpectedStatus{} }, noUnexpectedStatus)
+	Register(scenarios.GateMaxErrorRatio, func() *scenarios.MaxErrorRatio { return &scenarios.MaxErrorRatio{} }, maxErrorRatio)
+	Register(scenarios.GateMaxConsecutiveFailures, func() *scenarios.MaxConsecutiveFailures { return &scenarios.MaxConsecutiveFailures{} }, maxConsecutive)
+	Register(scenarios.GateLatencyP99, func() *scenarios.LatencyP99 { return &scenarios.LatencyP99{} }, latencyP99)
+	Register(scenarios.GateStepsSucceeded, func() *scenarios.StepsSucceeded { return &scenarios.StepsSucceeded{} }, stepsSucceeded)
 }
 
 // Evaluate judges one gate.
 func Evaluate(g scenarios.Gate, run *summary.Run) summary.Check {
-	e, ok := evaluators[g.Kind]
+	k, ok := gates[g.Kind]
 	var c summary.Check
 	if !ok {
 		c = summary.Check{Passed: false, Summary: fmt.Sprintf("no evaluator for check kind %q in this build", g.Kind)}
 	} else {
-		c = e(g.Spec, run)
+		c = k.evaluate(g.Spec, run)
 	}
 	c.Name, c.Kind = g.Name, g.Kind
 	if g.Spec != nil {
@@ -326,7 +301,9 @@ func EndpointsObservationKey(g *scenarios.GatewayAddressStable) string {
 // Absent is the value observers record while a watched object does not exist.
 const Absent = "absent"
 
-func addressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.Check {
+// AddressStable judges gatewayAddressStable from the observations of the Service (registered, with its
+// observer, by the package that watches the Service).
+func AddressStable(g *scenarios.GatewayAddressStable, run *summary.Run) summary.Check {
 	obs := run.Observations[ObservationKey(g)]
 	c := summary.Check{Passed: true}
 	if len(obs) == 0 {

@@ -149,30 +149,29 @@ func TestStepsSucceeded(t *testing.T) {
 
 func TestGatewayAddressStable(t *testing.T) {
 	spec := &scenarios.GatewayAddressStable{Namespace: "istio-ingress", Service: "istio-ingressgateway"}
-	g := gate(scenarios.GateGatewayAddressStable, spec)
 	key := ObservationKey(spec)
 	const addr = "NodePort 10.96.0.10 ports http2:80/TCP→node:30080"
 	with := func(obs ...summary.Observation) *summary.Run {
 		return run(func(r *summary.Run) { r.Observations = map[string][]summary.Observation{key: obs} })
 	}
-	c := Evaluate(g, with(summary.Observation{AtMs: 10, Value: addr}))
+	c := AddressStable(spec, with(summary.Observation{AtMs: 10, Value: addr}))
 	assert.True(t, c.Passed, c.Summary)
 	assert.Empty(t, c.Steps)
 
-	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: addr}, summary.Observation{AtMs: 2500, Value: "NodePort 10.96.0.11 ports http2:80/TCP→node:30080"}))
+	c = AddressStable(spec, with(summary.Observation{AtMs: 10, Value: addr}, summary.Observation{AtMs: 2500, Value: "NodePort 10.96.0.11 ports http2:80/TCP→node:30080"}))
 	assert.False(t, c.Passed)
 	assert.Equal(t, "the address of Service istio-ingress/istio-ingressgateway changed 1 time(s)", c.Summary)
 	assert.Equal(t, []string{"upgrade"}, c.Steps)
 
-	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: Absent}))
+	c = AddressStable(spec, with(summary.Observation{AtMs: 10, Value: Absent}))
 	assert.False(t, c.Passed, "a Service absent for the whole run is no stable address")
 	assert.Contains(t, c.Summary, "absent")
 
-	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: addr}, summary.Observation{AtMs: 1500, Value: Absent}, summary.Observation{AtMs: 1600, Value: addr}))
+	c = AddressStable(spec, with(summary.Observation{AtMs: 10, Value: addr}, summary.Observation{AtMs: 1500, Value: Absent}, summary.Observation{AtMs: 1600, Value: addr}))
 	assert.False(t, c.Passed, "deleted and recreated with the same address: absent for a moment")
 	assert.Equal(t, []string{"prepare"}, c.Steps)
 
-	c = Evaluate(g, run(nil))
+	c = AddressStable(spec, run(nil))
 	assert.False(t, c.Passed)
 	assert.Contains(t, c.Summary, "never observed")
 }
@@ -185,21 +184,10 @@ func TestAGateKindWithoutEvaluatorFails(t *testing.T) {
 	assert.True(t, AllPassed([]summary.Check{{Passed: true}}))
 }
 
-// Every gate kind a scenario may name has an evaluator: a kind registered without one would always fail.
-func TestEveryGateKindHasAnEvaluator(t *testing.T) {
-	kinds := scenarios.GateKinds()
-	require.NotEmpty(t, kinds)
-	for _, k := range kinds {
-		_, ok := evaluators[k]
-		assert.True(t, ok, "gate kind %q has no evaluator", k)
-	}
-}
-
 // The Service kept its address, but for a moment no ready endpoint stood behind it (the old gateway went
 // before the new one was ready): that is an outage, blamed on the step it happened in.
 func TestGatewayAddressStableFailsWhenReadyEndpointsDropToZero(t *testing.T) {
 	spec := &scenarios.GatewayAddressStable{Namespace: "istio-ingress", Service: "istio-ingressgateway"}
-	g := gate(scenarios.GateGatewayAddressStable, spec)
 	const addr = "ClusterIP 10.96.0.10 ports http2:80/TCP"
 	with := func(eps ...summary.Observation) *summary.Run {
 		return run(func(r *summary.Run) {
@@ -209,15 +197,15 @@ func TestGatewayAddressStableFailsWhenReadyEndpointsDropToZero(t *testing.T) {
 			}
 		})
 	}
-	c := Evaluate(g, with(summary.Observation{AtMs: 10, Value: "1"}, summary.Observation{AtMs: 2500, Value: "2"}, summary.Observation{AtMs: 3000, Value: "1"}))
+	c := AddressStable(spec, with(summary.Observation{AtMs: 10, Value: "1"}, summary.Observation{AtMs: 2500, Value: "2"}, summary.Observation{AtMs: 3000, Value: "1"}))
 	assert.True(t, c.Passed, c.Summary)
 	assert.Contains(t, c.Summary, "with ready endpoints throughout (1 → 2 → 1)")
 
-	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: "1"}, summary.Observation{AtMs: 2500, Value: "0"}, summary.Observation{AtMs: 2600, Value: "1"}))
+	c = AddressStable(spec, with(summary.Observation{AtMs: 10, Value: "1"}, summary.Observation{AtMs: 2500, Value: "0"}, summary.Observation{AtMs: 2600, Value: "1"}))
 	assert.False(t, c.Passed)
 	assert.Equal(t, `Service istio-ingress/istio-ingressgateway kept its address but had no ready endpoint at 2.5s during "upgrade"`, c.Summary)
 	assert.Equal(t, []string{"upgrade"}, c.Steps)
 
-	c = Evaluate(g, with(summary.Observation{AtMs: 10, Value: "0"}))
+	c = AddressStable(spec, with(summary.Observation{AtMs: 10, Value: "0"}))
 	assert.False(t, c.Passed, "no endpoint from the start")
 }

@@ -11,9 +11,7 @@ import (
 )
 
 func init() {
-	Register(scenarios.GateInMeshCalls, func(s scenarios.GateSpec, r *summary.Run) summary.Check {
-		return inMeshCalls(s.(*scenarios.InMeshCalls), r)
-	})
+	Register(scenarios.GateInMeshCalls, func() *scenarios.InMeshCalls { return &scenarios.InMeshCalls{} }, inMeshCalls)
 }
 
 func revName(r string) string {

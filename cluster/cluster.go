@@ -1,13 +1,15 @@
 // Package cluster is canarygate's access to a Kubernetes cluster: a Provider turns a scenario's cluster
 // entry into clients (creating the cluster first when the provider creates clusters, like kind), and
-// releases it at the end. Step actions find their cluster through From.
+// releases it at the end. Step actions find theirs through runner.Env.Cluster.
 package cluster
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -17,7 +19,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
-	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -132,15 +133,13 @@ func (s *Set) Get(name string) (*Cluster, error) {
 	return c, nil
 }
 
-// Observer watches something a gate judges (a Service's address, say) from traffic start to traffic stop,
-// recording values by key; it returns when ctx ends. The harness runs one per gate kind that has one.
-type Observer func(ctx context.Context, g scenarios.Gate, clusters *Set, record func(key, value string)) error
+// PodReader reads what a pod serves over HTTP (istiod's metrics or debug endpoints, a proxy's stats).
+type PodReader func(ctx context.Context, c *Cluster, pod *corev1.Pod) (io.ReadCloser, error)
 
-// ServiceKey is the runner.Env service under which the run's clusters are found.
-const ServiceKey = "clusters"
-
-// From returns the cluster a step acts on.
-func From(env *runner.Env) (*Cluster, error) {
-	set, _ := env.Services[ServiceKey].(*Set)
-	return set.Get(env.Step.Cluster)
+// Or returns r, or def when r is nil (the real way, where a test set no stand-in).
+func (r PodReader) Or(def PodReader) PodReader {
+	if r == nil {
+		return def
+	}
+	return r
 }

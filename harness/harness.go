@@ -20,6 +20,7 @@ import (
 
 	"github.com/canarygate/canarygate/actions"
 	"github.com/canarygate/canarygate/aggregate"
+	_ "github.com/canarygate/canarygate/builtin" // every shipped action and gate
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/internal/shutdown"
@@ -39,10 +40,11 @@ type Options struct {
 	Formats []string
 	// Version is the canarygate version written into the summary.
 	Version string
-	// Registry adds executors to the core ones (Kubernetes, Helm, Istio actions).
-	Registry runner.Registry
-	// Services are handed to executors in runner.Env.
-	Services map[string]any
+	// Readers replace how steps read pods and istiod (tests: loopback stand-ins); nil fields read the real way.
+	Readers runner.Readers
+	// GeneratorSource replaces how in-mesh generator pods are pulled (tests: loopback stand-ins, as a test
+	// control plane's pod addresses lead off the machine); nil pulls through the API server's pod proxy.
+	GeneratorSource SourceFor
 	// Observer hears about steps starting and ending.
 	Observer runner.Observer
 	// Tick, when set, is called about once a second with the live status.
@@ -56,8 +58,6 @@ type Options struct {
 	Providers map[string]cluster.Provider
 	// Log receives lines about provisioning clusters.
 	Log func(format string, args ...any)
-	// Observers watch what a gate judges (e.g. a Service's address) while traffic runs, by gate kind.
-	Observers map[string]cluster.Observer
 	// Abort, when set, receives the last actions for an exit at once (a second signal): write the reports of
 	// what was measured so far and kill what steps started.
 	Abort *shutdown.Hooks
@@ -130,11 +130,11 @@ func (f *finishedSteps) list() []runner.Result {
 }
 
 // start runs every observer the scenario's gates need; stop ends them and waits.
-func (o *observations) start(ctx context.Context, sc *scenarios.Scenario, obs map[string]cluster.Observer, clusters *cluster.Set) (stop func()) {
+func (o *observations) start(ctx context.Context, sc *scenarios.Scenario, clusters *cluster.Set) (stop func()) {
 	octx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, g := range sc.Checks {
-		fn, ok := obs[g.Kind]
+		fn, ok := checks.ObserverFor(g.Kind)
 		if !ok {
 			continue
 		}
@@ -235,7 +235,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 type rehearsal struct {
 	sc      *scenarios.Scenario
 	opts    Options
-	reg     runner.Registry
 	dir     string
 	formats []string
 
@@ -263,11 +262,10 @@ type rehearsal struct {
 
 // prepare checks what the scenario needs of this build and creates the report directory.
 func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
-	reg := actions.Core().Merge(opts.Registry)
-	if missing := reg.Missing(sc); len(missing) > 0 {
+	if missing := runner.Missing(sc); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
 	}
-	r := &rehearsal{sc: sc, opts: opts, reg: reg, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{}}
+	r := &rehearsal{sc: sc, opts: opts, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{}}
 	if opts.OutDir != "" {
 		r.dir = opts.OutDir
 	}
@@ -317,14 +315,10 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 		}
 		r.sink = f
 	}
-	services := map[string]any{cluster.ServiceKey: clusters}
-	for k, v := range r.opts.Services {
-		services[k] = v
-	}
 	r.finished = &finishedSteps{}
 	r.observed = &observations{tl: r.tl}
-	r.runner = &runner.Runner{Scenario: sc, Registry: r.reg, Timeline: r.tl, Snapshot: r.live, Observer: r.opts.Observer,
-		Services: services, Finished: r.finished.add}
+	r.runner = &runner.Runner{Scenario: sc, Timeline: r.tl, Snapshot: r.live, Observer: r.opts.Observer,
+		Clusters: clusters, Readers: r.opts.Readers, Finished: r.finished.add}
 	return nil
 }
 
@@ -370,7 +364,7 @@ func (r *rehearsal) setup(ctx context.Context) bool {
 func (r *rehearsal) traffic(ctx context.Context) {
 	sc := r.sc
 	r.tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
-	stopObserving := r.observed.start(ctx, sc, r.opts.Observers, r.clusters)
+	stopObserving := r.observed.start(ctx, sc, r.clusters)
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoad()
 	results := loadgen.Attack(loadCtx, r.targets, r.opts.LoadOptions...)

@@ -23,10 +23,6 @@ import (
 	"github.com/canarygate/canarygate/timeline"
 )
 
-// SourceKey is the Options.Services entry that replaces how generator pods are pulled (tests: a loopback
-// stand-in, as kwok pods' addresses lead off the machine); by default through the API server's pod proxy.
-const SourceKey = "meshload-source"
-
 // SourceFor returns how to pull one generator pod.
 type SourceFor func(c *cluster.Cluster, pod *corev1.Pod) meshload.Source
 
@@ -176,8 +172,8 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 		return err
 	}
 	source := SourceFor(func(c *cluster.Cluster, pod *corev1.Pod) meshload.Source { return meshload.PodProxySource(c, pod) })
-	if s, ok := r.opts.Services[SourceKey].(SourceFor); ok {
-		source = s
+	if r.opts.GeneratorSource != nil {
+		source = r.opts.GeneratorSource
 	}
 	spec := meshload.Spec{Stream: st.Name, Namespace: im.Namespace, Image: im.Image, URL: st.URL,
 		Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Replicas: int32(im.Replicas), Timeout: st.Timeout.D(), Annotations: im.Annotations}

@@ -31,7 +31,6 @@ import (
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/loadgen"
-	"github.com/canarygate/canarygate/mesh"
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -212,9 +211,8 @@ report:
 	require.NoError(t, err)
 
 	res, err := harness.Run(context.Background(), sc, harness.Options{
-		Registry:  kube.Executors().Merge(mesh.Executors()),
-		Providers: map[string]cluster.Provider{"existing": existing.Provider{}},
-		Services:  map[string]any{harness.SourceKey: harness.SourceFor(s.source)},
+		Providers:       map[string]cluster.Provider{"existing": existing.Provider{}},
+		GeneratorSource: s.source,
 	})
 	s.answered = answered.Load()
 	if res == nil {
@@ -349,9 +347,8 @@ report:
 		}
 	})
 	res, err := harness.Run(context.Background(), sc, harness.Options{
-		Registry:  kube.Executors().Merge(mesh.Executors()),
-		Providers: map[string]cluster.Provider{"existing": existing.Provider{}},
-		Services:  map[string]any{harness.SourceKey: unreachable},
+		Providers:       map[string]cluster.Provider{"existing": existing.Provider{}},
+		GeneratorSource: unreachable,
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "in-mesh stream gen: no generator sent a request")

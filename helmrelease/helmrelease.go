@@ -31,13 +31,10 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// Executors returns the Helm actions' executors.
-func Executors() runner.Registry {
-	return runner.Registry{
-		scenarios.ActionHelmInstall:   kube.Step(installOrUpgrade),
-		scenarios.ActionHelmUpgrade:   kube.Step(installOrUpgrade),
-		scenarios.ActionHelmUninstall: kube.Step(uninstall),
-	}
+func init() {
+	runner.Register(scenarios.ActionHelmInstall, scenarios.NewHelmInstall, kube.Step(installOrUpgrade))
+	runner.Register(scenarios.ActionHelmUpgrade, scenarios.NewHelmUpgrade, kube.Step(installOrUpgrade))
+	runner.Register(scenarios.ActionHelmUninstall, func() *scenarios.HelmUninstallAction { return &scenarios.HelmUninstallAction{} }, kube.Step(uninstall))
 }
 
 // getter is Helm's view of a cluster: canarygate's own rest config, discovery and mapper, and the release
@@ -69,8 +66,8 @@ func logTo(env *runner.Env) func(string, ...any) {
 	return func(format string, args ...any) { fmt.Fprintf(env.Output, "helm: "+format+"\n", args...) }
 }
 
-func installOrUpgrade(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	return Release(ctx, env, c, touched, env.Step.Action.(*scenarios.HelmAction))
+func installOrUpgrade(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.HelmAction) error {
+	return Release(ctx, env, c, touched, a)
 }
 
 // Release installs or upgrades the release a HelmAction describes (other actions build one: installRevision,
@@ -169,8 +166,8 @@ func locate(opts *action.ChartPathOptions, name string, plainHTTP bool, settings
 	return ch, nil
 }
 
-func uninstall(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	return Uninstall(ctx, env, c, touched, env.Step.Action.(*scenarios.HelmUninstallAction))
+func uninstall(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.HelmUninstallAction) error {
+	return Uninstall(ctx, env, c, touched, a)
 }
 
 // Uninstall removes the release a HelmUninstallAction describes.

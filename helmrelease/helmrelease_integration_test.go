@@ -77,7 +77,7 @@ func TestInstallUpgradeUninstallFromAnHTTPChartRepo(t *testing.T) {
 
 	values := filepath.Join(t.TempDir(), "values.yaml")
 	require.NoError(t, os.WriteFile(values, []byte("greeting: from-file\nreplicas: 3\n"), 0o644))
-	res := e.RunStep(ctx, t, helmrelease.Executors(), fmt.Sprintf(`name: install
+	res := e.RunStep(ctx, t, fmt.Sprintf(`name: install
 helmInstall:
   release: demo
   namespace: %s
@@ -93,7 +93,7 @@ helmInstall:
 	assert.Equal(t, map[string]string{"greeting": "from-file", "chartVersion": "1.0.0"}, cm.Data)
 	assert.Contains(t, res.Changes, fmt.Sprintf("helm release %s/demo: installed demo 1.0.0 (revision 1, deployed)", ns))
 
-	res = e.RunStep(ctx, t, helmrelease.Executors(), fmt.Sprintf(`name: upgrade
+	res = e.RunStep(ctx, t, fmt.Sprintf(`name: upgrade
 helmUpgrade:
   release: demo
   namespace: %s
@@ -108,7 +108,7 @@ helmUpgrade:
 	assert.Equal(t, map[string]string{"greeting": "inline-wins", "chartVersion": "1.1.0"}, cm.Data)
 	assert.Contains(t, res.Changes, fmt.Sprintf("helm release %s/demo: upgraded 1.0.0 revision 1 → 1.1.0 revision 2 (deployed)", ns))
 
-	res = e.RunStep(ctx, t, helmrelease.Executors(), fmt.Sprintf("name: uninstall\nhelmUninstall: {release: demo, namespace: %s, wait: true}", ns))
+	res = e.RunStep(ctx, t, fmt.Sprintf("name: uninstall\nhelmUninstall: {release: demo, namespace: %s, wait: true}", ns))
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	_, err = e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "demo-settings", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the release's objects are gone: %v", err)
@@ -117,7 +117,7 @@ helmUpgrade:
 	_, err = action.NewGet(cfg).Run("demo")
 	assert.ErrorIs(t, err, driver.ErrReleaseNotFound)
 
-	again := e.RunStep(ctx, t, helmrelease.Executors(), fmt.Sprintf("name: uninstall-again\nhelmUninstall: {release: demo, namespace: %s, ignoreNotFound: true}", ns))
+	again := e.RunStep(ctx, t, fmt.Sprintf("name: uninstall-again\nhelmUninstall: {release: demo, namespace: %s, ignoreNotFound: true}", ns))
 	assert.Equal(t, summary.OutcomePassed, again.Outcome, "%v", again.Err)
 }
 
@@ -135,7 +135,7 @@ metadata:
 data: {}
 `
 	url := chartRepo(t, demoChart("broken", "0.1.0", bad))
-	res := e.RunStep(ctx, t, helmrelease.Executors(), fmt.Sprintf(`name: install-broken
+	res := e.RunStep(ctx, t, fmt.Sprintf(`name: install-broken
 helmInstall: {release: broken, namespace: %s, repo: %s, chart: broken, atomic: true, timeout: 30s}`, ns, url))
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.Error(t, res.Err)
@@ -174,14 +174,14 @@ func TestInstallFromAnOCIRegistry(t *testing.T) {
 	ns := "helm-oci-" + fmt.Sprint(os.Getpid())
 	t.Cleanup(func() { _ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 	step := fmt.Sprintf("name: install\nhelmInstall: {release: ocidemo, namespace: %s, createNamespace: true, chart: \"oci://%s/charts/ocidemo\", version: 2.0.0, plainHTTP: true, timeout: 1m}", ns, host)
-	res := e.RunStep(ctx, t, helmrelease.Executors(), step)
+	res := e.RunStep(ctx, t, step)
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	cm, err := e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "ocidemo-settings", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "2.0.0", cm.Data["chartVersion"])
 
 	missing := fmt.Sprintf("name: install-missing\nhelmInstall: {release: nope, namespace: %s, chart: \"oci://%s/charts/nope\", version: 1.0.0, plainHTTP: true, timeout: 1m}", ns, host)
-	res = e.RunStep(ctx, t, helmrelease.Executors(), missing)
+	res = e.RunStep(ctx, t, missing)
 	assert.Equal(t, summary.OutcomeFailed, res.Outcome, "a chart the registry does not have")
 	require.Error(t, res.Err)
 	assert.Contains(t, res.Err.Error(), "charts/nope")
@@ -205,7 +205,7 @@ func TestHelmActionsFailForTheRightReason(t *testing.T) {
 		{fmt.Sprintf("name: uninstall-missing\nhelmUninstall: {release: never-installed, namespace: %s}", ns),
 			"never-installed"},
 	} {
-		res := e.RunStep(ctx, t, helmrelease.Executors(), c.step)
+		res := e.RunStep(ctx, t, c.step)
 		name := strings.SplitN(c.step, "\n", 2)[0]
 		assert.Equal(t, summary.OutcomeFailed, res.Outcome, "%s: %v", name, res.Err)
 		if assert.Error(t, res.Err, name) {

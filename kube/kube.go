@@ -20,18 +20,15 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// Executors returns the Kubernetes actions' executors.
-func Executors() runner.Registry {
-	return runner.Registry{
-		scenarios.ActionApply:          step(apply),
-		scenarios.ActionDelete:         step(deleteObjects),
-		scenarios.ActionLabelNamespace: step(labelNamespace),
-		scenarios.ActionAnnotate:       step(annotate),
-		scenarios.ActionRestart:        step(restart),
-		scenarios.ActionWaitFor:        step(waitFor),
-		scenarios.ActionScale:          step(scale),
-		scenarios.ActionPatch:          step(patch),
-	}
+func init() {
+	runner.Register(scenarios.ActionApply, func() *scenarios.ApplyAction { return &scenarios.ApplyAction{} }, Step(apply))
+	runner.Register(scenarios.ActionDelete, func() *scenarios.DeleteAction { return &scenarios.DeleteAction{} }, Step(deleteObjects))
+	runner.Register(scenarios.ActionLabelNamespace, func() *scenarios.LabelNamespaceAction { return &scenarios.LabelNamespaceAction{} }, Step(labelNamespace))
+	runner.Register(scenarios.ActionAnnotate, func() *scenarios.AnnotateAction { return &scenarios.AnnotateAction{} }, Step(annotate))
+	runner.Register(scenarios.ActionRestart, func() *scenarios.RestartAction { return &scenarios.RestartAction{} }, Step(restart))
+	runner.Register(scenarios.ActionWaitFor, func() *scenarios.WaitForAction { return &scenarios.WaitForAction{} }, Step(waitFor))
+	runner.Register(scenarios.ActionScale, func() *scenarios.ScaleAction { return &scenarios.ScaleAction{} }, Step(scale))
+	runner.Register(scenarios.ActionPatch, func() *scenarios.PatchAction { return &scenarios.PatchAction{} }, Step(patch))
 }
 
 // Touched collects the namespaces a step worked in, for diagnostics.
@@ -66,21 +63,19 @@ func (t *Touched) List() []string {
 	return out
 }
 
-// Func is a Kubernetes action.
-type Func func(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error
+// Func is a Kubernetes action on its spec.
+type Func[T scenarios.ActionSpec] func(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, spec T) error
 
 // Step adapts a Func into an executor: it finds the step's cluster and, when the action fails, gathers
 // diagnostics from the namespaces it touched.
-func Step(fn Func) runner.Executor { return step(fn) }
-
-func step(fn Func) runner.Executor {
-	return runner.ExecutorFunc(func(ctx context.Context, env *runner.Env) error {
-		c, err := cluster.From(env)
+func Step[T scenarios.ActionSpec](fn Func[T]) func(ctx context.Context, env *runner.Env, spec T) error {
+	return func(ctx context.Context, env *runner.Env, spec T) error {
+		c, err := env.Cluster()
 		if err != nil {
 			return err
 		}
 		touched := &Touched{}
-		err = fn(ctx, env, c, touched)
+		err = fn(ctx, env, c, touched, spec)
 		if err != nil {
 			// The step's context may be what ended: diagnose on a fresh, short one.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -88,7 +83,7 @@ func step(fn Func) runner.Executor {
 			Diagnose(dctx, env, c, touched.List())
 		}
 		return err
-	})
+	}
 }
 
 // Diagnose records the recent events and the unready pods (with the last log lines, when the cluster allows

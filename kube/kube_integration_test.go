@@ -73,7 +73,7 @@ func TestLabelNamespaceSwapsInjectionForRevision(t *testing.T) {
 	_, err = e.Client.CoreV1().Namespaces().Update(ctx, n, metav1.UpdateOptions{})
 	require.NoError(t, err)
 
-	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf(`name: move
+	res := e.RunStep(ctx, t, fmt.Sprintf(`name: move
 labelNamespace:
   namespaces: [%s]
   set: {istio.io/rev: 1-30}
@@ -85,7 +85,7 @@ labelNamespace:
 	assert.Contains(t, res.Changes, fmt.Sprintf("namespace %s: label istio.io/rev: (none) → 1-30", ns))
 	assert.Contains(t, res.Changes, fmt.Sprintf("namespace %s: label istio-injection: enabled → (removed)", ns))
 
-	again := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: again\nlabelNamespace: {namespaces: [%s], set: {istio.io/rev: 1-30}, remove: [istio-injection]}", ns))
+	again := e.RunStep(ctx, t, fmt.Sprintf("name: again\nlabelNamespace: {namespaces: [%s], set: {istio.io/rev: 1-30}, remove: [istio-injection]}", ns))
 	require.Equal(t, summary.OutcomePassed, again.Outcome)
 	assert.Equal(t, []string{fmt.Sprintf("namespace %s: labels already as asked", ns)}, again.Changes)
 }
@@ -149,7 +149,7 @@ func TestRestartRollsDeploymentsOutOneAtATime(t *testing.T) {
 
 	start := time.Now()
 	stop := watchReplicaSets(t, e, ns, start)
-	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: restart\ntimeout: 2m\nrestart: {namespace: %s}", ns))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: restart\ntimeout: 2m\nrestart: {namespace: %s}", ns))
 	end := time.Now()
 	time.Sleep(200 * time.Millisecond)
 	events := stop()
@@ -201,7 +201,7 @@ func TestRestartOfADeploymentThatNeverBecomesReadyFailsNamingIt(t *testing.T) {
 	require.NoError(t, err)
 
 	started := time.Now()
-	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: restart\ntimeout: 6s\nrestart: {namespace: %s, deployments: [healthy, stuck]}", ns))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: restart\ntimeout: 6s\nrestart: {namespace: %s, deployments: [healthy, stuck]}", ns))
 	took := time.Since(started)
 	assert.Equal(t, summary.OutcomeTimedOut, res.Outcome)
 	require.Error(t, res.Err)
@@ -229,7 +229,7 @@ func TestRestartAllAtOnceDoesNotWaitForEachRollout(t *testing.T) {
 			_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 			require.NoError(t, err)
 		}
-		res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: restart\ntimeout: 3s\nrestart: {namespace: %s, deployments: [a, b, c], allAtOnce: %v}", ns, allAtOnce))
+		res := e.RunStep(ctx, t, fmt.Sprintf("name: restart\ntimeout: 3s\nrestart: {namespace: %s, deployments: [a, b, c], allAtOnce: %v}", ns, allAtOnce))
 		assert.Equal(t, summary.OutcomeTimedOut, res.Outcome, "nothing can roll out")
 		restarted := 0
 		for _, name := range []string{"a", "b", "c"} {
@@ -259,7 +259,7 @@ func TestWaitForReturnsOnTheWatchEventNotAPoll(t *testing.T) {
 		assert.NoError(t, err)
 	}()
 	started := time.Now()
-	res := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: wait\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: exists}", ns))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: wait\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: exists}", ns))
 	returned := time.Now()
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	createdAt := <-creating
@@ -272,13 +272,13 @@ func TestWaitForReturnsOnTheWatchEventNotAPoll(t *testing.T) {
 		time.Sleep(time.Second)
 		_ = e.Client.CoreV1().ConfigMaps(ns).Delete(ctx, "late", metav1.DeleteOptions{})
 	}()
-	gone := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: gone\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: gone}", ns))
+	gone := e.RunStep(ctx, t, fmt.Sprintf("name: gone\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: gone}", ns))
 	require.Equal(t, summary.OutcomePassed, gone.Outcome, "%v", gone.Err)
 
 	createAvailable(t, e, deployment(ns, "web", 2))
-	ready := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: ready\ntimeout: 20s\nwaitFor: {namespace: %s, selector: app=web, condition: ready}", ns))
+	ready := e.RunStep(ctx, t, fmt.Sprintf("name: ready\ntimeout: 20s\nwaitFor: {namespace: %s, selector: app=web, condition: ready}", ns))
 	require.Equal(t, summary.OutcomePassed, ready.Outcome, "%v", ready.Err)
-	avail := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: available\ntimeout: 20s\nwaitFor: {namespace: %s, name: web, condition: available}", ns))
+	avail := e.RunStep(ctx, t, fmt.Sprintf("name: available\ntimeout: 20s\nwaitFor: {namespace: %s, name: web, condition: available}", ns))
 	require.Equal(t, summary.OutcomePassed, avail.Outcome, "%v", avail.Err)
 }
 
@@ -309,7 +309,7 @@ func TestApplyTwiceIsANoOpAndDeleteCanIgnoreMissing(t *testing.T) {
       metadata: {name: %s-reader}
       rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]`, ns)
 	step := fmt.Sprintf("name: apply\napply:\n  namespace: %s\n  manifest: %s", ns, manifest)
-	first := e.RunStep(ctx, t, kube.Executors(), step)
+	first := e.RunStep(ctx, t, step)
 	require.Equal(t, summary.OutcomePassed, first.Outcome, "%v", first.Err)
 	assert.Equal(t, []string{
 		"ConfigMap " + ns + "/settings: created", "Deployment " + ns + "/web: created", "ClusterRole " + ns + "-reader: created",
@@ -318,7 +318,7 @@ func TestApplyTwiceIsANoOpAndDeleteCanIgnoreMissing(t *testing.T) {
 	require.NoError(t, err)
 	d1, err := e.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 	require.NoError(t, err)
-	second := e.RunStep(ctx, t, kube.Executors(), step)
+	second := e.RunStep(ctx, t, step)
 	require.Equal(t, summary.OutcomePassed, second.Outcome, "%v", second.Err)
 	for _, ch := range second.Changes {
 		assert.True(t, strings.HasSuffix(ch, ": unchanged"), ch)
@@ -330,23 +330,23 @@ func TestApplyTwiceIsANoOpAndDeleteCanIgnoreMissing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, d1.Generation, d2.Generation)
 
-	patched := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: patch\npatch: {apiVersion: apps/v1, kind: Deployment, name: web, namespace: %s, type: merge, patch: {spec: {replicas: 2}}}", ns))
+	patched := e.RunStep(ctx, t, fmt.Sprintf("name: patch\npatch: {apiVersion: apps/v1, kind: Deployment, name: web, namespace: %s, type: merge, patch: {spec: {replicas: 2}}}", ns))
 	require.Equal(t, summary.OutcomePassed, patched.Outcome, "%v", patched.Err)
-	scaled := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: scale\ntimeout: 60s\nscale: {namespace: %s, deployment: web, replicas: 3}", ns))
+	scaled := e.RunStep(ctx, t, fmt.Sprintf("name: scale\ntimeout: 60s\nscale: {namespace: %s, deployment: web, replicas: 3}", ns))
 	require.Equal(t, summary.OutcomePassed, scaled.Outcome, "%v", scaled.Err)
 	assert.Equal(t, []string{"deployment " + ns + "/web: replicas 2 → 3"}, scaled.Changes)
-	annotated := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: annotate\nannotate: {apiVersion: v1, kind: ConfigMap, name: settings, namespace: %s, set: {owner: canarygate}}", ns))
+	annotated := e.RunStep(ctx, t, fmt.Sprintf("name: annotate\nannotate: {apiVersion: v1, kind: ConfigMap, name: settings, namespace: %s, set: {owner: canarygate}}", ns))
 	require.Equal(t, summary.OutcomePassed, annotated.Outcome, "%v", annotated.Err)
 
 	missing := fmt.Sprintf("objects: [{apiVersion: v1, kind: ConfigMap, name: never-existed, namespace: %s}]", ns)
-	ignored := e.RunStep(ctx, t, kube.Executors(), "name: delete-missing\ndelete: {ignoreNotFound: true, "+missing+"}")
+	ignored := e.RunStep(ctx, t, "name: delete-missing\ndelete: {ignoreNotFound: true, "+missing+"}")
 	assert.Equal(t, summary.OutcomePassed, ignored.Outcome, "%v", ignored.Err)
-	strict := e.RunStep(ctx, t, kube.Executors(), "name: delete-missing-strict\ndelete: {"+missing+"}")
+	strict := e.RunStep(ctx, t, "name: delete-missing-strict\ndelete: {"+missing+"}")
 	assert.Equal(t, summary.OutcomeFailed, strict.Outcome)
 	require.Error(t, strict.Err)
 	assert.Contains(t, strict.Err.Error(), "never-existed")
 
-	deleted := e.RunStep(ctx, t, kube.Executors(), fmt.Sprintf("name: delete\ntimeout: 60s\ndelete:\n  namespace: %s\n  manifest: %s", ns, manifest))
+	deleted := e.RunStep(ctx, t, fmt.Sprintf("name: delete\ntimeout: 60s\ndelete:\n  namespace: %s\n  manifest: %s", ns, manifest))
 	require.Equal(t, summary.OutcomePassed, deleted.Outcome, "%v", deleted.Err)
 	_, err = e.Client.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "deleted and waited for: gone (got %v)", err)
@@ -383,7 +383,7 @@ func TestKubernetesActionsFailForTheRightReason(t *testing.T) {
 		{fmt.Sprintf("name: restart-missing\nrestart: {namespace: %s, deployments: [absent]}", ns),
 			summary.OutcomeFailed, "absent"},
 	} {
-		res := e.RunStep(ctx, t, kube.Executors(), c.step)
+		res := e.RunStep(ctx, t, c.step)
 		name := strings.SplitN(c.step, "\n", 2)[0]
 		assert.Equal(t, c.outcome, res.Outcome, "%s: %v", name, res.Err)
 		if assert.Error(t, res.Err, name) {

@@ -13,8 +13,7 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-func labelNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.LabelNamespaceAction)
+func labelNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.LabelNamespaceAction) error {
 	for _, ns := range a.Namespaces {
 		touched.Add(ns)
 		changes, err := LabelNamespace(ctx, c, ns, a.Set, a.Remove)

@@ -144,8 +144,7 @@ func sameContent(a, b *unstructured.Unstructured) bool {
 	return equality.Semantic.DeepEqual(strip(a), strip(b))
 }
 
-func apply(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.ApplyAction)
+func apply(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.ApplyAction) error {
 	objs, err := LoadManifests(a.Manifests)
 	if err != nil {
 		return err
@@ -153,8 +152,7 @@ func apply(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *To
 	return Apply(ctx, c, objs, a.FieldManager, a.Force, env.Changed, touched)
 }
 
-func deleteObjects(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.DeleteAction)
+func deleteObjects(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.DeleteAction) error {
 	var objs []*unstructured.Unstructured
 	if len(a.Objects) > 0 {
 		for _, ref := range a.Objects {
@@ -212,8 +210,7 @@ func Delete(ctx context.Context, c *cluster.Cluster, u *unstructured.Unstructure
 	return nil
 }
 
-func annotate(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.AnnotateAction)
+func annotate(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.AnnotateAction) error {
 	u := refObject(a.ObjectRef)
 	ri, err := resourceFor(c, u)
 	if err != nil {
@@ -277,8 +274,7 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-func patch(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.PatchAction)
+func patch(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.PatchAction) error {
 	u := refObject(a.ObjectRef)
 	ri, err := resourceFor(c, u)
 	if err != nil {

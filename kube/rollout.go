@@ -18,8 +18,7 @@ import (
 // RestartedAtAnnotation is the pod-template annotation `kubectl rollout restart` sets.
 const RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
 
-func restart(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.RestartAction)
+func restart(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.RestartAction) error {
 	touched.Add(a.Namespace)
 	names := a.Deployments
 	if len(names) == 0 {
@@ -88,8 +87,7 @@ func RestartOne(ctx context.Context, c *cluster.Cluster, ns, name string) error 
 	return nil
 }
 
-func scale(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.ScaleAction)
+func scale(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.ScaleAction) error {
 	touched.Add(a.Namespace)
 	sc, err := c.Client.AppsV1().Deployments(a.Namespace).GetScale(ctx, a.Deployment, metav1.GetOptions{})
 	if err != nil {

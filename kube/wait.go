@@ -20,8 +20,7 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-func waitFor(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched) error {
-	a := env.Step.Action.(*scenarios.WaitForAction)
+func waitFor(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.WaitForAction) error {
 	touched.Add(a.Namespace)
 	var err error
 	switch a.Condition {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/canarygate/canarygate/helmrelease"
 	"github.com/canarygate/canarygate/internal/testenv"
-	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -31,10 +31,9 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 	e := testenv.Need(t, env)
 	charts := testenv.IstioCharts(t)
 	ctx := context.Background()
-	reg := helmrelease.Executors().Merge(mesh.Executors())
 	testenv.HelmHome(t)
 	step := func(yaml string) summary.Phase {
-		res := e.RunStep(ctx, t, reg, yaml)
+		res := e.RunStep(ctx, t, yaml)
 		require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 		return summary.Phase{Changes: res.Changes}
 	}
@@ -112,14 +111,14 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 		assert.NotContains(t, sel, "[7-01]", "selectors name the tag, not the revision")
 	}
 	assert.Contains(t, fmt.Sprint(tag.Webhooks[0].NamespaceSelector), "prod-stable")
-	clash := e.RunStep(ctx, t, reg, "name: clash\nsetTag: {tag: \"7-02\", revision: \"7-01\"}")
+	clash := e.RunStep(ctx, t, "name: clash\nsetTag: {tag: \"7-02\", revision: \"7-01\"}")
 	assert.Equal(t, summary.OutcomeFailed, clash.Outcome, "a tag named like a revision is refused")
 	step("name: untag\nremoveTag: {tag: prod-stable}")
 
 	// istiod's own count of connected proxies comes from a loopback stand-in (kwok's pod IPs lead off this
 	// machine): none connected.
 	var none atomic.Int64
-	removed := e.RunStepWith(ctx, t, reg, map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &none), mesh.IstiodConnectionsKey: noConnections(t)}, "name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"7-01\"}")
+	removed := e.RunStepWith(ctx, t, runner.Readers{IstiodMetrics: istiodStandIn(t, &none), IstiodConnections: noConnections(t)}, "name: uninstall\ntimeout: 3m\nuninstallRevision: {revision: \"7-01\"}")
 	require.Equal(t, summary.OutcomePassed, removed.Outcome, "%v", removed.Err)
 	assert.Contains(t, strings.Join(removed.Changes, "\n"), "helm release istio-system/istiod-7-01: uninstalled")
 	// The base chart's default validator still names 7-01 (defaultRevision was not moved first). It belongs to

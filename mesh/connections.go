@@ -21,13 +21,6 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// IstiodConnections fetches an istiod pod's /debug/connections: the xDS clients connected to it now.
-type IstiodConnections func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error)
-
-// IstiodConnectionsKey is the runner.Env service that replaces PortForwardIstiodConnections (tests serve a
-// stand-in from loopback: the test control plane's pods have no kubelet to forward to).
-const IstiodConnectionsKey = "istiod-connections"
-
 // istiodMonitoringPort serves istiod's metrics and its debug endpoints (InitDebug on the monitoring mux in
 // pilot/pkg/bootstrap/server.go).
 const istiodMonitoringPort = 15014
@@ -140,10 +133,7 @@ func (l liveConnections) proxies() string {
 // it; no such pod is no connection (the caller decides whether that is a problem).
 func readLiveConnections(ctx context.Context, env *runner.Env, c *cluster.Cluster, ns, selector string) (liveConnections, error) {
 	out := liveConnections{byProxy: map[string][]istiodRef{}}
-	fetch, ok := env.Services[IstiodConnectionsKey].(IstiodConnections)
-	if !ok {
-		fetch = PortForwardIstiodConnections
-	}
+	fetch := env.Readers.IstiodConnections.Or(PortForwardIstiodConnections)
 	err := eachRunningIstiod(ctx, c, ns, selector, func(p *corev1.Pod) error {
 		rc, err := fetch(ctx, c, p)
 		if err != nil {

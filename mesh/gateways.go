@@ -26,12 +26,8 @@ var ErrGatewayIdle = errors.New("not every revision's gateway served")
 // gatewaysServe reads every gateway pod's istio_requests_total at the start and the end of a window and
 // requires each revision's gateways to have counted requests in between: both gateways behind the Service
 // took traffic, so moving it from one to the other is rehearsed rather than assumed.
-func gatewaysServe(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.GatewaysServeAction)
-	scrape, ok := env.Services[ScraperKey].(Scraper)
-	if !ok {
-		scrape = APIServerScraper
-	}
+func gatewaysServe(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.GatewaysServeAction) error {
+	scrape := env.Readers.ProxyMetrics.Or(APIServerScraper)
 	touched.Add(a.Namespace)
 	start, err := gatewayPods(ctx, c, a)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -44,7 +45,7 @@ func TestGatewaysServeNeedsEveryRevisionsGatewayToServe(t *testing.T) {
 	gateway(t, e, ns, "1-29")
 	step := fmt.Sprintf("name: both-gateways-serve\ngatewaysServe: {namespace: %s, window: 1s}", ns)
 	run := func(scrapes map[string][]string) (string, error) {
-		res := e.RunStepWith(ctx, t, mesh.Executors(), map[string]any{mesh.ScraperKey: windowServer(t, scrapes)}, step)
+		res := e.RunStepWith(ctx, t, runner.Readers{ProxyMetrics: windowServer(t, scrapes)}, step)
 		if res.Outcome == summary.OutcomePassed {
 			return res.Changes[len(res.Changes)-1], nil
 		}

@@ -25,24 +25,20 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// Executors returns the Istio actions' executors.
-func Executors() runner.Registry {
-	return runner.Registry{
-		scenarios.ActionMoveNamespace:     kube.Step(moveNamespace),
-		scenarios.ActionUninstallRevision: kube.Step(uninstallRevision),
-		scenarios.ActionSetTag:            kube.Step(setTag),
-		scenarios.ActionRemoveTag:         kube.Step(removeTag),
-		scenarios.ActionProxyRevision:     kube.Step(proxyRevision),
-		scenarios.ActionCrossRevisionMTLS: kube.Step(crossRevisionMTLS),
-		scenarios.ActionInstallRevision:   kube.Step(installRevision),
-		scenarios.ActionMigrateGateway:    kube.Step(migrateGateway),
-		scenarios.ActionRollback:          kube.Step(rollback),
-		scenarios.ActionGatewaysServe:     kube.Step(gatewaysServe),
-	}
+func init() {
+	runner.Register(scenarios.ActionMoveNamespace, func() *scenarios.MoveNamespaceAction { return &scenarios.MoveNamespaceAction{} }, kube.Step(moveNamespace))
+	runner.Register(scenarios.ActionUninstallRevision, func() *scenarios.UninstallRevisionAction { return &scenarios.UninstallRevisionAction{} }, kube.Step(UninstallRevision))
+	runner.Register(scenarios.ActionSetTag, func() *scenarios.SetTagAction { return &scenarios.SetTagAction{} }, kube.Step(setTag))
+	runner.Register(scenarios.ActionRemoveTag, func() *scenarios.RemoveTagAction { return &scenarios.RemoveTagAction{} }, kube.Step(removeTag))
+	runner.Register(scenarios.ActionProxyRevision, func() *scenarios.ProxyRevisionAction { return &scenarios.ProxyRevisionAction{} }, kube.Step(proxyRevision))
+	runner.Register(scenarios.ActionCrossRevisionMTLS, func() *scenarios.CrossRevisionMTLSAction { return &scenarios.CrossRevisionMTLSAction{} }, kube.Step(crossRevisionMTLS))
+	runner.Register(scenarios.ActionInstallRevision, func() *scenarios.InstallRevisionAction { return &scenarios.InstallRevisionAction{} }, kube.Step(installRevision))
+	runner.Register(scenarios.ActionMigrateGateway, func() *scenarios.MigrateGatewayAction { return &scenarios.MigrateGatewayAction{} }, kube.Step(migrateGateway))
+	runner.Register(scenarios.ActionRollback, func() *scenarios.RollbackAction { return &scenarios.RollbackAction{} }, kube.Step(rollback))
+	runner.Register(scenarios.ActionGatewaysServe, func() *scenarios.GatewaysServeAction { return &scenarios.GatewaysServeAction{} }, kube.Step(gatewaysServe))
 }
 
-func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.MoveNamespaceAction)
+func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.MoveNamespaceAction) error {
 	return MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.Target(), a.AllAtOnce, a.Spacing.D())
 }
 
@@ -77,17 +73,9 @@ func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, to
 // ErrNotDrained is returned when proxies are still attached to the revision being removed.
 var ErrNotDrained = fmt.Errorf("control plane not drained")
 
-func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	return UninstallRevision(ctx, env, c, touched, env.Step.Action.(*scenarios.UninstallRevisionAction))
+func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.UninstallRevisionAction) error {
+	return UninstallRevision(ctx, env, c, touched, a)
 }
-
-// IstiodMetrics fetches an istiod pod's monitoring metrics (:15014/metrics), where pilot_xds counts the
-// proxies connected to it over xDS.
-type IstiodMetrics func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error)
-
-// IstiodMetricsKey is the runner.Env service that replaces the default IstiodMetrics (tests serve a stand-in
-// from loopback: a pod IP of the test control plane leads off this machine).
-const IstiodMetricsKey = "istiod-metrics"
 
 // APIServerIstiodMetrics reads istiod's metrics through the API server's pod proxy.
 func APIServerIstiodMetrics(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
@@ -103,10 +91,7 @@ type connections struct {
 // connected to it now.
 func connectedProxies(ctx context.Context, env *runner.Env, c *cluster.Cluster, ns, rev string) (connections, error) {
 	var out connections
-	fetch, ok := env.Services[IstiodMetricsKey].(IstiodMetrics)
-	if !ok {
-		fetch = APIServerIstiodMetrics
-	}
+	fetch := env.Readers.IstiodMetrics.Or(APIServerIstiodMetrics)
 	err := eachRunningIstiod(ctx, c, ns, "app=istiod,"+istio.RevisionLabel+"="+rev, func(p *corev1.Pod) error {
 		rc, err := fetch(ctx, c, p)
 		if err != nil {
@@ -278,8 +263,7 @@ func drained(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenar
 // ErrMisplaced is returned when pods run another revision's proxy (or none).
 var ErrMisplaced = fmt.Errorf("proxies not on the expected revision")
 
-func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.ProxyRevisionAction)
+func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.ProxyRevisionAction) error {
 	var bad []string
 	var all []corev1.Pod
 	for _, ns := range a.Namespaces {
@@ -306,12 +290,11 @@ func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 	return checkConnected(ctx, env, c, a, all)
 }
 
-func installRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	return helmrelease.Release(ctx, env, c, touched, env.Step.Action.(*scenarios.InstallRevisionAction).Helm())
+func installRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.InstallRevisionAction) error {
+	return helmrelease.Release(ctx, env, c, touched, a.Helm())
 }
 
-func migrateGateway(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.MigrateGatewayAction)
+func migrateGateway(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.MigrateGatewayAction) error {
 	// The new gateway is ready (Helm waits) before the old one goes: the Service never lacks endpoints.
 	if err := helmrelease.Release(ctx, env, c, touched, a.Helm()); err != nil {
 		return err
@@ -323,8 +306,7 @@ func migrateGateway(ctx context.Context, env *runner.Env, c *cluster.Cluster, to
 		Release: a.ReleasePrefix + a.From, Namespace: a.Namespace, Wait: true, Timeout: a.Timeout})
 }
 
-func rollback(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.RollbackAction)
+func rollback(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.RollbackAction) error {
 	tags := make([]string, 0, len(a.Tags))
 	for t := range a.Tags {
 		tags = append(tags, t)

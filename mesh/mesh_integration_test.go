@@ -28,6 +28,7 @@ import (
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/mesh"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -62,7 +63,7 @@ func TestMoveNamespaceRelabelsAndRestartsEveryWorkload(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, d))
 	}
-	res := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: move\ntimeout: 60s\nmoveNamespace: {namespaces: [%s], revision: 1-30}", ns))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: move\ntimeout: 60s\nmoveNamespace: {namespaces: [%s], revision: 1-30}", ns))
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	got, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	require.NoError(t, err)
@@ -87,7 +88,7 @@ func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(
 	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, "old-proxy"))
 
 	step := "name: uninstall-old\ntimeout: 60s\nuninstallRevision: {revision: 1-29}"
-	res := e.RunStep(ctx, t, mesh.Executors(), step)
+	res := e.RunStep(ctx, t, step)
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.Contains(t, res.Err.Error(), ns+"/old-proxy-", "names the attached pod")
@@ -132,7 +133,7 @@ func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	res = e.RunStep(ctx, t, mesh.Executors(), step)
+	res = e.RunStep(ctx, t, step)
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "ValidatingWebhookConfiguration istio-validator-1-29-istio-system: left behind by revision 1-29, deleted")
 	_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, vwc.Name, metav1.GetOptions{})
@@ -154,7 +155,7 @@ func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, name))
 	}
-	res := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30}", ns))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30}", ns))
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrMisplaced)
 	assert.Contains(t, res.Err.Error(), ns+"/left-behind-")
@@ -171,7 +172,7 @@ func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true}", ns))
+	res = e.RunStep(ctx, t, fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true}", ns))
 	assert.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 }
 
@@ -218,9 +219,9 @@ func TestProxyRevisionAsksIstiodWhichProxiesAreConnected(t *testing.T) {
 		defer mu.Unlock()
 		on = m
 	}
-	services := map[string]any{mesh.IstiodConnectionsKey: standIn}
+	readers := runner.Readers{IstiodConnections: standIn}
 	step := func(extra string) summary.Phase {
-		res := e.RunStepWith(ctx, t, mesh.Executors(), services, fmt.Sprintf("name: check\ntimeout: 30s\nproxyRevision: {namespaces: [%s], revision: 1-30, istiodNamespace: %s%s}", ns, ins, extra))
+		res := e.RunStepWith(ctx, t, readers, fmt.Sprintf("name: check\ntimeout: 30s\nproxyRevision: {namespaces: [%s], revision: 1-30, istiodNamespace: %s%s}", ns, ins, extra))
 		ph := summary.Phase{Outcome: res.Outcome, Changes: res.Changes}
 		if res.Err != nil {
 			require.ErrorIs(t, res.Err, mesh.ErrMisplaced)
@@ -262,14 +263,14 @@ func TestProxyRevisionAsksIstiodWhichProxiesAreConnected(t *testing.T) {
 		}
 		return nil
 	})
-	services[mesh.IstiodConnectionsKey] = standInLate
+	readers.IstiodConnections = standInLate
 	late := step(", connectWithin: 20s")
 	require.Equal(t, summary.OutcomePassed, late.Outcome, late.Error)
 	assert.Greater(t, asked.Load(), int64(4), "asked again until it was listed")
 
 	// podsOnly never asks istiod.
 	asked.Store(0)
-	services[mesh.IstiodConnectionsKey] = standIn
+	readers.IstiodConnections = standIn
 	set(map[string][]string{})
 	podsOnly := step(", podsOnly: true")
 	require.Equal(t, summary.OutcomePassed, podsOnly.Outcome, podsOnly.Error)
@@ -284,10 +285,10 @@ func TestRollbackMovesNamespacesBackAndRemovesTheNewRevision(t *testing.T) {
 	_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, deployment(ns, "app", nil), metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, "app"))
-	moved := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: canary\ntimeout: 60s\nmoveNamespace: {namespaces: [%s], revision: 9-88}", ns))
+	moved := e.RunStep(ctx, t, fmt.Sprintf("name: canary\ntimeout: 60s\nmoveNamespace: {namespaces: [%s], revision: 9-88}", ns))
 	require.Equal(t, summary.OutcomePassed, moved.Outcome, "%v", moved.Err)
 
-	res := e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: rollback\ntimeout: 60s\nrollback: {namespaces: [%s], to: 9-87, remove: 9-88}", ns))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: rollback\ntimeout: 60s\nrollback: {namespaces: [%s], to: 9-87, remove: 9-88}", ns))
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	got, err := e.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	require.NoError(t, err)
@@ -315,7 +316,7 @@ func TestIstioActionsFailForTheRightReason(t *testing.T) {
 		{"name: install-no-chart\ntimeout: 20s\ninstallRevision: {revision: 9-99, chart: " + missingChart + "}", "no-such-chart"},
 		{"name: gateway-no-chart\ntimeout: 20s\nmigrateGateway: {from: 9-98, to: 9-99, chart: " + missingChart + "}", "no-such-chart"},
 	} {
-		res := e.RunStep(ctx, t, mesh.Executors(), c.step)
+		res := e.RunStep(ctx, t, c.step)
 		name := strings.SplitN(c.step, "\n", 2)[0]
 		assert.Equal(t, summary.OutcomeFailed, res.Outcome, "%s: %v", name, res.Err)
 		if assert.Error(t, res.Err, name) {
@@ -343,7 +344,7 @@ func istiodPods(t *testing.T, e *testenv.Env, ns, rev string) {
 	require.NoError(t, kube.WaitPodsReady(context.Background(), e.Cluster(t), ns, "app=istiod"))
 }
 
-func istiodStandIn(t *testing.T, connected *atomic.Int64) mesh.IstiodMetrics {
+func istiodStandIn(t *testing.T, connected *atomic.Int64) cluster.PodReader {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "# HELP pilot_xds Number of endpoints connected to this pilot using XDS.\n# TYPE pilot_xds gauge\npilot_xds{version=\"1.29.6\"} %d\n", connected.Load())
@@ -362,7 +363,7 @@ func istiodStandIn(t *testing.T, connected *atomic.Int64) mesh.IstiodMetrics {
 // connectionsStandIn serves istiod's /debug/connections from loopback in Istio's layout (AdsClients, see
 // istio/testdata/README.md): each istiod pod lists the proxy IDs listed returns for it. The real reader
 // port-forwards to the pod, which the test control plane cannot (kwok runs no kubelet server).
-func connectionsStandIn(t *testing.T, listed func(istiodPod string) []string) mesh.IstiodConnections {
+func connectionsStandIn(t *testing.T, listed func(istiodPod string) []string) cluster.PodReader {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ids := listed(r.URL.Query().Get("pod"))
@@ -395,7 +396,7 @@ func connectionsStandIn(t *testing.T, listed func(istiodPod string) []string) me
 }
 
 // noConnections is an istiod stand-in nobody is connected to.
-func noConnections(t *testing.T) mesh.IstiodConnections {
+func noConnections(t *testing.T) cluster.PodReader {
 	return connectionsStandIn(t, func(string) []string { return nil })
 }
 
@@ -411,10 +412,10 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	connected.Store(1)
 	var listed atomic.Value
 	listed.Store([]string(nil))
-	services := map[string]any{mesh.IstiodMetricsKey: istiodStandIn(t, &connected),
-		mesh.IstiodConnectionsKey: connectionsStandIn(t, func(string) []string { return listed.Load().([]string) })}
+	readers := runner.Readers{IstiodMetrics: istiodStandIn(t, &connected),
+		IstiodConnections: connectionsStandIn(t, func(string) []string { return listed.Load().([]string) })}
 	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 5-01, namespace: %s}", ns)
-	res := e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	res := e.RunStepWith(ctx, t, readers, step)
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.Contains(t, res.Err.Error(), "its istiod reports 1 connected proxies (pilot_xds: istiod-5-01-")
@@ -422,13 +423,13 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	// pilot_xds says 0, but istiod still lists a connection (its stream closing): refused, naming the proxy.
 	connected.Store(0)
 	listed.Store([]string{"app-a-7c9d8f6b5-x2k4q.demo-a"})
-	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	res = e.RunStepWith(ctx, t, readers, step)
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.Contains(t, res.Err.Error(), "its istiod lists 1 connected proxies (app-a-7c9d8f6b5-x2k4q.demo-a; /debug/connections: istiod-5-01-")
 
 	listed.Store([]string(nil))
-	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	res = e.RunStepWith(ctx, t, readers, step)
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 5-01: its istiod reports no connected proxy (pilot_xds: istiod-5-01-")
 	assert.Contains(t, strings.Join(res.Changes, "\n"), ": 0 connected)", "and lists none")
@@ -447,7 +448,7 @@ func TestUninstallRevisionWaitsUpToDrainTimeout(t *testing.T) {
 	connected.Store(1)
 	var asked atomic.Int64
 	standIn := istiodStandIn(t, &connected)
-	fetch := mesh.IstiodMetrics(func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
+	fetch := cluster.PodReader(func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
 		body, err := standIn(ctx, c, pod)
 		// The proxy leaves after istiod was asked once: the step must ask again rather than give up.
 		if asked.Add(1) == 1 {
@@ -455,9 +456,9 @@ func TestUninstallRevisionWaitsUpToDrainTimeout(t *testing.T) {
 		}
 		return body, err
 	})
-	services := map[string]any{mesh.IstiodMetricsKey: fetch, mesh.IstiodConnectionsKey: noConnections(t)}
+	readers := runner.Readers{IstiodMetrics: fetch, IstiodConnections: noConnections(t)}
 	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 6-01, namespace: %s, drainTimeout: 30s}", ns)
-	res := e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	res := e.RunStepWith(ctx, t, readers, step)
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.GreaterOrEqual(t, asked.Load(), int64(2))
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 6-01: drained after")
@@ -466,7 +467,7 @@ func TestUninstallRevisionWaitsUpToDrainTimeout(t *testing.T) {
 	connected.Store(1)
 	asked.Store(100)
 	step = fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 6-01, namespace: %s, drainTimeout: 2s}", ns)
-	res = e.RunStepWith(ctx, t, mesh.Executors(), services, step)
+	res = e.RunStepWith(ctx, t, readers, step)
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.GreaterOrEqual(t, asked.Load(), int64(102), "asked again during the wait")

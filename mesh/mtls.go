@@ -18,12 +18,6 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// Scraper fetches a pod's merged proxy metrics (pilot-agent :15020/stats/prometheus).
-type Scraper func(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error)
-
-// ScraperKey is the runner.Env service that replaces the default Scraper (tests serve metrics from loopback).
-const ScraperKey = "istio-metrics-scraper"
-
 // APIServerScraper reads metrics through the API server's pod proxy: no port-forward, nothing to keep alive.
 func APIServerScraper(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
 	return c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, "15020", "stats/prometheus", nil).Stream(ctx)
@@ -103,7 +97,7 @@ func samePods(a, b meshState) bool {
 	return true
 }
 
-func scrapeAll(ctx context.Context, c *cluster.Cluster, scrape Scraper, pods []corev1.Pod) ([]istio.Sample, error) {
+func scrapeAll(ctx context.Context, c *cluster.Cluster, scrape cluster.PodReader, pods []corev1.Pod) ([]istio.Sample, error) {
 	var out []istio.Sample
 	for i := range pods {
 		p := &pods[i]
@@ -128,12 +122,8 @@ func scrapeAll(ctx context.Context, c *cluster.Cluster, scrape Scraper, pods []c
 // pod is terminating, the proxies' counters are read, the window passes under load, they are read again, and
 // only the difference is judged — calls made before the window (or before a move) never count, and a
 // handshake that breaks shows in the callers' counters even when the destination records nothing.
-func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.CrossRevisionMTLSAction)
-	scrape, ok := env.Services[ScraperKey].(Scraper)
-	if !ok {
-		scrape = APIServerScraper
-	}
+func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.CrossRevisionMTLSAction) error {
+	scrape := env.Readers.ProxyMetrics.Or(APIServerScraper)
 	for _, ns := range a.Namespaces {
 		touched.Add(ns)
 	}

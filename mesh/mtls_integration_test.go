@@ -58,7 +58,7 @@ func series(reporter, src, dst, code, flags, policy string, v int) string {
 // windowServer stands in for the pods' pilot-agent (:15020/stats/prometheus, on loopback: the test control
 // plane's pod IPs lead off this machine). Each workload's scrapes are served in order: the first at the
 // window's start, the second at its end.
-func windowServer(t *testing.T, scrapes map[string][]string) mesh.Scraper {
+func windowServer(t *testing.T, scrapes map[string][]string) cluster.PodReader {
 	t.Helper()
 	var mu sync.Mutex
 	served := map[string]int{}
@@ -97,7 +97,7 @@ func TestCrossRevisionMTLSIsProvenOverAWindow(t *testing.T) {
 	const step = "name: prove\ncrossRevisionMTLS: {namespaces: [demo-a, demo-b], window: 1s}"
 	mtls := func(v int) string { return series("destination", "app-a", "app-b", "200", "-", "mutual_tls", v) }
 	run := func(scrapes map[string][]string) runner.Result {
-		return e.RunStepWith(ctx, t, mesh.Executors(), map[string]any{mesh.ScraperKey: windowServer(t, scrapes)}, step)
+		return e.RunStepWith(ctx, t, runner.Readers{ProxyMetrics: windowServer(t, scrapes)}, step)
 	}
 
 	// 100 mTLS calls in the window, 1520 before it.

@@ -23,28 +23,27 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
-// Observers returns the harness observers of the Istio gates.
-func Observers() map[string]cluster.Observer {
-	return map[string]cluster.Observer{
-		scenarios.GateGatewayAddressStable: func(ctx context.Context, g scenarios.Gate, clusters *cluster.Set, record func(key, value string)) error {
-			spec := g.Spec.(*scenarios.GatewayAddressStable)
-			c, err := clusters.Get(spec.Cluster)
-			if err != nil {
-				return err
-			}
-			// The address and the ready endpoints behind it, for the whole run: a Service that keeps its
-			// address but has no ready endpoint for a moment is an outage all the same.
-			addr, eps := checks.ObservationKey(spec), checks.EndpointsObservationKey(spec)
-			errs := make(chan error, 2)
-			go func() {
-				errs <- WatchServiceAddress(ctx, c, spec.Namespace, spec.Service, func(v string) { record(addr, v) })
-			}()
-			go func() {
-				errs <- WatchReadyEndpoints(ctx, c, spec.Namespace, spec.Service, func(n int) { record(eps, strconv.Itoa(n)) })
-			}()
-			return errors.Join(<-errs, <-errs)
-		},
+func init() {
+	checks.Register(scenarios.GateGatewayAddressStable, func() *scenarios.GatewayAddressStable { return &scenarios.GatewayAddressStable{} },
+		checks.AddressStable, checks.Observed(observeAddress))
+}
+
+// observeAddress watches the Service's address and the ready endpoints behind it, for the whole run: a
+// Service that keeps its address but has no ready endpoint for a moment is an outage all the same.
+func observeAddress(ctx context.Context, spec *scenarios.GatewayAddressStable, clusters *cluster.Set, record func(key, value string)) error {
+	c, err := clusters.Get(spec.Cluster)
+	if err != nil {
+		return err
 	}
+	addr, eps := checks.ObservationKey(spec), checks.EndpointsObservationKey(spec)
+	errs := make(chan error, 2)
+	go func() {
+		errs <- WatchServiceAddress(ctx, c, spec.Namespace, spec.Service, func(v string) { record(addr, v) })
+	}()
+	go func() {
+		errs <- WatchReadyEndpoints(ctx, c, spec.Namespace, spec.Service, func(n int) { record(eps, strconv.Itoa(n)) })
+	}()
+	return errors.Join(<-errs, <-errs)
 }
 
 // ServiceAddress is what clients of a Service depend on: cluster IP, ports and node ports, load balancer

@@ -116,8 +116,7 @@ func applyTagService(ctx context.Context, c *cluster.Cluster, svc *corev1.Servic
 	})
 }
 
-func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.SetTagAction)
+func setTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched, a *scenarios.SetTagAction) error {
 	return SetTag(ctx, env, c, a)
 }
 
@@ -169,8 +168,7 @@ func SetTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenari
 	return nil
 }
 
-func removeTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched) error {
-	a := env.Step.Action.(*scenarios.RemoveTagAction)
+func removeTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, _ *kube.Touched, a *scenarios.RemoveTagAction) error {
 	name := TagWebhookName(a.Tag)
 	svcs, err := c.Client.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: istio.TagLabel + "=" + a.Tag})
 	if err != nil {

@@ -42,8 +42,9 @@ func TestSetTagRetriesWhenIstiodWritesTheWebhookMeanwhile(t *testing.T) {
 		return false, nil, nil
 	})
 	var out bytes.Buffer
-	env := &runner.Env{Step: &scenarios.Step{Name: "tag", Action: &scenarios.SetTagAction{Tag: "prod-stable", Revision: "1-30"}}, Output: &out}
-	err := setTag(context.Background(), env, &cluster.Cluster{Name: "fake", Client: cs}, &kube.Touched{})
+	a := &scenarios.SetTagAction{Tag: "prod-stable", Revision: "1-30"}
+	env := &runner.Env{Step: &scenarios.Step{Name: "tag", Action: a}, Output: &out}
+	err := setTag(context.Background(), env, &cluster.Cluster{Name: "fake", Client: cs}, &kube.Touched{}, a)
 	require.NoError(t, err)
 	assert.Equal(t, 1, conflicts, "the first write conflicted")
 	got, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(context.Background(), existing.Name, metav1.GetOptions{})

@@ -66,7 +66,7 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("prod-canary"), metav1.DeleteOptions{})
 	})
 
-	res := e.RunStep(ctx, t, mesh.Executors(), "name: tag\nsetTag: {tag: prod-canary, revision: 9-98}")
+	res := e.RunStep(ctx, t, "name: tag\nsetTag: {tag: prod-canary, revision: 9-98}")
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	got, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	assert.Equal(t, []string{"prod-canary"}, got.Webhooks[1].ObjectSelector.MatchExpressions[1].Values, "pods labelled istio.io/rev=prod-canary")
 	assert.Equal(t, "https://127.0.0.1:1/inject/cluster/Kubernetes/net/network1", *got.Webhooks[0].ClientConfig.URL, "injection by the revision's istiod")
 
-	res = e.RunStep(ctx, t, mesh.Executors(), "name: retag\nsetTag: {tag: prod-canary, revision: 9-99}")
+	res = e.RunStep(ctx, t, "name: retag\nsetTag: {tag: prod-canary, revision: 9-99}")
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Equal(t, []string{"revision tag prod-canary: 9-98 → 9-99", "Service istio-system/istiod-revision-tag-prod-canary: selects istiod of revision 9-99"}, res.Changes)
 	svc, err = e.Client.CoreV1().Services("istio-system").Get(ctx, "istiod-revision-tag-prod-canary", metav1.GetOptions{})
@@ -92,18 +92,18 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	assert.Equal(t, "9-99", got.Labels["istio.io/rev"])
 	assert.Equal(t, []string{"prod-canary"}, got.Webhooks[0].NamespaceSelector.MatchExpressions[0].Values)
 
-	clash := e.RunStep(ctx, t, mesh.Executors(), "name: clash\nsetTag: {tag: 9-99, revision: 9-98}")
+	clash := e.RunStep(ctx, t, "name: clash\nsetTag: {tag: 9-99, revision: 9-98}")
 	assert.Equal(t, summary.OutcomeFailed, clash.Outcome)
 	assert.ErrorContains(t, clash.Err, "a revision of that name exists")
 
-	missing := e.RunStep(ctx, t, mesh.Executors(), "name: missing\nsetTag: {tag: prod-stable, revision: 0-01}")
+	missing := e.RunStep(ctx, t, "name: missing\nsetTag: {tag: prod-stable, revision: 0-01}")
 	assert.Equal(t, summary.OutcomeFailed, missing.Outcome)
 	assert.ErrorContains(t, missing.Err, "revision 0-01 has no injector webhook")
 
 	// Rollback as AKS does it: the tag goes back to the old revision first, then the namespaces labelled
 	// with it restart onto it.
 	rb := e.Namespace(t, "rollback-tag")
-	res = e.RunStep(ctx, t, mesh.Executors(), fmt.Sprintf("name: rollback\ntimeout: 60s\nrollback: {namespaces: [%s], to: prod-canary, tags: {prod-canary: 9-98}}", rb))
+	res = e.RunStep(ctx, t, fmt.Sprintf("name: rollback\ntimeout: 60s\nrollback: {namespaces: [%s], to: prod-canary, tags: {prod-canary: 9-98}}", rb))
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Equal(t, "revision tag prod-canary: 9-99 → 9-98", res.Changes[0], "the tag is re-pointed before anything restarts")
 	got, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
@@ -113,7 +113,7 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "prod-canary", nsObj.Labels["istio.io/rev"])
 
-	res = e.RunStep(ctx, t, mesh.Executors(), "name: untag\nremoveTag: {tag: prod-canary}")
+	res = e.RunStep(ctx, t, "name: untag\nremoveTag: {tag: prod-canary}")
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	_, err = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-prod-canary", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err))

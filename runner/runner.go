@@ -2,7 +2,8 @@
 // each with its own timeout and context, stops at the first failure unless the step says continueOnError,
 // and records what every step did (outcome, output, changes, diagnostics) in typed results.
 //
-// What a step does is an Executor registered for its action kind; the runner knows no action itself.
+// What a step does is the executor registered with its action kind (Register, in the package that carries the
+// action out); the runner knows no action itself.
 package runner
 
 import (
@@ -10,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 
+	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 	"github.com/canarygate/canarygate/timeline"
@@ -27,8 +28,10 @@ type Env struct {
 	Output io.Writer
 	// Snapshot returns the run as measured so far (check steps judge it).
 	Snapshot func() *summary.Run
-	// Services holds what other packages provide to their executors (cluster clients, for instance), by name.
-	Services map[string]any
+	// Clusters are the run's clusters; Cluster() is the one the step names.
+	Clusters *cluster.Set
+	// Readers read what pods and istiod serve (nil fields: the real way).
+	Readers Readers
 
 	mu          sync.Mutex
 	changes     []string
@@ -58,47 +61,24 @@ func (e *Env) Diagnose(format string, args ...any) {
 	e.diagnostics = append(e.diagnostics, fmt.Sprintf(format, args...))
 }
 
-// Executor carries out one action kind.
-type Executor interface {
-	Execute(ctx context.Context, env *Env) error
+// Cluster returns the cluster the step acts on (the first one when the step names none).
+func (e *Env) Cluster() (*cluster.Cluster, error) {
+	if e.Clusters == nil {
+		return nil, errors.New("this run has no clusters: the scenario lists none under clusters")
+	}
+	return e.Clusters.Get(e.Step.Cluster)
 }
 
-// ExecutorFunc adapts a function to Executor.
-type ExecutorFunc func(ctx context.Context, env *Env) error
-
-// Execute implements Executor.
-func (f ExecutorFunc) Execute(ctx context.Context, env *Env) error { return f(ctx, env) }
-
-// Registry maps action kinds to executors.
-type Registry map[string]Executor
-
-// Merge returns a registry with the entries of r and others (later ones win).
-func (r Registry) Merge(others ...Registry) Registry {
-	out := Registry{}
-	for _, reg := range append([]Registry{r}, others...) {
-		for k, v := range reg {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// Missing lists the action kinds used by s that r cannot execute.
-func (r Registry) Missing(s *scenarios.Scenario) []string {
-	seen := map[string]bool{}
-	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
-		for _, st := range list {
-			if _, ok := r[st.Kind]; !ok {
-				seen[st.Kind] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// Readers read what pods and istiod serve over HTTP. A nil field is read the real way (through the API
+// server's pod proxy, or a port-forward for istiod's localhost-only debug endpoints); tests set loopback
+// stand-ins, because a test control plane's pod IPs lead off this machine.
+type Readers struct {
+	// IstiodMetrics reads an istiod pod's :15014/metrics (pilot_xds).
+	IstiodMetrics cluster.PodReader
+	// IstiodConnections reads an istiod pod's /debug/connections.
+	IstiodConnections cluster.PodReader
+	// ProxyMetrics reads a workload pod's proxy metrics (:15020/stats/prometheus).
+	ProxyMetrics cluster.PodReader
 }
 
 // Result is what one step did.
@@ -127,11 +107,11 @@ type Observer interface {
 // Runner carries out steps.
 type Runner struct {
 	Scenario *scenarios.Scenario
-	Registry Registry
 	Timeline *timeline.Timeline
 	Snapshot func() *summary.Run
 	Observer Observer
-	Services map[string]any
+	Clusters *cluster.Set
+	Readers  Readers
 	// MaxOutput bounds the output kept per step.
 	MaxOutput int
 	// Finished, when set, receives each step's result as soon as the step ends (before the next starts), so
@@ -175,12 +155,12 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 		maxOut = DefaultMaxOutput
 	}
 	out := &boundedBuffer{max: maxOut}
-	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Services: r.Services}
+	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Clusters: r.Clusters, Readers: r.Readers}
 
 	ctx, cancel := context.WithTimeout(parent, st.Timeout.D())
 	defer cancel()
 	var err error
-	if ex, ok := r.Registry[st.Kind]; !ok {
+	if ex, ok := executors[st.Kind]; !ok {
 		err = fmt.Errorf("no executor for action kind %q in this build", st.Kind)
 	} else {
 		err = safeExecute(ctx, ex, env)
@@ -214,13 +194,13 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 
 // safeExecute turns an executor's panic into the step's failure: one broken action must not lose the
 // measurements of the whole run.
-func safeExecute(ctx context.Context, ex Executor, env *Env) (err error) {
+func safeExecute(ctx context.Context, ex executor, env *Env) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("action panicked: %v", p)
 		}
 	}()
-	return ex.Execute(ctx, env)
+	return ex(ctx, env)
 }
 
 // boundedBuffer keeps the first max bytes written and counts the rest.

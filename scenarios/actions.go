@@ -20,13 +20,6 @@ const (
 	ActionCheck = "check"
 )
 
-func init() {
-	RegisterAction(ActionRun, func() ActionSpec { return &RunAction{} })
-	RegisterAction(ActionSoak, func() ActionSpec { return &SoakAction{} })
-	RegisterAction(ActionHTTP, func() ActionSpec { return &HTTPAction{} })
-	RegisterAction(ActionCheck, func() ActionSpec { return &CheckAction{} })
-}
-
 // RunAction runs a command; a non-zero exit fails the step. Its output goes into the report.
 type RunAction struct {
 	Pos     Pos               `yaml:"-" json:"-"`

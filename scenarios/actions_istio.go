@@ -15,11 +15,6 @@ const (
 	ActionUninstallRevision = "uninstallRevision"
 )
 
-func init() {
-	RegisterAction(ActionMoveNamespace, func() ActionSpec { return &MoveNamespaceAction{} })
-	RegisterAction(ActionUninstallRevision, func() ActionSpec { return &UninstallRevisionAction{} })
-}
-
 // MoveNamespaceAction moves namespaces to a revision (or revision tag): istio.io/rev set and istio-injection
 // removed in one update (injection would otherwise win), then every Deployment restarted one at a time.
 type MoveNamespaceAction struct {
@@ -107,11 +102,6 @@ const (
 	ActionRemoveTag = "removeTag"
 )
 
-func init() {
-	RegisterAction(ActionSetTag, func() ActionSpec { return &SetTagAction{} })
-	RegisterAction(ActionRemoveTag, func() ActionSpec { return &RemoveTagAction{} })
-}
-
 // SetTagAction points a revision tag at a revision, as `istioctl tag set TAG --revision REV --overwrite`
 // does: a MutatingWebhookConfiguration istio-revision-tag-TAG made from the revision's injector, selecting
 // namespaces and pods labelled istio.io/rev=TAG.
@@ -156,10 +146,6 @@ func (a *RemoveTagAction) Describe() string {
 
 // ActionProxyRevision checks proxies.
 const ActionProxyRevision = "proxyRevision"
-
-func init() {
-	RegisterAction(ActionProxyRevision, func() ActionSpec { return &ProxyRevisionAction{} })
-}
 
 // ProxyRevisionAction checks that every pod of the namespaces runs the proxy of the revision (sidecar
 // status and CA_ADDR, from the pods) and — unless PodsOnly — that the revision's istiod itself lists each of
@@ -212,10 +198,6 @@ func (a *ProxyRevisionAction) Describe() string {
 
 // ActionCrossRevisionMTLS proves cross-revision calls.
 const ActionCrossRevisionMTLS = "crossRevisionMTLS"
-
-func init() {
-	RegisterAction(ActionCrossRevisionMTLS, func() ActionSpec { return &CrossRevisionMTLSAction{} })
-}
 
 // CrossRevisionMTLSAction proves, while revisions coexist, that calls between workloads on different
 // revisions succeeded over mutual TLS: it reads every destination sidecar's istio_requests_total in the
@@ -280,12 +262,6 @@ const (
 
 // DefaultIstioRepo is Istio's official Helm chart repository.
 const DefaultIstioRepo = "https://istio-release.storage.googleapis.com/charts"
-
-func init() {
-	RegisterAction(ActionInstallRevision, func() ActionSpec { return &InstallRevisionAction{} })
-	RegisterAction(ActionMigrateGateway, func() ActionSpec { return &MigrateGatewayAction{} })
-	RegisterAction(ActionRollback, func() ActionSpec { return &RollbackAction{} })
-}
 
 // InstallRevisionAction installs istiod as a revision beside the running one: Helm release istiod-<revision>
 // of the istiod chart with value revision=<revision>.
@@ -457,10 +433,6 @@ func (a *RollbackAction) Describe() string {
 
 // ActionGatewaysServe proves that the gateways of every revision serve while they coexist.
 const ActionGatewaysServe = "gatewaysServe"
-
-func init() {
-	RegisterAction(ActionGatewaysServe, func() ActionSpec { return &GatewaysServeAction{} })
-}
 
 // GatewaysServeAction proves, while the gateways of two revisions stand behind one Service, that each of
 // them served requests: every gateway pod's istio_requests_total is read at the start and the end of a

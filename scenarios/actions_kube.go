@@ -24,20 +24,6 @@ const (
 	ActionPatch          = "patch"
 )
 
-func init() {
-	RegisterAction(ActionHelmInstall, func() ActionSpec { return &HelmAction{verb: "install"} })
-	RegisterAction(ActionHelmUpgrade, func() ActionSpec { return &HelmAction{verb: "upgrade"} })
-	RegisterAction(ActionHelmUninstall, func() ActionSpec { return &HelmUninstallAction{} })
-	RegisterAction(ActionApply, func() ActionSpec { return &ApplyAction{} })
-	RegisterAction(ActionDelete, func() ActionSpec { return &DeleteAction{} })
-	RegisterAction(ActionLabelNamespace, func() ActionSpec { return &LabelNamespaceAction{} })
-	RegisterAction(ActionAnnotate, func() ActionSpec { return &AnnotateAction{} })
-	RegisterAction(ActionRestart, func() ActionSpec { return &RestartAction{} })
-	RegisterAction(ActionWaitFor, func() ActionSpec { return &WaitForAction{} })
-	RegisterAction(ActionScale, func() ActionSpec { return &ScaleAction{} })
-	RegisterAction(ActionPatch, func() ActionSpec { return &PatchAction{} })
-}
-
 // DefaultHelmTimeout bounds Helm's own wait.
 var DefaultHelmTimeout = Duration(5 * time.Minute)
 
@@ -67,6 +53,9 @@ type HelmAction struct {
 
 // NewHelmInstall returns a helmInstall spec (for actions built on it).
 func NewHelmInstall() *HelmAction { return &HelmAction{verb: "install"} }
+
+// NewHelmUpgrade returns a helmUpgrade spec.
+func NewHelmUpgrade() *HelmAction { return &HelmAction{verb: "upgrade"} }
 
 // Verb is "install" or "upgrade".
 func (a *HelmAction) Verb() string { return a.verb }

@@ -1,7 +1,9 @@
-package scenarios
+package scenarios_test
 
 import (
 	"fmt"
+	_ "github.com/canarygate/canarygate/builtin" // the registered actions and gates
+	"github.com/canarygate/canarygate/scenarios"
 	"strings"
 	"testing"
 	"time"
@@ -24,11 +26,11 @@ func malformed(size int) []byte {
 func TestAHugeMalformedFileKeepsAtMost100ProblemsAndAnswersInBoundedTime(t *testing.T) {
 	data := malformed(5 << 20)
 	start := time.Now()
-	_, err := Parse("big.yaml", data, Vars{})
+	_, err := scenarios.Parse("big.yaml", data, scenarios.Vars{})
 	elapsed := time.Since(start)
-	var ie *InvalidError
+	var ie *scenarios.InvalidError
 	require.ErrorAs(t, err, &ie)
-	assert.Len(t, ie.Errors, MaxProblems)
+	assert.Len(t, ie.Errors, scenarios.MaxProblems)
 	assert.Greater(t, ie.More, 100_000, "every unknown key is counted")
 	msg := err.Error()
 	assert.Contains(t, msg, fmt.Sprintf("… and %d more", ie.More))
@@ -46,7 +48,7 @@ func BenchmarkParseMalformed(b *testing.B) {
 		b.Run(fmt.Sprintf("%dMiB", size>>20), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for i := 0; i < b.N; i++ {
-				if _, err := Parse("big.yaml", data, Vars{}); err == nil {
+				if _, err := scenarios.Parse("big.yaml", data, scenarios.Vars{}); err == nil {
 					b.Fatal("a malformed file parsed")
 				}
 			}

@@ -7,6 +7,7 @@
 // Nothing runs until a scenario is fully valid.
 //
 // A step is a name plus exactly one action, and a gate is exactly one check; both are looked up by kind in a
-// registry (RegisterAction, RegisterGate) so that Kubernetes, Helm and Istio actions add their own kinds
-// without changing the parser.
+// table the parser does not fill itself: each kind is registered once, with the code that carries it out, by
+// runner.Register (actions) or checks.Register (gates), so a kind the parser accepts is one a run executes.
+// Import github.com/canarygate/canarygate/builtin to parse with every shipped kind.
 package scenarios

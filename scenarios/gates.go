@@ -17,16 +17,6 @@ const (
 	GateInMeshCalls            = "inMeshCalls"
 )
 
-func init() {
-	RegisterGate(GateNoUnexpectedStatus, func() GateSpec { return &NoUnexpectedStatus{} })
-	RegisterGate(GateMaxErrorRatio, func() GateSpec { return &MaxErrorRatio{} })
-	RegisterGate(GateMaxConsecutiveFailures, func() GateSpec { return &MaxConsecutiveFailures{} })
-	RegisterGate(GateLatencyP99, func() GateSpec { return &LatencyP99{} })
-	RegisterGate(GateStepsSucceeded, func() GateSpec { return &StepsSucceeded{} })
-	RegisterGate(GateGatewayAddressStable, func() GateSpec { return &GatewayAddressStable{} })
-	RegisterGate(GateInMeshCalls, func() GateSpec { return &InMeshCalls{} })
-}
-
 // InMeshCalls judges in-mesh streams per revision pair: in every phase, each caller revision must have
 // called each callee revision present, with no unexpected status and every call seen by the callee's sidecar
 // as coming from the generators' own identity (mTLS proven).

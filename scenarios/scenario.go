@@ -191,7 +191,9 @@ var (
 	gateKinds   = map[string]func() GateSpec{}
 )
 
-// RegisterAction makes an action kind known to the parser. It panics on a duplicate kind: that is a
+// RegisterAction makes an action kind known to the parser. Call runner.Register instead, which registers the
+// executor with it: a kind registered here alone would validate and then fail at run time. It panics on a
+// duplicate kind: that is a
 // programming error found by any test.
 func RegisterAction(kind string, newSpec func() ActionSpec) {
 	if _, dup := actionKinds[kind]; dup {
@@ -200,7 +202,8 @@ func RegisterAction(kind string, newSpec func() ActionSpec) {
 	actionKinds[kind] = newSpec
 }
 
-// RegisterGate makes a gate kind known to the parser.
+// RegisterGate makes a gate kind known to the parser. Call checks.Register instead, which registers the
+// evaluator (and observer) with it.
 func RegisterGate(kind string, newSpec func() GateSpec) {
 	if _, dup := gateKinds[kind]; dup {
 		panic("scenarios: gate kind registered twice: " + kind)

@@ -1,6 +1,8 @@
-package scenarios
+package scenarios_test
 
 import (
+	_ "github.com/canarygate/canarygate/builtin" // the registered actions and gates
+	"github.com/canarygate/canarygate/scenarios"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,24 +14,24 @@ import (
 )
 
 func TestParseRate(t *testing.T) {
-	for in, want := range map[string]Rate{
+	for in, want := range map[string]scenarios.Rate{
 		"50/s": {50, time.Second}, "10/1s": {10, time.Second}, "600/1m": {600, time.Minute},
 		"5/100ms": {5, 100 * time.Millisecond}, "20": {20, time.Second}, " 7 / m ": {7, time.Minute},
 	} {
-		got, err := ParseRate(in)
+		got, err := scenarios.ParseRate(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
 	for _, bad := range []string{"", "0/s", "-1/s", "fast", "5/", "5/0s", "5/-1s", "5/parsec", "1.5/s"} {
-		_, err := ParseRate(bad)
+		_, err := scenarios.ParseRate(bad)
 		assert.Error(t, err, bad)
 	}
-	assert.InDelta(t, 10.0, Rate{600, time.Minute}.PerSecond(), 1e-9)
+	assert.InDelta(t, 10.0, scenarios.Rate{600, time.Minute}.PerSecond(), 1e-9)
 }
 
 func TestVarsExpand(t *testing.T) {
 	t.Setenv("CG_FROM_ENV", "env")
-	v := Vars{Values: map[string]string{"A": "flag"}, Env: true}
+	v := scenarios.Vars{Values: map[string]string{"A": "flag"}, Env: true}
 	for in, want := range map[string]string{
 		"${A}":               "flag",
 		"x${A}y":             "xflagy",
@@ -49,12 +51,12 @@ func TestVarsExpand(t *testing.T) {
 		_, err := v.Expand(bad)
 		assert.Error(t, err, bad)
 	}
-	_, err := Vars{}.Expand("${CG_FROM_ENV}")
+	_, err := scenarios.Vars{}.Expand("${CG_FROM_ENV}")
 	assert.Error(t, err, "the environment is read only when asked")
 }
 
 func TestDefaultsAreFilledIn(t *testing.T) {
-	s, err := Parse("t.yaml", []byte(`
+	s, err := scenarios.Parse("t.yaml", []byte(`
 name: d
 traffic:
   streams: [{name: a, url: "http://127.0.0.1:1/"}]
@@ -62,36 +64,36 @@ steps:
   - {name: s, soak: {duration: 2s}}
   - {name: r, run: {command: "true"}}
   - {name: p, http: {url: "http://127.0.0.1:1/"}}
-`), Vars{})
+`), scenarios.Vars{})
 	require.NoError(t, err)
 	// The values the README documents (its scenario example), not the package's own variables: a changed
 	// default must change the documentation too, or this fails.
 	st := s.Traffic.Streams[0]
 	assert.Equal(t, "GET", st.Method)
-	assert.Equal(t, Rate{10, time.Second}, st.Rate, "README: rate default 10/s")
-	assert.Equal(t, Duration(5*time.Second), st.Timeout, "README: timeout default 5s")
+	assert.Equal(t, scenarios.Rate{10, time.Second}, st.Rate, "README: rate default 10/s")
+	assert.Equal(t, scenarios.Duration(5*time.Second), st.Timeout, "README: timeout default 5s")
 	assert.Equal(t, []int{200}, st.Expect, "README: expect default exactly 200")
-	assert.Equal(t, Duration(5*time.Second), s.Traffic.Warmup, "README: warmup default 5s")
-	assert.Equal(t, Duration(5*time.Second), s.Traffic.Cooldown, "README: cooldown default 5s")
-	assert.Equal(t, Duration(62*time.Second), s.Steps[0].Timeout, "a soak's timeout leaves room beyond its duration")
-	assert.Equal(t, Duration(10*time.Minute), s.Steps[1].Timeout, "README: step timeout default 10m")
-	assert.Equal(t, []int{200}, s.Steps[2].Action.(*HTTPAction).Expect)
+	assert.Equal(t, scenarios.Duration(5*time.Second), s.Traffic.Warmup, "README: warmup default 5s")
+	assert.Equal(t, scenarios.Duration(5*time.Second), s.Traffic.Cooldown, "README: cooldown default 5s")
+	assert.Equal(t, scenarios.Duration(62*time.Second), s.Steps[0].Timeout, "a soak's timeout leaves room beyond its duration")
+	assert.Equal(t, scenarios.Duration(10*time.Minute), s.Steps[1].Timeout, "README: step timeout default 10m")
+	assert.Equal(t, []int{200}, s.Steps[2].Action.(*scenarios.HTTPAction).Expect)
 	require.Len(t, s.Checks, 2, "README: default checks noUnexpectedStatus and stepsSucceeded")
-	assert.Equal(t, GateNoUnexpectedStatus, s.Checks[0].Kind)
-	assert.Equal(t, GateStepsSucceeded, s.Checks[1].Kind)
+	assert.Equal(t, scenarios.GateNoUnexpectedStatus, s.Checks[0].Kind)
+	assert.Equal(t, scenarios.GateStepsSucceeded, s.Checks[1].Kind)
 	assert.Equal(t, []string{"html", "junit", "json", "markdown", "vegeta"}, s.Report.Formats)
 	assert.Equal(t, "canarygate-report", s.Report.Dir, "README: report dir canarygate-report")
 }
 
 func TestExplicitZeroWarmupIsKept(t *testing.T) {
-	s, err := Parse("t.yaml", []byte("name: z\ntraffic:\n  warmup: 0s\n  cooldown: 0s\n  streams: [{name: a, url: \"http://127.0.0.1:1/\"}]\nsteps: [{name: s, soak: {duration: 1s}}]\n"), Vars{})
+	s, err := scenarios.Parse("t.yaml", []byte("name: z\ntraffic:\n  warmup: 0s\n  cooldown: 0s\n  streams: [{name: a, url: \"http://127.0.0.1:1/\"}]\nsteps: [{name: s, soak: {duration: 1s}}]\n"), scenarios.Vars{})
 	require.NoError(t, err)
 	assert.Zero(t, s.Traffic.Warmup)
 	assert.Zero(t, s.Traffic.Cooldown)
 }
 
 func TestAllProblemsOfAFileAreReportedAtOnce(t *testing.T) {
-	_, err := Parse("many.yaml", []byte(`
+	_, err := scenarios.Parse("many.yaml", []byte(`
 name: m
 traffic:
   warmup: soon
@@ -100,9 +102,9 @@ traffic:
 steps:
   - {name: s, timeout: -1s, soak: {duration: 1s}}
   - {name: s, soak: {duration: 1s}}
-`), Vars{})
+`), scenarios.Vars{})
 	require.Error(t, err)
-	var ie *InvalidError
+	var ie *scenarios.InvalidError
 	require.ErrorAs(t, err, &ie)
 	paths := map[string]int{}
 	for _, e := range ie.Errors {
@@ -116,7 +118,7 @@ steps:
 		"steps[0].timeout":         8,
 		"steps[1].name":            9,
 	}, paths)
-	assert.True(t, IsInvalid(err))
+	assert.True(t, scenarios.IsInvalid(err))
 	assert.Contains(t, err.Error(), "many.yaml:4:")
 }
 
@@ -127,19 +129,19 @@ var shippedVars = map[string]map[string]string{
 }
 
 func TestShippedScenariosParse(t *testing.T) {
-	require.NotEmpty(t, Names())
-	for _, name := range Names() {
-		s, err := Load(name, Vars{Values: shippedVars[name]})
+	require.NotEmpty(t, scenarios.Names())
+	for _, name := range scenarios.Names() {
+		s, err := scenarios.Load(name, scenarios.Vars{Values: shippedVars[name]})
 		require.NoError(t, err, name)
 		assert.Equal(t, filepath.Join("scenarios", name+".yaml"), s.File)
 	}
-	_, err := Load("no-such-scenario", Vars{})
+	_, err := scenarios.Load("no-such-scenario", scenarios.Vars{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "http-example", "lists what is shipped")
 }
 
 func TestLabNeedsItsVariables(t *testing.T) {
-	_, err := Load("istio-lab", Vars{})
+	_, err := scenarios.Load("istio-lab", scenarios.Vars{})
 	require.Error(t, err)
 	for v := range shippedVars["istio-lab"] {
 		assert.Contains(t, err.Error(), "variable "+v+" is not set")
@@ -149,8 +151,8 @@ func TestLabNeedsItsVariables(t *testing.T) {
 // FuzzParse: whatever the bytes, Parse returns a scenario or an *InvalidError, and never panics.
 // Run with: go test ./scenarios -run '^$' -fuzz FuzzParse -fuzztime 60s
 func FuzzParse(f *testing.F) {
-	for _, name := range Names() {
-		src, _ := Source(name)
+	for _, name := range scenarios.Names() {
+		src, _ := scenarios.Source(name)
 		f.Add(src)
 	}
 	files, _ := filepath.Glob("../internal/cli/testdata/invalid/*.yaml")
@@ -160,9 +162,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("name: x\nsteps: [{name: a, check: {latencyP99: {max: 1s, steps: [a]}}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Parse("fuzz.yaml", data, Vars{Values: map[string]string{"TARGET": "http://127.0.0.1:1"}})
+		s, err := scenarios.Parse("fuzz.yaml", data, scenarios.Vars{Values: map[string]string{"TARGET": "http://127.0.0.1:1"}})
 		if err != nil {
-			if !IsInvalid(err) {
+			if !scenarios.IsInvalid(err) {
 				t.Fatalf("error of unexpected type %T: %v", err, err)
 			}
 			if !strings.Contains(err.Error(), "fuzz.yaml") {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/canarygate/canarygate/builtin" // the registered actions
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
@@ -27,14 +28,14 @@ func (e *Env) Cluster(t testing.TB) *cluster.Cluster {
 
 // RunStep parses one step (YAML of a steps list item, e.g. "name: x\nrestart: {namespace: y}") inside a
 // minimal scenario — so the step's fields go through the real parser and validation — and runs it with
-// the given executors against the control plane.
-func (e *Env) RunStep(ctx context.Context, t testing.TB, reg runner.Registry, stepYAML string) runner.Result {
+// its registered executor against the control plane.
+func (e *Env) RunStep(ctx context.Context, t testing.TB, stepYAML string) runner.Result {
 	t.Helper()
-	return e.RunStepWith(ctx, t, reg, nil, stepYAML)
+	return e.RunStepWith(ctx, t, runner.Readers{}, stepYAML)
 }
 
-// RunStepWith is RunStep with more services for the executors (stand-ins for what would leave the machine).
-func (e *Env) RunStepWith(ctx context.Context, t testing.TB, reg runner.Registry, services map[string]any, stepYAML string) runner.Result {
+// RunStepWith is RunStep with stand-in readers (for what would leave the machine).
+func (e *Env) RunStepWith(ctx context.Context, t testing.TB, readers runner.Readers, stepYAML string) runner.Result {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("name: step-test\nclusters: [{name: test, provider: existing}]\ntraffic:\n  streams: [{name: none, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - ")
@@ -45,11 +46,7 @@ func (e *Env) RunStepWith(ctx context.Context, t testing.TB, reg runner.Registry
 		t.Fatalf("step does not parse:\n%s\n%v", b.String(), err)
 	}
 	tl := timeline.New()
-	all := map[string]any{cluster.ServiceKey: cluster.NewSet(e.Cluster(t))}
-	for k, v := range services {
-		all[k] = v
-	}
-	r := &runner.Runner{Scenario: sc, Registry: reg, Timeline: tl, Services: all}
+	r := &runner.Runner{Scenario: sc, Timeline: tl, Clusters: cluster.NewSet(e.Cluster(t)), Readers: readers}
 	res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
 	if len(res) != 1 {
 		t.Fatalf("expected one step result, got %d", len(res))

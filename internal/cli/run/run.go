@@ -14,15 +14,12 @@ import (
 	"github.com/canarygate/canarygate/cluster/existing"
 	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/harness"
-	"github.com/canarygate/canarygate/helmrelease"
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/internal/progress"
 	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/internal/version"
-	"github.com/canarygate/canarygate/kube"
-	"github.com/canarygate/canarygate/mesh"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -62,8 +59,6 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(),
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
-				Registry:  kube.Executors().Merge(helmrelease.Executors(), mesh.Executors()),
-				Observers: mesh.Observers(),
 				Providers: map[string]cluster.Provider{
 					"existing": existing.Provider{},
 					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,

@@ -1,0 +1,17 @@
+// Package builtin links every step action and gate canarygate ships: each registers itself (runner.Register,
+// checks.Register) from the package that carries it out, so importing this package for its side effects is
+// what makes the scenario parser, `validate` and `run` know them — the same set, from one registration each.
+// The harness imports it; a program that only parses scenarios imports it too.
+package builtin
+
+import (
+	// Core actions (run, soak, http, check) and the timeline gates.
+	_ "github.com/canarygate/canarygate/actions"
+	_ "github.com/canarygate/canarygate/checks"
+	// Helm actions.
+	_ "github.com/canarygate/canarygate/helmrelease"
+	// Kubernetes actions.
+	_ "github.com/canarygate/canarygate/kube"
+	// Istio actions and gates.
+	_ "github.com/canarygate/canarygate/mesh"
+)
