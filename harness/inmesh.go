@@ -18,6 +18,7 @@ import (
 	"github.com/canarygate/canarygate/aggregate"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/meshload"
+	"github.com/canarygate/canarygate/meshload/agent"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 	"github.com/canarygate/canarygate/timeline"
@@ -241,7 +242,7 @@ func (r *rehearsal) inMesh(ctx context.Context, stop <-chan struct{}, st scenari
 				continue // not started yet: nothing sent
 			}
 			g.started = true
-			pulled, err := g.cursor.Pull(ctx, source(c, p), meshload.DefaultPullMax, time.Now)
+			pulled, err := g.cursor.Pull(ctx, source(c, p), agent.DefaultPullMax, time.Now)
 			if err != nil {
 				continue // not listening yet, or a lost answer: asked again next round
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/canarygate/canarygate/meshload/agent"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,10 +27,6 @@ const (
 	StreamLabel  = "canarygate.dev/stream"
 	ManagedLabel = "app.kubernetes.io/managed-by"
 	Manager      = "canarygate"
-	// Port is where a generator serves /results (and its health).
-	Port = 8080
-	// The environment a generator reads (cmd/demo-app in load mode).
-	EnvURL, EnvRate, EnvTimeout, EnvPod, EnvIstioStatus, EnvBuffer = "LOAD_URL", "LOAD_RATE", "LOAD_TIMEOUT", "POD_NAME", "ISTIO_STATUS", "LOAD_BUFFER"
 )
 
 // Spec is one in-mesh stream's generators.
@@ -70,7 +67,7 @@ func (s Spec) Objects() (*corev1.ServiceAccount, *appsv1.Deployment) {
 	share := ShareRate(s.Rate, int(s.Replicas))
 	buffer := s.Buffer
 	if buffer <= 0 {
-		buffer = DefaultBuffer
+		buffer = agent.DefaultBuffer
 	}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name(), Namespace: s.Namespace, Labels: labels},
@@ -87,15 +84,15 @@ func (s Spec) Objects() (*corev1.ServiceAccount, *appsv1.Deployment) {
 						Name:            "generator",
 						Image:           s.Image,
 						ImagePullPolicy: corev1.PullIfNotPresent,
-						Ports:           []corev1.ContainerPort{{Name: "results", ContainerPort: Port}},
+						Ports:           []corev1.ContainerPort{{Name: "results", ContainerPort: agent.Port}},
 						Env: []corev1.EnvVar{
 							{Name: "NAME", Value: s.Name()},
-							{Name: EnvURL, Value: s.URL},
-							{Name: EnvRate, Value: fmt.Sprintf("%d/%s", share.Freq, share.Per)},
-							{Name: EnvTimeout, Value: s.Timeout.String()},
-							{Name: EnvBuffer, Value: strconv.Itoa(buffer)},
-							{Name: EnvPod, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-							{Name: EnvIstioStatus, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['sidecar.istio.io/status']"}}},
+							{Name: agent.EnvURL, Value: s.URL},
+							{Name: agent.EnvRate, Value: fmt.Sprintf("%d/%s", share.Freq, share.Per)},
+							{Name: agent.EnvTimeout, Value: s.Timeout.String()},
+							{Name: agent.EnvBuffer, Value: strconv.Itoa(buffer)},
+							{Name: agent.EnvPod, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+							{Name: agent.EnvIstioStatus, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['sidecar.istio.io/status']"}}},
 						},
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz/ready", Port: intstrPort()}},
 							PeriodSeconds: 2, FailureThreshold: 3},
@@ -147,17 +144,17 @@ func Pods(ctx context.Context, c *cluster.Cluster, s Spec) ([]corev1.Pod, error)
 // PodProxySource pulls a generator pod's results through the API server's pod proxy: nothing exposed, no
 // port-forward to keep alive.
 func PodProxySource(c *cluster.Cluster, pod *corev1.Pod) Source {
-	return func(ctx context.Context, boot string, after uint64, max int) (Batch, error) {
-		raw, err := c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, strconv.Itoa(Port), "results", pullParams(boot, after, max)).DoRaw(ctx)
+	return func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error) {
+		raw, err := c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, strconv.Itoa(agent.Port), "results", pullParams(boot, after, max)).DoRaw(ctx)
 		if err != nil {
-			return Batch{}, fmt.Errorf("pull %s/%s through the API server: %w", pod.Namespace, pod.Name, err)
+			return agent.Batch{}, fmt.Errorf("pull %s/%s through the API server: %w", pod.Namespace, pod.Name, err)
 		}
 		b, err := decodeBatch(http.StatusOK, bytes.NewReader(raw))
 		if err != nil {
-			return Batch{}, fmt.Errorf("pull %s/%s: %w", pod.Namespace, pod.Name, err)
+			return agent.Batch{}, fmt.Errorf("pull %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
 		return b, nil
 	}
 }
 
-func intstrPort() intstr.IntOrString { return intstr.FromInt32(Port) }
+func intstrPort() intstr.IntOrString { return intstr.FromInt32(agent.Port) }

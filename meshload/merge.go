@@ -1,13 +1,14 @@
 package meshload
 
 import (
+	"github.com/canarygate/canarygate/meshload/agent"
 	"sort"
 	"time"
 )
 
 // Timed is a pulled result placed on the local clock.
 type Timed struct {
-	Result
+	agent.Result
 	// At is the send time on canarygate's clock (the generator's, less its estimated offset).
 	At time.Time
 	// Generator is the pod that sent it; Revision that pod's proxy revision.
@@ -36,7 +37,7 @@ func (m *Merger) Expect(gen string, since time.Time) {
 
 // Add takes a generator's newly pulled results: their send times move to the local clock by the offset,
 // and the generator's watermark to upTo (everything it sent before upTo is now received).
-func (m *Merger) Add(gen, revision string, rs []Result, offset time.Duration, upTo time.Time) {
+func (m *Merger) Add(gen, revision string, rs []agent.Result, offset time.Duration, upTo time.Time) {
 	for _, r := range rs {
 		m.queue = append(m.queue, Timed{Result: r, At: time.Unix(0, r.Sent).Add(-offset), Generator: gen, Revision: revision})
 	}

@@ -3,6 +3,7 @@ package meshload
 import (
 	"context"
 	"errors"
+	"github.com/canarygate/canarygate/meshload/agent"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -57,16 +58,16 @@ func TestSharedGeneratorsSumToTheAskedRate(t *testing.T) {
 	// Each attack stops itself once it has sent 3 s of its share.
 	n := int(perSecond(share) * 3)
 	var wg sync.WaitGroup
-	gens := make([]*Generator, replicas)
+	gens := make([]*agent.Generator, replicas)
 	for i := range gens {
-		gens[i] = NewGenerator("gen", 10_000)
+		gens[i] = agent.NewGenerator("gen", 10_000)
 		ctx, cancel := context.WithCancel(context.Background())
 		wg.Add(1)
-		go func(g *Generator) {
+		go func(g *agent.Generator) {
 			defer wg.Done()
 			g.Run(ctx, loadgen.Target{Name: "share", Method: http.MethodGet, URL: srv.URL, Rate: share, Timeout: 2 * time.Second})
 		}(gens[i])
-		go func(g *Generator) {
+		go func(g *agent.Generator) {
 			for g.Buffer.Len() < n {
 				<-g.Buffer.Changed()
 			}
@@ -93,9 +94,9 @@ func TestSharedGeneratorsSumToTheAskedRate(t *testing.T) {
 }
 
 func TestBufferKeepsAtMostItsCapacityAndCountsTheRest(t *testing.T) {
-	b := NewBuffer(50)
+	b := agent.NewBuffer(50)
 	for i := 0; i < 80; i++ {
-		b.Add(Result{Code: 200})
+		b.Add(agent.Result{Code: 200})
 	}
 	assert.Equal(t, 50, b.Len())
 	batch := b.Pull(0, 10)
@@ -107,7 +108,7 @@ func TestBufferKeepsAtMostItsCapacityAndCountsTheRest(t *testing.T) {
 	batch = b.Pull(50, 10)
 	assert.Empty(t, batch.Results)
 	assert.Equal(t, 0, b.Len())
-	b.Add(Result{Code: 200})
+	b.Add(agent.Result{Code: 200})
 	batch = b.Pull(50, 10)
 	require.Len(t, batch.Results, 1)
 	assert.Equal(t, uint64(51), batch.Results[0].Seq)
@@ -122,10 +123,10 @@ func TestBufferKeepsAtMostItsCapacityAndCountsTheRest(t *testing.T) {
 // times out on the way back would): the results in it must come again with the next pull.
 func lossy(src Source) Source {
 	var n atomic.Int64
-	return func(ctx context.Context, boot string, after uint64, max int) (Batch, error) {
+	return func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error) {
 		b, err := src(ctx, boot, after, max)
 		if err == nil && n.Add(1)%3 == 0 {
-			return Batch{}, errors.New("answer lost")
+			return agent.Batch{}, errors.New("answer lost")
 		}
 		return b, err
 	}
@@ -137,7 +138,7 @@ func lossy(src Source) Source {
 // arrives exactly once, numbered 1..N with N what the generator made, none overflowed.
 func TestPullLosesNothingAcrossAKilledGeneratorAndARestartedPullLoop(t *testing.T) {
 	srv, answered := target(t)
-	g := NewGenerator("app-a-gen-0", 100_000)
+	g := agent.NewGenerator("app-a-gen-0", 100_000)
 	gsrv := httptest.NewServer(g)
 	t.Cleanup(gsrv.Close)
 	src := lossy(HTTPSource(gsrv.Client(), gsrv.URL+"/results"))
@@ -150,7 +151,7 @@ func TestPullLosesNothingAcrossAKilledGeneratorAndARestartedPullLoop(t *testing.
 	}()
 
 	var cursor Cursor
-	var got []Result
+	var got []agent.Result
 	var done2 bool
 	pull := func(ctx context.Context, until func() bool) {
 		for !until() {
@@ -196,9 +197,9 @@ func TestPullLosesNothingAcrossAKilledGeneratorAndARestartedPullLoop(t *testing.
 // notices, counts what the old boot made and was never pulled as lost, and does not let its old sequence
 // number acknowledge the new boot's results.
 func TestARestartedGeneratorIsNoticedAndItsUnpulledResultsCounted(t *testing.T) {
-	old := NewGenerator("gen", 100)
+	old := agent.NewGenerator("gen", 100)
 	for i := 0; i < 10; i++ {
-		old.Buffer.Add(Result{Code: 200})
+		old.Buffer.Add(agent.Result{Code: 200})
 	}
 	current := old
 	var mu sync.Mutex
@@ -216,9 +217,9 @@ func TestARestartedGeneratorIsNoticedAndItsUnpulledResultsCounted(t *testing.T) 
 	require.NoError(t, err)
 	require.Len(t, p.Results, 4)
 	// Six more were made and never pulled; then the process restarts with fresh results 1..3.
-	fresh := NewGenerator("gen", 100)
+	fresh := agent.NewGenerator("gen", 100)
 	for i := 0; i < 3; i++ {
-		fresh.Buffer.Add(Result{Code: 503})
+		fresh.Buffer.Add(agent.Result{Code: 503})
 	}
 	mu.Lock()
 	current = fresh
@@ -234,7 +235,7 @@ func TestARestartedGeneratorIsNoticedAndItsUnpulledResultsCounted(t *testing.T) 
 // The generator's clock is placed on ours: a generator 5 s ahead is seen 5 s ahead, within the bound (half
 // the pull's round trip).
 func TestPullEstimatesTheGeneratorsClockOffset(t *testing.T) {
-	g := NewGenerator("gen", 10)
+	g := agent.NewGenerator("gen", 10)
 	g.Clock = func() time.Time { return time.Now().Add(5 * time.Second) }
 	gsrv := httptest.NewServer(g)
 	t.Cleanup(gsrv.Close)
@@ -246,7 +247,7 @@ func TestPullEstimatesTheGeneratorsClockOffset(t *testing.T) {
 }
 
 func TestResultsEndpointRefusesBadNumbers(t *testing.T) {
-	g := NewGenerator("gen", 10)
+	g := agent.NewGenerator("gen", 10)
 	for _, q := range []string{"after=x", "max=0", "max=-3"} {
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/results?"+q, nil))
@@ -263,8 +264,8 @@ func TestTheCallersIdentityComesBackFromTheCallee(t *testing.T) {
 	t.Cleanup(app.Close)
 	const self = "spiffe://cluster.local/ns/demo-a/sa/app-a-gen"
 	xfcc := `By=spiffe://cluster.local/ns/demo-b/sa/app-b;Hash=2a2c5bd1bd1a3e4f0c2ab1b2f0e8a5c7d9b3e1f4a6c8d0e2f4a6b8c0d2e4f6a8;Subject="";URI=` + self
-	run := func(h http.Header) Result {
-		g := NewGenerator("gen", 100)
+	run := func(h http.Header) agent.Result {
+		g := agent.NewGenerator("gen", 100)
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			<-g.Buffer.Changed()
@@ -295,15 +296,15 @@ func TestAgentServesItsResultsAfterSIGTERMUntilPulled(t *testing.T) {
 	ctx, sigterm := context.WithCancel(context.Background())
 	drain, stopDrain := context.WithTimeout(context.Background(), time.Minute)
 	defer stopDrain()
-	cfg := AgentConfig{Pod: "app-a-gen-1", Revision: "1-29", Buffer: 10_000,
+	cfg := agent.AgentConfig{Pod: "app-a-gen-1", Revision: "1-29", Buffer: 10_000,
 		Target: loadgen.Target{Name: "in-mesh", Method: http.MethodGet, URL: srv.URL, Rate: vegeta.Rate{Freq: 200, Per: time.Second}, Timeout: 2 * time.Second}}
 	returned := make(chan error, 1)
-	go func() { returned <- RunAgent(ctx, drain, l, cfg) }()
+	go func() { returned <- agent.RunAgent(ctx, drain, l, cfg) }()
 	base := "http://" + l.Addr().String()
 	src := HTTPSource(http.DefaultClient, base+"/results")
 
 	var c Cursor
-	var got []Result
+	var got []agent.Result
 	for len(got) < 100 {
 		p, err := c.Pull(context.Background(), src, 1000, time.Now)
 		require.NoError(t, err)
@@ -354,17 +355,17 @@ func TestAgentServesItsResultsAfterSIGTERMUntilPulled(t *testing.T) {
 }
 
 func TestAgentConfigFromEnv(t *testing.T) {
-	t.Setenv(EnvURL, "")
-	_, ok, err := AgentConfigFromEnv()
+	t.Setenv(agent.EnvURL, "")
+	_, ok, err := agent.AgentConfigFromEnv()
 	require.NoError(t, err)
 	assert.False(t, ok, "no LOAD_URL: not load mode")
 
-	t.Setenv(EnvURL, "http://app-b.demo-b.svc.cluster.local:8080/")
-	t.Setenv(EnvRate, "100/3s")
-	t.Setenv(EnvTimeout, "2s")
-	t.Setenv(EnvPod, "canarygate-gen-a-1")
-	t.Setenv(EnvIstioStatus, `{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`)
-	cfg, ok, err := AgentConfigFromEnv()
+	t.Setenv(agent.EnvURL, "http://app-b.demo-b.svc.cluster.local:8080/")
+	t.Setenv(agent.EnvRate, "100/3s")
+	t.Setenv(agent.EnvTimeout, "2s")
+	t.Setenv(agent.EnvPod, "canarygate-gen-a-1")
+	t.Setenv(agent.EnvIstioStatus, `{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`)
+	cfg, ok, err := agent.AgentConfigFromEnv()
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, vegeta.Rate{Freq: 100, Per: 3 * time.Second}, cfg.Target.Rate)
@@ -372,9 +373,9 @@ func TestAgentConfigFromEnv(t *testing.T) {
 	assert.Equal(t, "1-30", cfg.Revision, "from the downward API's injection status")
 	assert.Equal(t, "canarygate-gen-a-1", cfg.Pod)
 
-	t.Setenv(EnvRate, "fast")
-	_, _, err = AgentConfigFromEnv()
-	require.ErrorContains(t, err, `LOAD_RATE: "fast": expected N/duration`)
+	t.Setenv(agent.EnvRate, "fast")
+	_, _, err = agent.AgentConfigFromEnv()
+	require.ErrorContains(t, err, `LOAD_RATE: "fast" is not a rate: expected requests per interval`, "the one rate grammar (loadgen.ParseRate)")
 }
 
 // Two generators' results interleave by send time: a result is held back while the other generator may
@@ -386,9 +387,9 @@ func TestMergerReleasesInSendOrderBehindTheLowestWatermark(t *testing.T) {
 	m.Expect("gen-a", t0)
 	m.Expect("gen-b", t0)
 	// gen-a's clock is 2 s ahead: its send times come back 2 s earlier on ours.
-	m.Add("gen-a", "1-29", []Result{{Seq: 2, Sent: at(2300)}, {Seq: 1, Sent: at(2100)}}, 2*time.Second, t0.Add(250*time.Millisecond))
+	m.Add("gen-a", "1-29", []agent.Result{{Seq: 2, Sent: at(2300)}, {Seq: 1, Sent: at(2100)}}, 2*time.Second, t0.Add(250*time.Millisecond))
 	assert.Empty(t, m.Ready(), "gen-b, expected but not yet pulled, may still deliver earlier results")
-	m.Add("gen-b", "1-30", []Result{{Seq: 1, Sent: at(150)}}, 0, t0.Add(200*time.Millisecond))
+	m.Add("gen-b", "1-30", []agent.Result{{Seq: 1, Sent: at(150)}}, 0, t0.Add(200*time.Millisecond))
 	got := m.Ready()
 	require.Len(t, got, 2, "up to 200 ms: a1 (100) and b1 (150)")
 	assert.Equal(t, []string{"gen-a", "gen-b"}, []string{got[0].Generator, got[1].Generator})
@@ -397,7 +398,7 @@ func TestMergerReleasesInSendOrderBehindTheLowestWatermark(t *testing.T) {
 	assert.Equal(t, 1, m.Len(), "a2 (300 ms) waits for gen-b's watermark")
 	m.Done("gen-b")
 	assert.Empty(t, m.Ready(), "a2 (300 ms) is past gen-a's own watermark (250 ms)")
-	m.Add("gen-a", "1-29", []Result{{Seq: 3, Sent: at(2900)}}, 2*time.Second, t0.Add(500*time.Millisecond))
+	m.Add("gen-a", "1-29", []agent.Result{{Seq: 3, Sent: at(2900)}}, 2*time.Second, t0.Add(500*time.Millisecond))
 	got = m.Ready()
 	require.Len(t, got, 1, "a2 released by gen-a's new watermark; a3 (900 ms) still past it")
 	assert.Equal(t, uint64(2), got[0].Seq)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canarygate/canarygate/meshload/agent"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,7 +14,7 @@ import (
 
 // Source fetches a generator's results after a sequence number of a boot: through the API server's pod proxy
 // in a run, over loopback in tests.
-type Source func(ctx context.Context, boot string, after uint64, max int) (Batch, error)
+type Source func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error)
 
 // pullParams are the query parameters of a pull: the boot (when known), the sequence number after which
 // results are wanted (acknowledging those up to it) and how many at most.
@@ -27,32 +28,32 @@ func pullParams(boot string, after uint64, max int) map[string]string {
 
 // HTTPSource pulls from a generator's /results endpoint at base (e.g. http://127.0.0.1:9090/results).
 func HTTPSource(client *http.Client, base string) Source {
-	return func(ctx context.Context, boot string, after uint64, max int) (Batch, error) {
+	return func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error) {
 		q := url.Values{}
 		for k, v := range pullParams(boot, after, max) {
 			q.Set(k, v)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"?"+q.Encode(), nil)
 		if err != nil {
-			return Batch{}, err
+			return agent.Batch{}, err
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return Batch{}, err
+			return agent.Batch{}, err
 		}
 		defer resp.Body.Close()
 		return decodeBatch(resp.StatusCode, resp.Body)
 	}
 }
 
-func decodeBatch(status int, body io.Reader) (Batch, error) {
+func decodeBatch(status int, body io.Reader) (agent.Batch, error) {
 	if status != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(body, 512))
-		return Batch{}, fmt.Errorf("generator answered %d: %s", status, msg)
+		return agent.Batch{}, fmt.Errorf("generator answered %d: %s", status, msg)
 	}
-	var b Batch
+	var b agent.Batch
 	if err := json.NewDecoder(body).Decode(&b); err != nil {
-		return Batch{}, fmt.Errorf("generator's batch: %w", err)
+		return agent.Batch{}, fmt.Errorf("generator's batch: %w", err)
 	}
 	return b, nil
 }
@@ -72,7 +73,7 @@ type Cursor struct {
 // Pulled is one pull's outcome.
 type Pulled struct {
 	// Results are the new results, in sequence order, each received once.
-	Results []Result
+	Results []agent.Result
 	// Offset is the generator's clock minus the local clock, within ±Bound (half the pull's round trip).
 	Offset, Bound time.Duration
 	Overflow      uint64
@@ -85,7 +86,7 @@ type Pulled struct {
 
 // Pull asks the generator for the results after the cursor and moves the cursor past them.
 func (c *Cursor) Pull(ctx context.Context, src Source, max int, now func() time.Time) (Pulled, error) {
-	var b Batch
+	var b agent.Batch
 	var t0, t1 time.Time
 	for attempt := 0; ; attempt++ {
 		var err error

@@ -2,7 +2,7 @@ package scenarios
 
 import (
 	"fmt"
-	"strconv"
+	"github.com/canarygate/canarygate/loadgen"
 	"strings"
 	"time"
 
@@ -84,36 +84,14 @@ func (r Rate) Interval() time.Duration {
 
 // ParseRate parses "50/s", "10/1s", "600/1m", "5/100ms", "50" or "max".
 func ParseRate(s string) (Rate, error) {
-	const want = "expected requests per interval, such as 50/s, 600/1m or 5/100ms, with a whole number of requests above 0, or max"
 	if strings.TrimSpace(s) == RateMax {
 		return Rate{Freq: 0, Per: time.Second}, nil
 	}
-	num, per, hasPer := strings.Cut(strings.TrimSpace(s), "/")
-	freq, err := strconv.Atoi(strings.TrimSpace(num))
-	if err != nil || freq <= 0 {
-		return Rate{}, fmt.Errorf("%q is not a rate: %s", s, want)
+	r, err := loadgen.ParseRate(s)
+	if err != nil {
+		return Rate{}, fmt.Errorf("%w, or %s", err, RateMax)
 	}
-	r := Rate{Freq: freq, Per: time.Second}
-	if hasPer {
-		per = strings.TrimSpace(per)
-		switch {
-		case per == "":
-			return Rate{}, fmt.Errorf("%q is not a rate: %s", s, want)
-		case per[0] >= '0' && per[0] <= '9':
-			d, err := time.ParseDuration(per)
-			if err != nil || d <= 0 {
-				return Rate{}, fmt.Errorf("%q is not a rate: interval %q must be a positive duration; %s", s, per, want)
-			}
-			r.Per = d
-		default: // "s", "m", "ms": one unit
-			d, err := time.ParseDuration("1" + per)
-			if err != nil {
-				return Rate{}, fmt.Errorf("%q is not a rate: unknown interval %q; %s", s, per, want)
-			}
-			r.Per = d
-		}
-	}
-	return r, nil
+	return Rate{Freq: r.Freq, Per: r.Per}, nil
 }
 
 func (r *Rate) decodeNode(dec *decoder, n *yaml.Node, path string) {

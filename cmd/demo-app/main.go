@@ -12,14 +12,14 @@ import (
 	"time"
 
 	"github.com/canarygate/canarygate/demoapp"
-	"github.com/canarygate/canarygate/meshload"
+	"github.com/canarygate/canarygate/meshload/agent"
 )
 
 // agentGrace bounds how long a stopping generator waits for its results to be pulled: below the pod's
 // terminationGracePeriodSeconds (60), so it exits on its own rather than being killed.
 const agentGrace = 55 * time.Second
 
-func runAgent(cfg meshload.AgentConfig) int {
+func runAgent(cfg agent.AgentConfig) int {
 	addr := os.Getenv("ADDR")
 	if addr == "" {
 		addr = demoapp.DefaultAddr
@@ -39,7 +39,7 @@ func runAgent(cfg meshload.AgentConfig) int {
 		time.AfterFunc(agentGrace, cancelDrain)
 	}()
 	fmt.Printf("demo-app load mode: %s → %s at %d/%s (revision %q), results on %s/results\n", cfg.Pod, cfg.Target.URL, cfg.Target.Rate.Freq, cfg.Target.Rate.Per, cfg.Revision, addr)
-	if err := meshload.RunAgent(ctx, drainCtx, l, cfg); err != nil {
+	if err := agent.RunAgent(ctx, drainCtx, l, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -47,8 +47,8 @@ func runAgent(cfg meshload.AgentConfig) int {
 }
 
 func main() {
-	// Load mode (LOAD_URL set): an in-mesh load generator (package meshload) instead of the demo service.
-	if lcfg, ok, err := meshload.AgentConfigFromEnv(); ok {
+	// Load mode (LOAD_URL set): an in-mesh load generator (package agent) instead of the demo service.
+	if lcfg, ok, err := agent.AgentConfigFromEnv(); ok {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)

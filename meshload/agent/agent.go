@@ -1,4 +1,4 @@
-package meshload
+package agent
 
 import (
 	"context"
@@ -8,13 +8,18 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
-
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/loadgen"
+)
+
+// The generator's side of the protocol.
+const (
+	// Port is where a generator serves /results (and its health).
+	Port = 8080
+	// The environment a generator reads (cmd/demo-app in load mode).
+	EnvURL, EnvRate, EnvTimeout, EnvPod, EnvIstioStatus, EnvBuffer = "LOAD_URL", "LOAD_RATE", "LOAD_TIMEOUT", "POD_NAME", "ISTIO_STATUS", "LOAD_BUFFER"
 )
 
 // AgentConfig is a generator pod's configuration (cmd/demo-app in load mode reads it from the environment).
@@ -33,7 +38,7 @@ func AgentConfigFromEnv() (cfg AgentConfig, ok bool, err error) {
 	if u == "" {
 		return cfg, false, nil
 	}
-	rate, err := ParseRate(os.Getenv(EnvRate))
+	rate, err := loadgen.ParseRate(os.Getenv(EnvRate))
 	if err != nil {
 		return cfg, true, fmt.Errorf("%s: %w", EnvRate, err)
 	}
@@ -57,22 +62,6 @@ func AgentConfigFromEnv() (cfg AgentConfig, ok bool, err error) {
 	}
 	cfg.Revision = istio.RevisionOfStatus(os.Getenv(EnvIstioStatus))
 	return cfg, true, nil
-}
-
-// ParseRate reads "N/duration" ("34/1s", "100/3s"); a bare N is per second.
-func ParseRate(s string) (vegeta.Rate, error) {
-	n, per, found := strings.Cut(strings.TrimSpace(s), "/")
-	freq, err := strconv.Atoi(n)
-	if err != nil || freq <= 0 {
-		return vegeta.Rate{}, fmt.Errorf("%q: expected N/duration such as 100/3s", s)
-	}
-	d := time.Second
-	if found {
-		if d, err = time.ParseDuration(per); err != nil || d <= 0 {
-			return vegeta.Rate{}, fmt.Errorf("%q: expected N/duration such as 100/3s", s)
-		}
-	}
-	return vegeta.Rate{Freq: freq, Per: d}, nil
 }
 
 // RunAgent is a generator pod: it attacks the target and serves /results (and its health) on l until ctx

@@ -1,4 +1,4 @@
-package meshload
+package agent
 
 import "sync"
 
