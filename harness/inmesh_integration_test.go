@@ -32,6 +32,7 @@ import (
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/loadgen"
 	"github.com/canarygate/canarygate/meshload"
+	"github.com/canarygate/canarygate/meshload/agent"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -50,7 +51,7 @@ type standIns struct {
 	target string
 	rate   vegeta.Rate
 	mu     sync.Mutex
-	agents map[string]*agent
+	agents map[string]*standInAgent
 	standInOpts
 	// ns is the generators' namespace; answered what the target answered.
 	ns       string
@@ -66,8 +67,8 @@ type standInOpts struct {
 	delay   time.Duration
 }
 
-type agent struct {
-	g      *meshload.Generator
+type standInAgent struct {
+	g      *agent.Generator
 	srv    *httptest.Server
 	stop   context.CancelFunc
 	lifted atomic.Bool
@@ -79,7 +80,7 @@ func (s *standIns) source(c *cluster.Cluster, pod *corev1.Pod) meshload.Source {
 	s.mu.Lock()
 	a, ok := s.agents[pod.Name]
 	if !ok {
-		a = &agent{g: meshload.NewGenerator(pod.Name, 100_000)}
+		a = &standInAgent{g: agent.NewGenerator(pod.Name, 100_000)}
 		a.g.Revision = pod.Namespace + "-rev"
 		a.srv = httptest.NewServer(a.g)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -96,13 +97,13 @@ func (s *standIns) source(c *cluster.Cluster, pod *corev1.Pod) meshload.Source {
 		a.stop() // SIGTERM
 		if s.abrupt && a.lifted.CompareAndSwap(false, true) {
 			_, _ = s.e.Client.CoreV1().Pods(pod.Namespace).Patch(context.Background(), pod.Name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
-			return func(context.Context, string, uint64, int) (meshload.Batch, error) {
-				return meshload.Batch{}, fmt.Errorf("pod %s is gone", pod.Name)
+			return func(context.Context, string, uint64, int) (agent.Batch, error) {
+				return agent.Batch{}, fmt.Errorf("pod %s is gone", pod.Name)
 			}
 		}
 	}
 	inner := meshload.HTTPSource(a.srv.Client(), a.srv.URL+"/results")
-	return func(ctx context.Context, boot string, after uint64, max int) (meshload.Batch, error) {
+	return func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error) {
 		b, err := inner(ctx, boot, after, max)
 		if err == nil && a.g.Buffer.Drained() && a.lifted.CompareAndSwap(false, true) {
 			// The agent exits: the pod may go.
@@ -182,7 +183,7 @@ func runInMesh(t *testing.T, e *testenv.Env, opts standInOpts) (*standIns, *summ
 	defer target.Close()
 
 	const rate = 40
-	s := &standIns{ns: ns, t: t, e: e, target: target.URL, rate: meshload.ShareRate(vegeta.Rate{Freq: rate, Per: time.Second}, 2), agents: map[string]*agent{}, standInOpts: opts}
+	s := &standIns{ns: ns, t: t, e: e, target: target.URL, rate: meshload.ShareRate(vegeta.Rate{Freq: rate, Per: time.Second}, 2), agents: map[string]*standInAgent{}, standInOpts: opts}
 	file := filepath.Join(t.TempDir(), "inmesh.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`name: inmesh
 clusters: [{name: lab, provider: existing, kubeconfig: %q}]
@@ -295,9 +296,9 @@ func TestGeneratorObjectsAndTheirRemoval(t *testing.T) {
 	for _, v := range pod.Spec.Containers[0].Env {
 		env[v.Name] = v
 	}
-	assert.Equal(t, "100/3s", env[meshload.EnvRate].Value, "each of 3 replicas: 100 per 3 s")
-	assert.Equal(t, "metadata.name", env[meshload.EnvPod].ValueFrom.FieldRef.FieldPath)
-	assert.Equal(t, "metadata.annotations['sidecar.istio.io/status']", env[meshload.EnvIstioStatus].ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, "100/3s", env[agent.EnvRate].Value, "each of 3 replicas: 100 per 3 s")
+	assert.Equal(t, "metadata.name", env[agent.EnvPod].ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, "metadata.annotations['sidecar.istio.io/status']", env[agent.EnvIstioStatus].ValueFrom.FieldRef.FieldPath)
 	require.NoError(t, kube.WaitRolledOut(ctx, c, ns, d.Name))
 	pods, err := meshload.Pods(ctx, c, spec)
 	require.NoError(t, err)
@@ -342,8 +343,8 @@ report:
 	sc, err := scenarios.Load(file, scenarios.Vars{})
 	require.NoError(t, err)
 	unreachable := harness.SourceFor(func(*cluster.Cluster, *corev1.Pod) meshload.Source {
-		return func(context.Context, string, uint64, int) (meshload.Batch, error) {
-			return meshload.Batch{}, fmt.Errorf("connection refused")
+		return func(context.Context, string, uint64, int) (agent.Batch, error) {
+			return agent.Batch{}, fmt.Errorf("connection refused")
 		}
 	})
 	res, err := harness.Run(context.Background(), sc, harness.Options{
