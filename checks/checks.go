@@ -101,7 +101,7 @@ func blame(c *summary.Check, run *summary.Run, phases []int) {
 func phaseAt(run *summary.Run, atMs float64) int {
 	idx := -1
 	for i, p := range run.Phases {
-		if p.StartMs <= atMs && p.Outcome != summary.OutcomeSkipped {
+		if p.StartMs <= atMs && p.Ran() {
 			idx = i
 		}
 	}
@@ -252,6 +252,7 @@ func latencyP99(g *scenarios.LatencyP99, run *summary.Run) summary.Check {
 func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check {
 	c := summary.Check{Passed: true}
 	var steps, bad int
+	var notRun []string
 	for _, p := range run.Phases {
 		if !p.IsStep() || p.Outcome == summary.OutcomeRunning {
 			// Mid-run, the check step itself is still running: it is judged by its own outcome.
@@ -264,16 +265,23 @@ func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check
 			continue
 		}
 		steps++
-		if p.Outcome != summary.OutcomePassed {
-			bad++
-			c.Passed = false
-			c.Steps = append(c.Steps, p.Name)
-			msg := fmt.Sprintf("step %q %s", p.Name, p.Outcome)
-			if p.Error != "" {
-				msg += ": " + p.Error
-			}
-			c.Evidence = append(c.Evidence, msg)
+		if p.Outcome == summary.OutcomePassed {
+			continue
 		}
+		bad++
+		c.Passed = false
+		msg := fmt.Sprintf("step %q %s", p.Name, p.Outcome)
+		if p.Error != "" {
+			msg += ": " + p.Error
+		}
+		c.Evidence = append(c.Evidence, msg)
+		if !p.Ran() {
+			// A step that never started did not fail: the run's outcome is attributed to the step that
+			// failed or was interrupted, and this one is listed as not run.
+			notRun = append(notRun, p.Name)
+			continue
+		}
+		c.Steps = append(c.Steps, p.Name)
 	}
 	if run.Interrupted {
 		c.Passed = false
@@ -285,6 +293,9 @@ func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check
 		return c
 	}
 	c.Summary = fmt.Sprintf("%d of %d steps succeeded", steps-bad, steps)
+	if len(notRun) > 0 {
+		c.Summary += fmt.Sprintf("; %d not run (%s)", len(notRun), strings.Join(notRun, ", "))
+	}
 	return c
 }
 

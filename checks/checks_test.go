@@ -121,13 +121,24 @@ func TestStepsSucceeded(t *testing.T) {
 	assert.True(t, c.Passed)
 	assert.Equal(t, "2 of 2 steps succeeded", c.Summary, "teardown is not an upgrade step")
 
-	for _, outcome := range []string{summary.OutcomeFailed, summary.OutcomeTimedOut, summary.OutcomeSkipped, summary.OutcomeInterrupted} {
+	for _, outcome := range []string{summary.OutcomeFailed, summary.OutcomeTimedOut, summary.OutcomeInterrupted} {
 		c = Evaluate(g, run(func(r *summary.Run) { r.Phases[2].Outcome = outcome; r.Phases[2].Error = "boom" }))
 		assert.False(t, c.Passed, outcome)
 		assert.Equal(t, "1 of 2 steps succeeded", c.Summary, outcome)
 		assert.Equal(t, []string{"upgrade"}, c.Steps)
 		assert.Contains(t, c.Evidence, `step "upgrade" `+outcome+": boom")
 	}
+
+	// "prepare" failed, so "upgrade" never started: the gate fails (the upgrade did not complete) and is
+	// attributed to prepare alone; upgrade is listed as not run, not as a second failure.
+	c = Evaluate(g, run(func(r *summary.Run) {
+		r.Phases[1].Outcome, r.Phases[1].Error = summary.OutcomeFailed, "boom"
+		r.Phases[2].Outcome, r.Phases[2].Error = summary.OutcomeNotRun, "step prepare failed"
+	}))
+	assert.False(t, c.Passed)
+	assert.Equal(t, "0 of 2 steps succeeded; 1 not run (upgrade)", c.Summary)
+	assert.Equal(t, []string{"prepare"}, c.Steps, "a step not run is not where it failed")
+	assert.Contains(t, c.Evidence, `step "upgrade" not run: step prepare failed`)
 
 	// A failed teardown is reported but judged only when asked.
 	broken := run(func(r *summary.Run) { r.Phases[4].Outcome = summary.OutcomeFailed })

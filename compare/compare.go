@@ -137,7 +137,7 @@ func Compare(base, cur *summary.Run, th summary.Thresholds) (*Result, error) {
 			continue
 		}
 		bp := base.Phases[bi]
-		if bp.Outcome != summary.OutcomeSkipped && cp.Outcome != summary.OutcomeSkipped {
+		if bp.Ran() && cp.Ran() {
 			res.Metrics = append(res.Metrics, judge(Metric{Step: cp.Name, Name: MetricDuration, Baseline: bp.DurationMs() / 1000, Current: cp.DurationMs() / 1000}, th))
 		}
 		for _, cs := range cur.Streams {

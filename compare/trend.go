@@ -88,7 +88,7 @@ func BuildTrend(runs []*summary.Run, labels []string, th summary.Thresholds) *Tr
 
 func stepValue(r *summary.Run, step, metric string) (float64, bool) {
 	i := r.PhaseIndex(step)
-	if i < 0 || r.Phases[i].Outcome == summary.OutcomeSkipped {
+	if i < 0 || !r.Phases[i].Ran() {
 		return 0, false
 	}
 	switch metric {

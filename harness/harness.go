@@ -25,6 +25,7 @@ import (
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/loadgen"
+	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
@@ -45,6 +46,8 @@ type Options struct {
 	// GeneratorSource replaces how in-mesh generator pods are pulled (tests: loopback stand-ins, as a test
 	// control plane's pod addresses lead off the machine); nil pulls through the API server's pod proxy.
 	GeneratorSource SourceFor
+	// InMeshOptions are passed to every in-mesh stream (pull interval, drain wait).
+	InMeshOptions []meshload.Option
 	// Observer hears about steps starting and ending.
 	Observer runner.Observer
 	// Tick, when set, is called about once a second with the live status.
@@ -347,12 +350,16 @@ func (r *rehearsal) abort() {
 }
 
 // setup runs the setup steps; it reports whether the rehearsal may start. Without its setup the rehearsal
-// would measure nothing meaningful: the steps are skipped, teardown still runs.
+// would measure nothing meaningful: the steps are not run, teardown still runs.
 func (r *rehearsal) setup(ctx context.Context) bool {
 	res, failed := r.runner.Run(ctx, r.sc.Setup, timeline.KindSetup)
 	r.steps = append(r.steps, res...)
 	if failed || ctx.Err() != nil {
-		r.steps = append(r.steps, skipped(r.sc.Steps, timeline.KindStep)...)
+		why := "a setup step failed"
+		if ctx.Err() != nil {
+			why = "the run was interrupted during setup"
+		}
+		r.steps = append(r.steps, notRun(r.sc.Steps, timeline.KindStep, why)...)
 		_ = r.sink.close()
 		return false
 	}
@@ -368,7 +375,11 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoad()
 	results := loadgen.Attack(loadCtx, r.targets, r.opts.LoadOptions...)
-	inMeshResults, stopInMesh, inMeshDone := r.startInMesh(ctx)
+	// In-mesh streams stop when the load does, or at an interrupt; either way they drain what their
+	// generators still hold before their results channel closes.
+	meshCtx, stopMesh := context.WithCancel(ctx)
+	defer stopMesh()
+	inMeshResults, inMeshDone := r.startInMesh(meshCtx)
 	consumed := make(chan error, 1)
 	go func() {
 		var firstErr error
@@ -401,14 +412,14 @@ func (r *rehearsal) traffic(ctx context.Context) {
 		res, _ := r.runner.Run(ctx, sc.Steps, timeline.KindStep)
 		r.steps = append(r.steps, res...)
 	} else {
-		r.steps = append(r.steps, skipped(sc.Steps, timeline.KindStep)...)
+		r.steps = append(r.steps, notRun(sc.Steps, timeline.KindStep, "the run was interrupted during the warm-up")...)
 	}
 	if ctx.Err() == nil {
 		r.tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
 		sleep(ctx, sc.Traffic.Cooldown.D())
 	}
 	stopLoad()
-	close(stopInMesh)
+	stopMesh()
 	r.harnessErr = errors.Join(r.harnessErr, <-inMeshDone)
 	stopObserving()
 	r.harnessErr = errors.Join(r.harnessErr, <-consumed)
@@ -477,10 +488,10 @@ func (r *rehearsal) write(run *summary.Run) error {
 	})
 }
 
-func skipped(steps []scenarios.Step, kind timeline.Kind) []runner.Result {
+func notRun(steps []scenarios.Step, kind timeline.Kind, why string) []runner.Result {
 	out := make([]runner.Result, 0, len(steps))
-	for _, st := range steps {
-		out = append(out, runner.Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1, Outcome: summary.OutcomeSkipped})
+	for i := range steps {
+		out = append(out, runner.NotRun(&steps[i], kind, why))
 	}
 	return out
 }

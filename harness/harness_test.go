@@ -65,14 +65,14 @@ teardown:
 	for _, p := range run.Phases {
 		outcomes[p.Name] = p.Outcome
 	}
-	assert.Equal(t, map[string]string{"install": summary.OutcomeFailed, "upgrade": summary.OutcomeSkipped, "cleanup": summary.OutcomePassed}, outcomes)
+	assert.Equal(t, map[string]string{"install": summary.OutcomeFailed, "upgrade": summary.OutcomeNotRun, "cleanup": summary.OutcomePassed}, outcomes)
 	var failed []string
 	for _, c := range run.Checks {
 		if !c.Passed {
 			failed = append(failed, c.Name)
 		}
 	}
-	assert.ElementsMatch(t, []string{"noUnexpectedStatus", "stepsSucceeded"}, failed, "nothing measured and a step skipped")
+	assert.ElementsMatch(t, []string{"noUnexpectedStatus", "stepsSucceeded"}, failed, "nothing measured and a step not run")
 }
 
 // continueOnError lets the run go on after a failed step; the failure still fails stepsSucceeded.
@@ -96,7 +96,8 @@ steps:
 	assert.Equal(t, summary.OutcomeFailed, run.Phases[run.PhaseIndex("flaky")].Outcome)
 	assert.Equal(t, summary.OutcomePassed, run.Phases[run.PhaseIndex("next")].Outcome, "ran after a continueOnError failure")
 	assert.Equal(t, summary.OutcomeFailed, run.Phases[run.PhaseIndex("stop-here")].Outcome)
-	assert.Equal(t, summary.OutcomeSkipped, run.Phases[run.PhaseIndex("never")].Outcome, "a failure without continueOnError stops the steps")
+	assert.Equal(t, summary.OutcomeNotRun, run.Phases[run.PhaseIndex("never")].Outcome, "a failure without continueOnError stops the steps")
+	assert.Equal(t, "step stop-here failed", run.Phases[run.PhaseIndex("never")].Error, "why it did not run")
 	assert.Equal(t, summary.VerdictFail, run.Verdict)
 	assert.Positive(t, run.TotalRequests())
 }

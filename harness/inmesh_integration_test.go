@@ -33,8 +33,10 @@ import (
 	"github.com/canarygate/canarygate/loadgen"
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/meshload/agent"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
+	"github.com/canarygate/canarygate/timeline"
 )
 
 var env *testenv.Env
@@ -164,7 +166,21 @@ func TestAGeneratorGoneWithUnpulledResultsIsAnError(t *testing.T) {
 	assert.Equal(t, summary.VerdictError, run.Verdict)
 }
 
+const moveAndSettle = `  - name: move-namespace
+    timeout: 1m
+    moveNamespace: {namespaces: [${NS}], revision: "1-30"}
+  - name: settle
+    soak: {duration: 2s}
+`
+
 func runInMesh(t *testing.T, e *testenv.Env, opts standInOpts) (*standIns, *summary.Run, error) {
+	t.Helper()
+	return runInMeshSteps(context.Background(), t, e, opts, moveAndSettle, nil)
+}
+
+// runInMeshSteps runs the in-mesh scenario with the given steps (${NS} is the generators' namespace) on ctx;
+// observer, when set, hears about the steps.
+func runInMeshSteps(ctx context.Context, t *testing.T, e *testenv.Env, opts standInOpts, steps string, observer func(*standIns) harnessObserver) (*standIns, *summary.Run, error) {
 	t.Helper()
 	ns := e.Namespace(t, "inmesh")
 	var answered atomic.Int64
@@ -197,24 +213,24 @@ traffic:
       timeout: 2s
       inMesh: {namespace: %s, replicas: 2, image: example.invalid/demo-app:1}
 steps:
-  - name: move-namespace
-    timeout: 1m
-    moveNamespace: {namespaces: [%s], revision: "1-30"}
-  - name: settle
-    soak: {duration: 2s}
+%s
 checks:
   - stepsSucceeded: {}
 report:
   dir: %q
   formats: [json]
-`, e.Kubeconfig, rate, ns, ns, t.TempDir())), 0o600))
+`, e.Kubeconfig, rate, ns, strings.ReplaceAll(steps, "${NS}", ns), t.TempDir())), 0o600))
 	sc, err := scenarios.Load(file, scenarios.Vars{})
 	require.NoError(t, err)
 
-	res, err := harness.Run(context.Background(), sc, harness.Options{
+	o := harness.Options{
 		Providers:       map[string]cluster.Provider{"existing": existing.Provider{}},
 		GeneratorSource: s.source,
-	})
+	}
+	if observer != nil {
+		o.Observer = observer(s)
+	}
+	res, err := harness.Run(ctx, sc, o)
 	s.answered = answered.Load()
 	if res == nil {
 		return s, nil, err
@@ -320,8 +336,6 @@ func TestGeneratorObjectsAndTheirRemoval(t *testing.T) {
 func TestAnInMeshStreamThatNeverRanIsAnError(t *testing.T) {
 	e := testenv.Need(t, env)
 	ns := e.Namespace(t, "silent")
-	defer func(d time.Duration) { harness.DrainWait = d }(harness.DrainWait)
-	harness.DrainWait = 2 * time.Second
 	file := filepath.Join(t.TempDir(), "silent.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`name: silent
 clusters: [{name: lab, provider: existing, kubeconfig: %q}]
@@ -350,9 +364,65 @@ report:
 	res, err := harness.Run(context.Background(), sc, harness.Options{
 		Providers:       map[string]cluster.Provider{"existing": existing.Provider{}},
 		GeneratorSource: unreachable,
+		InMeshOptions:   []meshload.Option{meshload.WithDrainWait(2 * time.Second)},
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "in-mesh stream gen: no generator sent a request")
 	require.NotNil(t, res)
 	assert.Equal(t, summary.VerdictError, res.Run.Verdict)
+}
+
+// harnessObserver hears about steps starting and ending.
+type harnessObserver struct {
+	started func(name string)
+}
+
+func (o harnessObserver) StepStarted(name string, _ timeline.Kind) { o.started(name) }
+func (o harnessObserver) StepFinished(runner.Result)               {}
+
+// An interrupt (SIGINT: the run's context ends) while a step runs, with an in-mesh stream whose generators
+// were restarted by a namespace move: the stream still drains every generator — on a context the interrupt
+// does not end — so every result every generator made is counted, exactly once; the running step is
+// "interrupted", the step after it "not run", and the run's verdict "interrupted" (exit 130), whatever the
+// drain found. Before the fix the drain ran on the cancelled context: every pull failed, and the run ended
+// "still held results after 1m30s" for generators that had handed everything over — an error, exit 3.
+func TestAnInterruptDuringAStepStillDrainsEveryGenerator(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	steps := moveAndSettle + `  - name: hold
+    soak: {duration: 10m}
+  - name: never
+    soak: {duration: 1s}
+`
+	s, run, err := runInMeshSteps(ctx, t, e, standInOpts{}, steps, func(*standIns) harnessObserver {
+		return harnessObserver{started: func(name string) {
+			if name == "hold" {
+				interrupt() // SIGINT while "hold" runs
+			}
+		}}
+	})
+	require.NotNil(t, run, "%v", err)
+	assert.NoError(t, err, "the drain found every result: nothing spoiled")
+	assert.Equal(t, summary.VerdictInterrupted, run.Verdict)
+	outcomes := map[string]string{}
+	for _, p := range run.Phases {
+		outcomes[p.Name] = p.Outcome
+	}
+	assert.Equal(t, summary.OutcomePassed, outcomes["move-namespace"])
+	assert.Equal(t, summary.OutcomeInterrupted, outcomes["hold"])
+	assert.Equal(t, summary.OutcomeNotRun, outcomes["never"])
+
+	total, pods := s.produced()
+	require.Len(t, run.Streams, 1)
+	assert.Greater(t, total, uint64(0))
+	assert.Equal(t, int64(total), run.Streams[0].Totals.Requests, "every result of every generator (%v), exactly once", pods)
+	lifecycle := run.Observations[harness.ObservationGenerators("a-calls-b")]
+	var stopped int
+	for _, o := range lifecycle {
+		if strings.Contains(o.Value, " stopped: ") {
+			stopped++
+		}
+	}
+	assert.Equal(t, len(pods), stopped, "every generator handed everything over: %v", lifecycle)
 }

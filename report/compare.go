@@ -105,7 +105,7 @@ func alignedSlots(a, b *summary.Run) []slot {
 	seen := map[string]bool{}
 	for _, r := range []*summary.Run{b, a} {
 		for _, p := range r.Phases {
-			if !seen[p.Name] && p.Outcome != summary.OutcomeSkipped {
+			if !seen[p.Name] && p.Ran() {
 				seen[p.Name] = true
 				names = append(names, p.Name)
 			}

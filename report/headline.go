@@ -41,10 +41,11 @@ func Headline(run *summary.Run) string {
 	case summary.VerdictError:
 		return "Harness error, no verdict on the target: " + run.Error
 	case summary.VerdictInterrupted:
+		where := interruptedAt(run)
 		if what == "" {
-			return "Interrupted before the end: no failure measured until then."
+			return "Interrupted" + where + ": no failure measured until then."
 		}
-		return "Interrupted; until then: " + what + "."
+		return "Interrupted" + where + "; until then: " + what + "."
 	}
 	if what == "" {
 		return "A gate failed."
@@ -95,4 +96,25 @@ func shortError(g summary.FailureGroup) string {
 		msg = msg[i+2:]
 	}
 	return msg
+}
+
+// interruptedAt says where a run was interrupted and which steps never ran (" during hold; not run: a, b").
+func interruptedAt(run *summary.Run) string {
+	var during, notRun []string
+	for _, p := range run.Phases {
+		switch p.Outcome {
+		case summary.OutcomeInterrupted, summary.OutcomeRunning:
+			during = append(during, p.Name)
+		case summary.OutcomeNotRun:
+			notRun = append(notRun, p.Name)
+		}
+	}
+	out := ""
+	if len(during) > 0 {
+		out = " during " + strings.Join(during, ", ")
+	}
+	if len(notRun) > 0 {
+		out += "; not run: " + strings.Join(notRun, ", ")
+	}
+	return out
 }

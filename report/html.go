@@ -97,7 +97,7 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 	plotH := chartH - padTop - padBot
 
 	for i, p := range run.Phases {
-		if p.DurationMs() <= 0 && p.Outcome != summary.OutcomeSkipped {
+		if p.DurationMs() <= 0 && p.Ran() {
 			continue
 		}
 		x0, x1 := x(p.StartMs/1000), x(p.EndMs/1000)
@@ -108,7 +108,7 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 		switch p.Outcome {
 		case summary.OutcomeFailed, summary.OutcomeTimedOut:
 			cls += " bad"
-		case summary.OutcomeSkipped:
+		case summary.OutcomeSkipped, summary.OutcomeNotRun:
 			continue
 		}
 		label := p.Name

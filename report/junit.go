@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -74,6 +75,9 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 		suite.SystemOut = "harness error: " + run.Error
 	}
 	if run.Error != "" && !anySaturated(run) {
+		// An error attribute needs the error it counts: a testcase of its own, with the harness's message.
+		suite.Cases = append(suite.Cases, junitCase{Name: "harness", Classname: run.Scenario + ".harness", Time: "0.000",
+			Error: &junitMessage{Message: firstLine(run.Error), Type: "harness", Text: run.Error}})
 		suite.Errors++
 	}
 	for _, r := range rows(run) {
@@ -84,11 +88,15 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 		detail := stepDetail(r)
 		switch r.Outcome {
 		case summary.OutcomePassed:
-		case summary.OutcomeSkipped:
-			tc.Skipped = &junitMessage{Message: "skipped: an earlier step failed or the run was interrupted"}
+		case summary.OutcomeSkipped, summary.OutcomeNotRun:
+			tc.Skipped = &junitMessage{Message: r.Outcome + ": " + cmp.Or(firstLine(r.Error), "an earlier step failed or the run was interrupted")}
 			suite.Skipped++
 		default:
-			tc.Failure = &junitMessage{Message: firstLine(r.Error), Type: r.Outcome, Text: detail}
+			msg := firstLine(r.Error)
+			if r.Outcome == summary.OutcomeRunning {
+				msg = cmp.Or(msg, "still running when canarygate exited at once (a second signal): its outcome is unknown")
+			}
+			tc.Failure = &junitMessage{Message: cmp.Or(msg, r.Outcome), Type: r.Outcome, Text: detail}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, tc)

@@ -170,3 +170,34 @@ func TestGeneratorStateSaysWhatTheDelaysCost(t *testing.T) {
 	assert.Contains(t, m.String(), "| behind | 50/s | 2.0/s | 8 | 0 | ❌ saturated: its requests say nothing about the target |")
 	assert.Contains(t, m.String(), "| steady | 10/s | 10.0/s | 0 | 0 | kept its schedule |")
 }
+
+// An interrupted run's headline says where it was interrupted and which steps never ran — not that they
+// failed.
+func TestInterruptedHeadlineSaysWhereAndWhatDidNotRun(t *testing.T) {
+	r := &summary.Run{Verdict: summary.VerdictInterrupted, Interrupted: true, Phases: []summary.Phase{
+		{Name: "warm-up", Kind: "warmup"},
+		{Name: "install", Kind: "step", Outcome: summary.OutcomePassed},
+		{Name: "move-demo-a", Kind: "step", Outcome: summary.OutcomeInterrupted, Error: "interrupted"},
+		{Name: "move-demo-b", Kind: "step", Outcome: summary.OutcomeNotRun, Error: "the run was interrupted during move-demo-a"},
+		{Name: "uninstall", Kind: "step", Outcome: summary.OutcomeNotRun, Error: "the run was interrupted during move-demo-a"},
+	}}
+	assert.Equal(t, "Interrupted during move-demo-a; not run: move-demo-b, uninstall: no failure measured until then.", Headline(r))
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, r, Config{}))
+	assert.Contains(t, buf.String(), `<skipped message="not run: the run was interrupted during move-demo-a"></skipped>`)
+	assert.Contains(t, buf.String(), `<failure message="interrupted" type="interrupted">`)
+}
+
+// A run that exited at once (a second signal) while a step ran: the step still running has a failure with a
+// message, and the suite's error count has the error element it counts.
+func TestJUnitOfAnExitAtOnceHasItsErrorAndTheRunningStepsMessage(t *testing.T) {
+	r := &summary.Run{Scenario: "s", Verdict: summary.VerdictInterrupted, Interrupted: true,
+		Error:  "exited at once on a second signal: the reports show what was measured until then",
+		Phases: []summary.Phase{{Name: "move", Kind: "step", Outcome: summary.OutcomeRunning}}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteJUnit(&buf, r, Config{}))
+	out := buf.String()
+	assert.Contains(t, out, `errors="1"`)
+	assert.Contains(t, out, `<error message="exited at once on a second signal: the reports show what was measured until then" type="harness">`)
+	assert.Contains(t, out, `<failure message="still running when canarygate exited at once (a second signal): its outcome is unknown" type="running">`)
+}

@@ -125,23 +125,37 @@ const DefaultMaxOutput = 64 << 10
 // ErrInterrupted marks steps cut short because the run was interrupted.
 var ErrInterrupted = errors.New("interrupted")
 
-// Run carries out steps in order. After a failed step (one without continueOnError) the rest are skipped; when
-// ctx ends, the running step is cancelled and the rest are skipped. It returns the results and whether a step
-// failed in a way that stops the run.
+// Run carries out steps in order. After a failed step (one without continueOnError) the rest are not run;
+// when ctx ends, the running step is cancelled ("interrupted") and the rest are not run. Each step not run
+// says why. It returns the results and whether a step failed in a way that stops the run.
 func (r *Runner) Run(ctx context.Context, steps []scenarios.Step, kind timeline.Kind) (results []Result, stopped bool) {
+	why := ""
 	for i := range steps {
 		st := &steps[i]
-		if stopped || ctx.Err() != nil {
-			results = append(results, Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1, Outcome: summary.OutcomeSkipped})
+		if why == "" && ctx.Err() != nil {
+			why = "the run was interrupted before it started"
+		}
+		if why != "" {
+			results = append(results, NotRun(st, kind, why))
 			continue
 		}
 		res := r.runOne(ctx, st, kind)
 		results = append(results, res)
-		if res.Outcome != summary.OutcomePassed && !st.ContinueOnError {
+		switch {
+		case res.Outcome == summary.OutcomeInterrupted:
+			why = fmt.Sprintf("the run was interrupted during %s", st.Name)
+		case res.Outcome != summary.OutcomePassed && !st.ContinueOnError:
 			stopped = true
+			why = fmt.Sprintf("step %s %s", st.Name, res.Outcome)
 		}
 	}
 	return results, stopped
+}
+
+// NotRun is the result of a step that never started, and why.
+func NotRun(st *scenarios.Step, kind timeline.Kind, why string) Result {
+	return Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1,
+		Outcome: summary.OutcomeNotRun, Err: errors.New(why)}
 }
 
 func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timeline.Kind) Result {

@@ -12,7 +12,10 @@ import (
 )
 
 // SchemaVersion is bumped whenever a field changes meaning or disappears.
-const SchemaVersion = 1
+//
+// 2: a step that never started is "not run" (OutcomeNotRun), with why in its error; "skipped" is kept for a
+// step deliberately not taken. Version 1 wrote "skipped" for both; Read upgrades it.
+const SchemaVersion = 2
 
 // FileName is the JSON summary's name inside a run directory.
 const FileName = "summary.json"
@@ -33,7 +36,11 @@ const (
 	OutcomePassed   = "passed"
 	OutcomeFailed   = "failed"
 	OutcomeTimedOut = "timed-out"
-	OutcomeSkipped  = "skipped"
+	// OutcomeSkipped: the step was deliberately not taken (a condition said so); why is in its error.
+	OutcomeSkipped = "skipped"
+	// OutcomeNotRun: the step never started — the run was interrupted, or an earlier step failed, first;
+	// why is in its error. It neither passed nor failed on its own.
+	OutcomeNotRun = "not run"
 	// OutcomeInterrupted: the run was interrupted (SIGINT/SIGTERM) while the step ran; it neither passed
 	// nor failed on its own.
 	OutcomeInterrupted = "interrupted"
@@ -120,6 +127,9 @@ func (p Phase) DurationMs() float64 { return p.EndMs - p.StartMs }
 
 // IsStep reports whether the phase is a step (or teardown step) rather than a load window.
 func (p Phase) IsStep() bool { return p.Kind == "step" || p.Kind == "teardown" || p.Kind == "setup" }
+
+// Ran reports whether the phase ran at all (a step not run or skipped saw no traffic of its own).
+func (p Phase) Ran() bool { return p.Outcome != OutcomeSkipped && p.Outcome != OutcomeNotRun }
 
 // Stream is the traffic of one stream.
 type Stream struct {
@@ -338,8 +348,23 @@ func Read(path string) (*Run, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s: not a canarygate run summary: %w", path, err)
 	}
-	if r.SchemaVersion != SchemaVersion {
+	switch r.SchemaVersion {
+	case SchemaVersion:
+	case 1:
+		upgradeV1(&r)
+	default:
 		return nil, &SchemaError{File: path, Got: r.SchemaVersion}
 	}
 	return &r, nil
+}
+
+// upgradeV1 reads a schemaVersion 1 summary as version 2: version 1 had no "not run", and every step it
+// called "skipped" was one that never started after an interrupt or a failed step.
+func upgradeV1(r *Run) {
+	for i := range r.Phases {
+		if r.Phases[i].Outcome == OutcomeSkipped {
+			r.Phases[i].Outcome = OutcomeNotRun
+		}
+	}
+	r.SchemaVersion = SchemaVersion
 }

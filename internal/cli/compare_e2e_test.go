@@ -127,12 +127,12 @@ func TestCompareRefusesRunsItCannotCompare(t *testing.T) {
 	require.NoError(t, err)
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal(data, &raw))
-	raw["schemaVersion"] = 2
+	raw["schemaVersion"] = summary.SchemaVersion + 1
 	data, _ = json.Marshal(raw)
 	require.NoError(t, os.WriteFile(filepath.Join(future, summary.FileName), data, 0o644))
 	res = runCLI(t, "compare", base, future, "--out", t.TempDir())
 	assert.Equal(t, 2, res.code)
-	assert.Contains(t, res.stderr, "schemaVersion 2 is not supported")
+	assert.Contains(t, res.stderr, fmt.Sprintf("schemaVersion %d is not supported", summary.SchemaVersion+1))
 
 	added := writeRun(t, dir, "added", syntheticRun(t0, 0, 5, 20, "warm-up", "upgrade", "verify", "cool-down"))
 	res = runCLI(t, "compare", base, added, "--out", t.TempDir())
@@ -166,4 +166,50 @@ func TestTrendOverFiveRunsMatchesTheSummaries(t *testing.T) {
 	assertSelfContained(t, string(html))
 	assert.Equal(t, 1, strings.Count(string(html), "<html"), "one page")
 	assert.Contains(t, string(html), "120 ▲ first crossing")
+}
+
+// A summary written by schemaVersion 1 code (summary/testdata/schema-v1.json: canarygate 7dfdde6 ran a
+// scenario whose second step failed, so its third was "skipped") still reads in compare and trend, beside a
+// summary of today's schema: the step that never started is "not run", and one new unexpected response in
+// the newer run is still a regression.
+func TestSummariesOfSchemaVersion1StillCompareAndTrend(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "v1")
+	require.NoError(t, os.MkdirAll(old, 0o755))
+	data, err := os.ReadFile(filepath.Join("..", "..", "summary", "testdata", "schema-v1.json"))
+	require.NoError(t, err)
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(data, &raw))
+	require.EqualValues(t, 1, raw["schemaVersion"], "the fixture is of the old schema")
+	require.NoError(t, os.WriteFile(filepath.Join(old, summary.FileName), data, 0o644))
+
+	run, err := summary.Read(old)
+	require.NoError(t, err)
+	assert.Equal(t, summary.SchemaVersion, run.SchemaVersion)
+	assert.Equal(t, summary.OutcomeNotRun, run.Phases[run.PhaseIndex("never")].Outcome, `version 1's "skipped" never started`)
+	assert.Equal(t, summary.OutcomeFailed, run.Phases[run.PhaseIndex("breaks")].Outcome)
+
+	// Today's run of the same scenario, one day later, with one unexpected response during "first".
+	cur := *run
+	cur.Started = run.Started.Add(24 * time.Hour)
+	cur.Streams = append([]summary.Stream(nil), run.Streams...)
+	st := cur.Streams[0]
+	st.PerPhase = append([]summary.Stats(nil), st.PerPhase...)
+	i := run.PhaseIndex("first")
+	st.PerPhase[i].Failures++
+	st.PerPhase[i].Codes = map[string]int64{"200": st.PerPhase[i].Requests - 1, "503": 1}
+	st.Totals.Failures++
+	cur.Streams[0] = st
+	now := writeRun(t, dir, "v2", &cur)
+
+	res := runCLI(t, "compare", old, now, "--out", t.TempDir())
+	assert.Equal(t, 1, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "| first | local | unexpected | 0 | 1 |")
+
+	out := t.TempDir()
+	res = runCLI(t, "trend", dir, "--out", out)
+	require.Equal(t, 0, res.code, res.stderr)
+	md, err := os.ReadFile(filepath.Join(out, "trend.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| first | unexpected | 0 | 1 ▲ first crossing |")
 }

@@ -362,7 +362,9 @@ func TestInterruptWritesReportsAndExits130(t *testing.T) {
 	settle := run.Phases[run.PhaseIndex("settle")]
 	assert.Equal(t, summary.OutcomeInterrupted, settle.Outcome, "interrupted, not failed")
 	assert.Equal(t, "interrupted", settle.Error)
-	assert.Equal(t, summary.OutcomeSkipped, run.Phases[run.PhaseIndex("probe")].Outcome)
+	probe := run.Phases[run.PhaseIndex("probe")]
+	assert.Equal(t, summary.OutcomeNotRun, probe.Outcome)
+	assert.Equal(t, "the run was interrupted during settle", probe.Error)
 	for _, f := range []string{report.HTMLFile, report.JUnitFile, report.MarkdownFile, summary.ResultsFileName} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}

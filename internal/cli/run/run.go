@@ -79,9 +79,9 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			}
 			printVerdict(s, res)
 			if err != nil {
-				return exitcode.With(exitcode.Harness, err)
+				return exitcode.With(ExitCode(res.Run, err), err)
 			}
-			return exitcode.Silent(CodeFor(res.Run))
+			return exitcode.Silent(ExitCode(res.Run, nil))
 		},
 	}
 	f.Add(cmd.Flags())
@@ -92,6 +92,19 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	cmd.Flags().BoolVar(&reuse, "reuse-cluster", false, "use a kind cluster of the scenario's name that already exists (and leave it), instead of refusing to run")
 	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
 	return cmd
+}
+
+// ExitCode is a finished run's exit code, decided here alone: an interrupted run is 130 whatever else went
+// wrong (its drain, its reports); otherwise an error of the harness's own — the verdict "error", or reports
+// that could not be written — is 3; otherwise the verdict's code.
+func ExitCode(r *summary.Run, harnessErr error) int {
+	if r.Verdict == summary.VerdictInterrupted {
+		return exitcode.Interrupted
+	}
+	if harnessErr != nil {
+		return exitcode.Harness
+	}
+	return CodeFor(r)
 }
 
 // CodeFor maps a run's verdict to its exit code.

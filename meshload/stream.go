@@ -1,0 +1,281 @@
+package meshload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/canarygate/canarygate/aggregate"
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/meshload/agent"
+)
+
+// SourceFor returns how to pull one generator pod.
+type SourceFor func(c *cluster.Cluster, pod *corev1.Pod) Source
+
+// Defaults of a stream.
+const (
+	// DefaultPullInterval is how often every generator is pulled.
+	DefaultPullInterval = 500 * time.Millisecond
+	// DefaultDrainWait bounds pulling what stopping generators still hold once the load stopped: above a
+	// generator's own grace (55 s), so a generator that keeps its promise is always waited for.
+	DefaultDrainWait = 90 * time.Second
+)
+
+type streamConfig struct {
+	pullInterval, drainWait time.Duration
+	source                  SourceFor
+	event                   func(string)
+	now                     func() time.Time
+}
+
+// Option configures a stream.
+type Option func(*streamConfig)
+
+// WithPullInterval sets how often generators are pulled.
+func WithPullInterval(d time.Duration) Option { return func(c *streamConfig) { c.pullInterval = d } }
+
+// WithDrainWait bounds the pulls after the load stopped.
+func WithDrainWait(d time.Duration) Option { return func(c *streamConfig) { c.drainWait = d } }
+
+// WithSource replaces how generator pods are pulled (tests: loopback stand-ins, as a test control plane's pod
+// addresses lead off the machine). By default: through the API server's pod proxy.
+func WithSource(s SourceFor) Option { return func(c *streamConfig) { c.source = s } }
+
+// WithEvents receives the generators' lifecycle as it happens ("… created", "… stopped: 229 results
+// pulled", "… kept its schedule …"), for the run's observations.
+func WithEvents(fn func(string)) Option { return func(c *streamConfig) { c.event = fn } }
+
+// Stream is one in-mesh stream at work: its generators deployed in the cluster, pulled, their results merged
+// into send order.
+type Stream struct {
+	spec    Spec
+	results chan Timed
+	done    chan struct{}
+	err     error
+}
+
+// Start deploys the stream's generators and pulls their results until ctx ends — the end of the traffic, or
+// an interrupt. Then it removes the generators and pulls what the stopping ones still hold, on a context of
+// its own bounded by the drain wait, so that an interrupt still collects every result; then Results closes.
+// As with loadgen.Attack, nothing measured is lost by stopping.
+func Start(ctx context.Context, c *cluster.Cluster, spec Spec, opts ...Option) *Stream {
+	cfg := streamConfig{pullInterval: DefaultPullInterval, drainWait: DefaultDrainWait, event: func(string) {}, now: time.Now,
+		source: func(c *cluster.Cluster, pod *corev1.Pod) Source { return PodProxySource(c, pod) }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Stream{spec: spec, results: make(chan Timed, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer close(s.results)
+		s.err = s.run(ctx, c, cfg)
+	}()
+	return s
+}
+
+// Results are the stream's results in send order; the channel closes when the stream is over.
+func (s *Stream) Results() <-chan Timed { return s.results }
+
+// Err waits for the stream to end and says what spoiled it: results lost or overflowed, a generator that
+// fell behind its share of the rate (aggregate.ErrSaturated), or no request sent at all. Any of those makes
+// the stream's silence meaningless: an error, never a verdict on the target.
+func (s *Stream) Err() error {
+	<-s.done
+	return s.err
+}
+
+// generator is what the stream keeps per generator pod.
+type generator struct {
+	cursor Cursor
+	// started: the pod got an address, so it may have sent requests.
+	started, done bool
+	// offset and bound: the clock offset estimated by the pull with the shortest round trip so far (the
+	// tightest bound), as NTP keeps its best sample.
+	offset, bound time.Duration
+	sampled       bool
+}
+
+// puller is one stream's pull loop state.
+type puller struct {
+	spec     Spec
+	cfg      streamConfig
+	c        *cluster.Cluster
+	gens     map[string]*generator
+	merger   *Merger
+	problems []error
+	// schedules judge each generator's send times against its share of the rate: a pod starved of CPU or
+	// workers that fell behind sent fewer, later requests — a gap that would hide an outage.
+	schedules map[string]*aggregate.Schedule
+	sent      int
+}
+
+func (s *Stream) run(ctx context.Context, c *cluster.Cluster, cfg streamConfig) error {
+	if err := Deploy(ctx, c, s.spec); err != nil {
+		return err
+	}
+	p := &puller{spec: s.spec, cfg: cfg, c: c, gens: map[string]*generator{}, merger: NewMerger(), schedules: map[string]*aggregate.Schedule{}}
+	tick := time.NewTicker(cfg.pullInterval)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			p.round(ctx, s.results)
+		}
+	}
+	// Load over (or interrupted): the generators stop (SIGTERM) and are pulled until each has handed over
+	// everything — on a context that the end of ctx does not end, or an interrupt would lose every result
+	// the generators still hold.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.drainWait)
+	defer cancel()
+	if err := Remove(dctx, c, s.spec); err != nil {
+		p.problems = append(p.problems, err)
+	}
+	start := cfg.now()
+	for !p.round(dctx, s.results) && dctx.Err() == nil {
+		select {
+		case <-dctx.Done():
+		case <-tick.C:
+		}
+	}
+	p.finish(cfg.now().Sub(start))
+	for _, t := range p.merger.Flush() {
+		p.emit(t, s.results)
+	}
+	return p.judge()
+}
+
+// round pulls every generator once and releases what is in send order; it reports whether every generator
+// is done.
+func (p *puller) round(ctx context.Context, out chan<- Timed) (allDone bool) {
+	pods, err := Pods(ctx, p.c, p.spec)
+	if err != nil {
+		// Not knowing the pods this round is not losing their results: the next round asks again, and a
+		// drain that never gets an answer names every generator it could not finish.
+		return false
+	}
+	seen := map[string]bool{}
+	allDone = true
+	for i := range pods {
+		pod := &pods[i]
+		seen[pod.Name] = true
+		if !p.pullOne(ctx, pod) {
+			allDone = false
+		}
+	}
+	// A generator that vanished before it said it was done lost what it had not handed over.
+	for name, g := range p.gens {
+		if seen[name] || g.done {
+			continue
+		}
+		g.done = true
+		p.merger.Done(name)
+		// An agent exits only after saying it handed everything over: gone without that, whatever it sent
+		// since the last pull is lost.
+		if g.started {
+			p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s went away with results never pulled (%d received, of %d it had made at the last pull; those since are unknown)", p.spec.Stream, name, g.cursor.Last, g.cursor.Produced))
+		}
+		p.cfg.event(name + " gone")
+	}
+	for _, t := range p.merger.Ready() {
+		p.emit(t, out)
+	}
+	return allDone
+}
+
+// pullOne pulls one generator pod; it reports whether that generator is done.
+func (p *puller) pullOne(ctx context.Context, pod *corev1.Pod) (done bool) {
+	g, ok := p.gens[pod.Name]
+	if !ok {
+		g = &generator{}
+		p.gens[pod.Name] = g
+		p.merger.Expect(pod.Name, pod.CreationTimestamp.Time)
+		p.cfg.event(pod.Name + " created")
+	}
+	if g.done {
+		return true
+	}
+	if pod.Status.PodIP == "" {
+		return false // not started yet: nothing sent
+	}
+	g.started = true
+	pulled, err := g.cursor.Pull(ctx, p.cfg.source(p.c, pod), agent.DefaultPullMax, p.cfg.now)
+	if err != nil {
+		return false // not listening yet, or a lost answer: asked again next round
+	}
+	if g.cursor.Restarts > 0 && g.cursor.Lost > 0 {
+		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s restarted and lost %d results", p.spec.Stream, pod.Name, g.cursor.Lost))
+		g.cursor.Lost = 0
+	}
+	if pulled.Overflow > 0 {
+		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s could not keep %d results (buffer full)", p.spec.Stream, pod.Name, pulled.Overflow))
+	}
+	if !g.sampled || pulled.Bound < g.bound {
+		g.offset, g.bound, g.sampled = pulled.Offset, pulled.Bound, true
+	}
+	upTo := p.cfg.now().Add(-p.spec.Timeout - g.bound)
+	p.merger.Add(pod.Name, pulled.Revision, pulled.Results, g.offset, upTo)
+	if pulled.Done {
+		g.done = true
+		p.merger.Done(pod.Name)
+		p.cfg.event(fmt.Sprintf("%s stopped: %d results pulled (revision %s, clock offset %s ± %s)", pod.Name, g.cursor.Last, pulled.Revision, g.offset.Round(time.Millisecond), g.bound.Round(time.Millisecond)))
+	}
+	return g.done
+}
+
+func (p *puller) emit(t Timed, out chan<- Timed) {
+	sch, ok := p.schedules[t.Generator]
+	if !ok {
+		share := ShareRate(p.spec.Rate, int(p.spec.Replicas))
+		sch = aggregate.NewSchedule(share.Per / time.Duration(share.Freq))
+		p.schedules[t.Generator] = sch
+	}
+	sch.Sent(t.At)
+	p.sent++
+	out <- t
+}
+
+// finish names the generators the drain could not finish.
+func (p *puller) finish(waited time.Duration) {
+	for _, name := range slices.Sorted(maps.Keys(p.gens)) {
+		g := p.gens[name]
+		switch {
+		case g.done:
+		case !g.started:
+			// No address, so no request: created by a rollout just before the load stopped, it sent nothing
+			// and holds nothing.
+			p.merger.Done(name)
+			p.cfg.event(name + " never started: it sent nothing")
+		default:
+			p.merger.Done(name)
+			p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s still held results after the drain's %s (%d received, of %d it had made at the last pull)", p.spec.Stream, name, waited.Round(time.Second), g.cursor.Last, g.cursor.Produced))
+		}
+	}
+}
+
+// judge is the stream's own verdict on its measurement: each generator's schedule, and whether anything was
+// sent at all.
+func (p *puller) judge() error {
+	share := ShareRate(p.spec.Rate, int(p.spec.Replicas))
+	shareRPS := float64(share.Freq) / share.Per.Seconds()
+	for _, name := range slices.Sorted(maps.Keys(p.schedules)) {
+		g := p.schedules[name].Summary(shareRPS)
+		if g.Saturated {
+			p.problems = append(p.problems, fmt.Errorf("%w: in-mesh stream %s: generator %s fell behind its share of the rate: %s", aggregate.ErrSaturated, p.spec.Stream, name, aggregate.Shortfall(g)))
+			p.cfg.event(fmt.Sprintf("%s fell behind: %s", name, aggregate.Shortfall(g)))
+			continue
+		}
+		p.cfg.event(fmt.Sprintf("%s kept its schedule: %d requests at %.4g/s, worst %s late", name, g.Sent, shareRPS, time.Duration(g.MaxLagMs*float64(time.Millisecond)).Round(time.Millisecond)))
+	}
+	if p.sent == 0 {
+		// The load this stream stands for never happened: nothing may be concluded from its silence.
+		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: no generator sent a request (%d pod(s) seen)", p.spec.Stream, len(p.gens)))
+	}
+	return errors.Join(p.problems...)
+}
