@@ -132,6 +132,19 @@ func Remove(ctx context.Context, c *cluster.Cluster, s Spec) error {
 	return nil
 }
 
+// Gone reports whether a stream's generator Deployment has been deleted (with foreground deletion, once its
+// pods are gone).
+func Gone(ctx context.Context, c *cluster.Cluster, s Spec) (bool, error) {
+	_, err := c.Client.AppsV1().Deployments(s.Namespace).Get(ctx, s.Name(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("generators of %s: %w", s.Stream, err)
+	}
+	return false, nil
+}
+
 // Pods lists a stream's generator pods, terminating ones included (they still hold results).
 func Pods(ctx context.Context, c *cluster.Cluster, s Spec) ([]corev1.Pod, error) {
 	list, err := c.Client.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: StreamLabel + "=" + s.Stream})

@@ -145,6 +145,12 @@ func (s *Stream) run(ctx context.Context, c *cluster.Cluster, cfg streamConfig) 
 		}
 	}
 	p.finish(cfg.now().Sub(start))
+	// Every result is in; the stream ends when its generators are gone too, so that a run leaves nothing of
+	// canarygate's behind in the cluster (bounded by the same wait: a Deployment still being deleted then is
+	// said, not waited for).
+	if !waitGone(dctx, c, s.spec, tick.C) {
+		cfg.event(fmt.Sprintf("generators' Deployment %s/%s still being deleted after %s", s.spec.Namespace, s.spec.Name(), cfg.drainWait))
+	}
 	for _, t := range p.merger.Flush() {
 		p.emit(t, s.results)
 	}
@@ -278,4 +284,18 @@ func (p *puller) judge() error {
 		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: no generator sent a request (%d pod(s) seen)", p.spec.Stream, len(p.gens)))
 	}
 	return errors.Join(p.problems...)
+}
+
+// waitGone waits, a tick at a time, until the generators' Deployment is gone or ctx ends.
+func waitGone(ctx context.Context, c *cluster.Cluster, spec Spec, tick <-chan time.Time) bool {
+	for {
+		if gone, err := Gone(ctx, c, spec); gone && err == nil {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick:
+		}
+	}
 }
