@@ -1,5 +1,5 @@
-// Package builtin links every step action and gate canarygate ships: each registers itself (runner.Register,
-// checks.Register) from the package that carries it out, so importing this package for its side effects is
+// Package builtin links every step action, gate and cluster provider canarygate ships: each registers itself
+// (runner.Register, checks.Register, cluster.RegisterProvider) from the package that carries it out, so importing this package for its side effects is
 // what makes the scenario parser, `validate` and `run` know them — the same set, from one registration each.
 // The harness imports it; a program that only parses scenarios imports it too.
 package builtin
@@ -8,6 +8,9 @@ import (
 	// Core actions (run, soak, http, check) and the timeline gates.
 	_ "github.com/canarygate/canarygate/actions"
 	_ "github.com/canarygate/canarygate/checks"
+	// Cluster providers.
+	_ "github.com/canarygate/canarygate/cluster/existing"
+	_ "github.com/canarygate/canarygate/cluster/kind"
 	// Helm actions.
 	_ "github.com/canarygate/canarygate/helmrelease"
 	// Kubernetes actions.

@@ -56,6 +56,9 @@ type Options struct {
 	StepSummary string
 	// LoadOptions are passed to the load generator.
 	LoadOptions []loadgen.Option
+	// ProviderOptions configure the registered providers (cluster.RegisterProvider) that provision the
+	// scenario's clusters; Providers, by name, replace them (tests).
+	ProviderOptions cluster.ProviderOptions
 	// Providers provision the scenario's clusters by provider name ("existing", "kind"). The clusters are
 	// provisioned before traffic starts and released after teardown.
 	Providers map[string]cluster.Provider
@@ -172,6 +175,9 @@ func provision(ctx context.Context, sc *scenarios.Scenario, opts Options) (*clus
 	}
 	for _, spec := range sc.Clusters {
 		p, ok := opts.Providers[spec.Provider]
+		if !ok {
+			p, ok = cluster.NewProvider(spec.Provider, opts.ProviderOptions)
+		}
 		if !ok {
 			release(true)
 			return nil, nil, fmt.Errorf("%w %s: no provider %q in this build", ErrProvision, spec.Name, spec.Provider)

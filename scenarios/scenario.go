@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -210,6 +211,21 @@ func RegisterGate(kind string, newSpec func() GateSpec) {
 	}
 	gateKinds[kind] = newSpec
 }
+
+// RegisterProvider makes a cluster provider known to the parser. Call cluster.RegisterProvider instead, which
+// registers the provider itself with it.
+func RegisterProvider(name string) {
+	if slices.Contains(providerNames, name) {
+		panic("scenarios: provider registered twice: " + name)
+	}
+	providerNames = append(providerNames, name)
+	sort.Strings(providerNames)
+}
+
+// ProviderNames lists the registered cluster providers, sorted.
+func ProviderNames() []string { return slices.Clone(providerNames) }
+
+var providerNames []string
 
 // ActionKinds lists the registered action kinds, sorted.
 func ActionKinds() []string { return sortedKeys(actionKinds) }

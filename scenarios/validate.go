@@ -225,8 +225,8 @@ func (s *Scenario) validate(p Problems) {
 			p.Add(c.Pos.Field("name"), path+".name", "duplicate cluster name %q", c.Name)
 		}
 		clusterNames[c.Name] = true
-		if c.Provider != "existing" && c.Provider != "kind" {
-			p.Add(c.Pos.Field("provider"), path+".provider", "%q: expected existing or kind", c.Provider)
+		if !slices.Contains(providerNames, c.Provider) {
+			p.Add(c.Pos.Field("provider"), path+".provider", "%q: expected one of %s", c.Provider, strings.Join(providerNames, ", "))
 		}
 	}
 	for _, group := range []struct {

@@ -14,6 +14,10 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 )
 
+func init() {
+	cluster.RegisterProvider("existing", func(cluster.ProviderOptions) cluster.Provider { return Provider{} })
+}
+
 // Provider connects to existing clusters.
 type Provider struct{}
 

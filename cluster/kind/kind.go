@@ -61,6 +61,12 @@ const reusedKey = "kind/reused"
 // ErrNoContainerEngine: kind runs nodes as containers and needs Docker, Podman or nerdctl.
 var ErrNoContainerEngine = errors.New("no container engine answers (kind needs Docker, Podman or nerdctl running)")
 
+func init() {
+	cluster.RegisterProvider("kind", func(o cluster.ProviderOptions) cluster.Provider {
+		return Provider{Keep: o.Keep, KeepOnFailure: o.KeepOnFailure, Reuse: o.Reuse, ImageArchives: o.ImageArchives, Log: o.Log, WaitForReady: o.WaitForReady}
+	})
+}
+
 // Provider creates kind clusters.
 type Provider struct {
 	// Keep leaves the cluster after the run; KeepOnFailure only when the run failed.

@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canarygate/canarygate/cluster"
-	"github.com/canarygate/canarygate/cluster/existing"
-	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
@@ -59,11 +57,8 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(),
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
-				Providers: map[string]cluster.Provider{
-					"existing": existing.Provider{},
-					"kind": kind.Provider{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,
-						Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
-				},
+				ProviderOptions: cluster.ProviderOptions{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,
+					Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
 				Log:   func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
 				Abort: abort,
 			})
