@@ -1,5 +1,6 @@
-// Package builtin links every step action, gate and cluster provider canarygate ships: each registers itself
-// (runner.Register, checks.Register, cluster.RegisterProvider) from the package that carries it out, so importing this package for its side effects is
+// Package builtin links every step action, gate, cluster provider and report format canarygate ships: each
+// registers itself (runner.Register, checks.Register, cluster.RegisterProvider, report.Register) from the
+// package that carries it out, so importing this package for its side effects is
 // what makes the scenario parser, `validate` and `run` know them — the same set, from one registration each.
 // The harness imports it; a program that only parses scenarios imports it too.
 package builtin
@@ -17,4 +18,6 @@ import (
 	_ "github.com/canarygate/canarygate/kube"
 	// Istio actions and gates.
 	_ "github.com/canarygate/canarygate/mesh"
+	// Report formats.
+	_ "github.com/canarygate/canarygate/report"
 )

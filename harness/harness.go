@@ -5,7 +5,6 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -318,7 +317,7 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 	r.agg = aggregate.New(r.tl, specs)
 	if slices.Contains(r.formats, scenarios.FormatVegeta) {
 		r.results = filepath.Join(r.dir, summary.ResultsFileName)
-		f, err := newFileSink(r.results)
+		f, err := report.NewResultsFile(r.results)
 		if err != nil {
 			return err
 		}
@@ -348,7 +347,7 @@ func (r *rehearsal) abort() {
 		run.Interrupted, run.Verdict = true, summary.VerdictInterrupted
 		run.Error = "exited at once on a second signal: the reports show what was measured until then"
 		run.Checks = checks.EvaluateAll(r.sc.Checks, run)
-		if err := r.sink.flush(); err == nil && r.results != "" {
+		if err := r.sink.Flush(); err == nil && r.results != "" {
 			run.ResultsFile = summary.ResultsFileName
 		}
 		return report.WriteAll(r.dir, run, report.Config{Formats: r.formats, StepSummary: r.opts.StepSummary})
@@ -366,7 +365,7 @@ func (r *rehearsal) setup(ctx context.Context) bool {
 			why = "the run was interrupted during setup"
 		}
 		r.steps = append(r.steps, notRun(r.sc.Steps, timeline.KindStep, why)...)
-		_ = r.sink.close()
+		_ = r.sink.Close()
 		return false
 	}
 	return true
@@ -405,7 +404,7 @@ func (r *rehearsal) traffic(ctx context.Context) {
 				}
 			}
 			r.agg.Add(res)
-			if err := r.sink.write(res); err != nil && firstErr == nil {
+			if err := r.sink.Write(res); err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("write results file: %w", err)
 			}
 		}
@@ -435,7 +434,7 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	// a verdict on the target.
 	r.harnessErr = errors.Join(r.harnessErr, r.agg.Saturation())
 	r.tl.End()
-	r.harnessErr = errors.Join(r.harnessErr, r.sink.close())
+	r.harnessErr = errors.Join(r.harnessErr, r.sink.Close())
 }
 
 // teardown always runs, also after an interrupt: it is what leaves the user's cluster as it was.
@@ -612,71 +611,16 @@ func fillStep(ph *summary.Phase, s runner.Result) {
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// resultSink is where every result goes as it comes: the vegeta results file (report.ResultsFile) when
+// that format is wanted.
 type resultSink interface {
-	write(*vegeta.Result) error
-	// flush makes what was written so far readable in the file (an exit at once).
-	flush() error
-	close() error
+	Write(*vegeta.Result) error
+	Flush() error
+	Close() error
 }
 
 type discard struct{}
 
-func (discard) write(*vegeta.Result) error { return nil }
-func (discard) flush() error               { return errors.New("no results file") }
-func (discard) close() error               { return nil }
-
-// fileSink writes results in vegeta's gob encoding, which `vegeta report` and `vegeta plot` read.
-type fileSink struct {
-	mu     sync.Mutex
-	f      *os.File
-	w      *bufio.Writer
-	enc    vegeta.Encoder
-	closed bool
-}
-
-func newFileSink(path string) (*fileSink, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("create results file: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	return &fileSink{f: f, w: w, enc: vegeta.NewEncoder(w)}, nil
-}
-
-func (s *fileSink) write(r *vegeta.Result) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	// Successful bodies and response headers are not evidence of anything and would make the file grow
-	// with every request; failures keep what the server said.
-	if r.Code >= 200 && r.Code < 400 {
-		r.Body = nil
-	}
-	r.Headers = nil
-	return s.enc.Encode(r)
-}
-
-func (s *fileSink) flush() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	return s.w.Flush()
-}
-
-func (s *fileSink) close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if err := s.w.Flush(); err != nil {
-		s.f.Close()
-		return fmt.Errorf("write results file: %w", err)
-	}
-	return s.f.Close()
-}
+func (discard) Write(*vegeta.Result) error { return nil }
+func (discard) Flush() error               { return errors.New("no results file") }
+func (discard) Close() error               { return nil }

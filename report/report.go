@@ -40,39 +40,106 @@ const DefaultMaxChartPoints = 600
 
 func (c Config) wants(f string) bool { return len(c.Formats) == 0 || slices.Contains(c.Formats, f) }
 
-// WriteAll writes every requested report into dir. It writes all it can and returns every error joined:
-// one failing writer must not cost the others.
+func init() {
+	// Registration order is the order of scenarios.AllFormats (the default) and of `--format` help.
+	Register(scenarios.FormatHTML, Format{File: HTMLFile, Write: WriteHTML})
+	Register(scenarios.FormatJUnit, Format{File: JUnitFile, Write: WriteJUnit})
+	Register(scenarios.FormatJSON, Format{File: JSONFile, Write: func(w io.Writer, run *summary.Run, _ Config) error { return summary.Encode(w, run) }})
+	Register(scenarios.FormatMarkdown, Format{File: MarkdownFile, Write: WriteMarkdown, Also: appendStepSummary})
+	// vegeta's own encoding of every result: written while the run goes (ResultsFile), not rendered here.
+	Register(scenarios.FormatVegeta, Format{File: summary.ResultsFileName})
+}
+
+// Format is one report format: the file it writes and how.
+type Format struct {
+	// File is its name in the run directory.
+	File string
+	// Write renders the run; nil for a format written while the run goes (the vegeta results).
+	Write func(w io.Writer, run *summary.Run, cfg Config) error
+	// Also, when set, runs after Write (the markdown summary's copy into $GITHUB_STEP_SUMMARY).
+	Also func(run *summary.Run, cfg Config) error
+}
+
+type namedFormat struct {
+	name string
+	Format
+}
+
+// formats are the registered formats in registration order, written only from package init functions.
+var formats []namedFormat
+
+// Register makes a report format known to the scenario parser (report.formats, --format) and to WriteAll, in
+// one call. It panics on a duplicate name.
+func Register(name string, f Format) {
+	for _, g := range formats {
+		if g.name == name {
+			panic("report: format registered twice: " + name)
+		}
+	}
+	scenarios.RegisterFormat(name)
+	formats = append(formats, namedFormat{name, f})
+}
+
+// Formats lists the registered formats, in registration order, with their files.
+func Formats() map[string]Format {
+	out := make(map[string]Format, len(formats))
+	for _, f := range formats {
+		out[f.name] = f.Format
+	}
+	return out
+}
+
+// WriteAll writes every requested report into dir. It writes all it can and returns every error joined,
+// each naming its file: one failing writer must not cost the others. JSON goes first: it is the source every
+// other report can be rendered again from.
 func WriteAll(dir string, run *summary.Run, cfg Config) error {
 	var errs []error
-	write := func(name string, fn func(io.Writer) error) {
+	ordered := slices.Clone(formats)
+	slices.SortStableFunc(ordered, func(a, b namedFormat) int {
+		return cmpBool(a.name != scenarios.FormatJSON, b.name != scenarios.FormatJSON)
+	})
+	for _, f := range ordered {
+		if f.Write == nil || !cfg.wants(f.name) {
+			continue
+		}
 		var buf bytes.Buffer
-		if err := fn(&buf); err != nil {
-			errs = append(errs, fmt.Errorf("render %s: %w", name, err))
-			return
+		if err := f.Write(&buf, run, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("render %s: %w", f.File, err))
+			continue
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", name, err))
+		if err := os.WriteFile(filepath.Join(dir, f.File), buf.Bytes(), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", f.File, err))
+			continue
 		}
-	}
-	// JSON first: it is the source every other report can be rendered again from.
-	if cfg.wants(scenarios.FormatJSON) {
-		write(JSONFile, func(w io.Writer) error { return summary.Encode(w, run) })
-	}
-	if cfg.wants(scenarios.FormatHTML) {
-		write(HTMLFile, func(w io.Writer) error { return WriteHTML(w, run, cfg) })
-	}
-	if cfg.wants(scenarios.FormatJUnit) {
-		write(JUnitFile, func(w io.Writer) error { return WriteJUnit(w, run, cfg) })
-	}
-	if cfg.wants(scenarios.FormatMarkdown) {
-		write(MarkdownFile, func(w io.Writer) error { return WriteMarkdown(w, run, cfg) })
-		if cfg.StepSummary != "" {
-			if err := appendFile(cfg.StepSummary, func(w io.Writer) error { return WriteMarkdown(w, run, cfg) }); err != nil {
-				errs = append(errs, fmt.Errorf("append job summary: %w", err))
+		if f.Also != nil {
+			if err := f.Also(run, cfg); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// appendStepSummary appends the markdown summary to $GITHUB_STEP_SUMMARY when the run was given one.
+func appendStepSummary(run *summary.Run, cfg Config) error {
+	if cfg.StepSummary == "" {
+		return nil
+	}
+	if err := appendFile(cfg.StepSummary, func(w io.Writer) error { return WriteMarkdown(w, run, cfg) }); err != nil {
+		return fmt.Errorf("append job summary %s: %w", cfg.StepSummary, err)
+	}
+	return nil
 }
 
 func appendFile(path string, fn func(io.Writer) error) error {

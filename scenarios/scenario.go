@@ -159,8 +159,18 @@ const (
 	FormatVegeta   = "vegeta"
 )
 
-// AllFormats lists every report format, the default.
-var AllFormats = []string{FormatHTML, FormatJUnit, FormatJSON, FormatMarkdown, FormatVegeta}
+// AllFormats lists every registered report format, in registration order: the default. Filled by
+// report.Register (through RegisterFormat), never by hand.
+var AllFormats []string
+
+// RegisterFormat makes a report format known to the parser. Call report.Register instead, which registers
+// the format's writer with it.
+func RegisterFormat(name string) {
+	if slices.Contains(AllFormats, name) {
+		panic("scenarios: report format registered twice: " + name)
+	}
+	AllFormats = append(AllFormats, name)
+}
 
 // ActionSpec is the parameters of one action kind. Implementations live beside their kind's registration.
 type ActionSpec interface {

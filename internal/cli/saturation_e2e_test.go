@@ -99,7 +99,9 @@ report: {dir: "`+dir+`"}
 	assert.False(t, strings.Contains(string(raw), `<error message="load generator saturated"`))
 	html, err := os.ReadFile(filepath.Join(dir, report.HTMLFile))
 	require.NoError(t, err)
-	assert.Contains(t, string(html), "kept its schedule")
+	// Kept its schedule — on a busy machine perhaps with a few requests late, which the report states ("kept
+	// up, N request(s) sent up to … late"): either way not saturated, so the 503s are the target's.
+	assert.Regexp(t, `kept its schedule|kept up, \d+ request\(s\) sent up to`, string(html))
 	assert.Contains(t, string(html), "× HTTP 503 during")
 }
 
