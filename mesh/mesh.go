@@ -282,6 +282,11 @@ func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: %s", ErrMisplaced, strings.Join(bad, "; "))
 	}
+	if len(all) == 0 {
+		// "Every pod runs revision X" over no pod proves nothing: the namespaces are wrong, or their
+		// workloads are gone — either way the step may not pass.
+		return fmt.Errorf("%w: no pod in %s, so nothing shows revision %s runs there", ErrMisplaced, strings.Join(a.Namespaces, ", "), a.Revision)
+	}
 	env.Changed("%d pod(s) in %s: all on revision %s", len(all), strings.Join(a.Namespaces, ", "), a.Revision)
 	if a.PodsOnly {
 		return nil

@@ -176,6 +176,17 @@ func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
 	assert.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 }
 
+// "Every pod runs revision X" over a namespace with no pod proves nothing: the step fails saying so, rather
+// than passing on nothing (it did, before: "0 pod(s) in …: all on revision").
+func TestProxyRevisionOverNoPodFails(t *testing.T) {
+	e := testenv.Need(t, env)
+	ns := e.Namespace(t, "empty")
+	res := e.RunStep(context.Background(), t, fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true}", ns))
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	assert.ErrorIs(t, res.Err, mesh.ErrMisplaced)
+	assert.Contains(t, res.Err.Error(), "no pod in "+ns+", so nothing shows revision 1-30 runs there")
+}
+
 // The pods say they run the 1-30 proxy; whether each is connected to istiod-1-30 now is istiod's to say: its
 // /debug/connections must list the proxy, and no other revision's istiod may. Each way of being wrong fails
 // for its own reason; a proxy that shows up a moment late is waited for.
