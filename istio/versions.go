@@ -1,7 +1,6 @@
 package istio
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -17,10 +16,6 @@ var KubernetesSupport = map[int][2]int{
 	29: {31, 35},
 	30: {32, 36},
 }
-
-// ErrSkipsMinor: Istio supports canary upgrades across at most one minor version (1.29 → 1.30, not 1.28 →
-// 1.30); a skipped minor is refused unless the user says so.
-var ErrSkipsMinor = errors.New("upgrade skips an Istio minor version")
 
 // Version is an Istio release's major.minor.patch.
 type Version struct{ Major, Minor, Patch int }
@@ -46,32 +41,6 @@ func ParseVersion(s string) (Version, error) {
 		n[i] = v
 	}
 	return Version{n[0], n[1], n[2]}, nil
-}
-
-// CheckUpgradePath checks that versions (the control planes a scenario installs, in any order) form an
-// upgrade Istio supports: each step to the next distinct minor at most one minor up.
-func CheckUpgradePath(versions []string) error {
-	var vs []Version
-	for _, s := range versions {
-		v, err := ParseVersion(s)
-		if err != nil {
-			return err
-		}
-		vs = append(vs, v)
-	}
-	sort.Slice(vs, func(i, j int) bool {
-		if vs[i].Major != vs[j].Major {
-			return vs[i].Major < vs[j].Major
-		}
-		return vs[i].Minor < vs[j].Minor
-	})
-	for i := 1; i < len(vs); i++ {
-		a, b := vs[i-1], vs[i]
-		if a.Major != b.Major || b.Minor-a.Minor > 1 {
-			return fmt.Errorf("%w: %s → %s (Istio supports canary upgrades one minor at a time: upgrade to 1.%d first)", ErrSkipsMinor, a, b, a.Minor+1)
-		}
-	}
-	return nil
 }
 
 // KubernetesFor returns the Kubernetes minors (1.lo to 1.hi) that every given Istio version supports, from

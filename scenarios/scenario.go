@@ -33,6 +33,17 @@ type Scenario struct {
 	Report     Report `yaml:"report" json:"report"`
 	// Compare holds how much worse than a baseline this scenario's runs may get (canarygate compare, trend).
 	Compare *CompareThresholds `yaml:"compare,omitempty" json:"compare,omitempty"`
+	// Policy tightens the version rules Istio documents (package policy) for this scenario.
+	Policy *UpgradePolicy `yaml:"policy,omitempty" json:"policy,omitempty"`
+}
+
+// UpgradePolicy tightens Istio's own version rules: the AKS add-on, for instance, moves one minor at a time
+// even on canary upgrades, where Istio allows two.
+type UpgradePolicy struct {
+	Pos Pos `yaml:"-" json:"-"`
+	// MaxMinorJump is the most minor versions one istiod upgrade may cross (1 or 2; Istio allows 2 for a
+	// canary revision, 1 in place — the smaller of the two applies).
+	MaxMinorJump int `yaml:"maxMinorJump" json:"maxMinorJump"`
 }
 
 // CompareThresholds: a step's p99 (or duration) regresses when it grows by more than the ratio AND the

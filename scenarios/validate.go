@@ -262,6 +262,9 @@ func (s *Scenario) validate(p Problems) {
 	if s.Report.Dir != "" && filepath.Clean(s.Report.Dir) == "/" {
 		p.Add(s.Report.Pos.Field("dir"), "report.dir", "refusing to write reports into /")
 	}
+	if pol := s.Policy; pol != nil && (pol.MaxMinorJump < 1 || pol.MaxMinorJump > 2) {
+		p.Add(pol.Pos.Field("maxMinorJump"), "policy.maxMinorJump", "%d: expected 1 or 2 (Istio supports canary upgrades across at most two minor versions; --allow-skip goes beyond)", pol.MaxMinorJump)
+	}
 	if c := s.Compare; c != nil {
 		for _, r := range []struct {
 			key string

@@ -231,21 +231,57 @@ func TestTheTagsRollbackScenarioRePointsProdStableAndRestartsEverything(t *testi
 	assert.Less(t, index["rollback"], index["uninstall-new-control-plane"])
 }
 
-// TestASkippedIstioMinorIsRefusedUnlessAllowed: 1.28 → 1.30 skips 1.29, which Istio's canary upgrade does
-// not support; plan and validate refuse it (exit 2, naming the versions) unless --allow-skip; one minor is fine.
-func TestASkippedIstioMinorIsRefusedUnlessAllowed(t *testing.T) {
+// TestIstioVersionRulesAsIstioDocumentsThem: a canary (revision) upgrade may jump two minors — Istio's canary
+// guide says so and its own suite rehearses 1.N → 1.N+2 — so 1.28 → 1.30 is accepted, the rule cited, on a
+// node image both support (1.32–1.34: 1.34); three minors are refused (exit 2) unless --allow-skip; a
+// scenario's policy.maxMinorJump: 1 (the AKS add-on's rule) refuses the two-minor jump naming the policy; an
+// in-place upgrade of one istiod release may jump one minor only.
+func TestIstioVersionRulesAsIstioDocumentsThem(t *testing.T) {
 	for _, verb := range []string{"validate", "plan"} {
 		res := runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3")
+		assert.Equal(t, 0, res.code, "%s: a two-minor canary jump is supported: %s", verb, res.stderr)
+
+		res = runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.31.0")
 		assert.Equal(t, 2, res.code, verb)
-		assert.Contains(t, res.stderr, "upgrade skips an Istio minor version: 1.28.10 → 1.30.3", verb)
+		assert.Contains(t, res.stderr, "step install-new-revision: canary upgrade 1.28.10 → 1.31.0 crosses 3 minor versions, at most 2 allowed (istio.io/latest/docs/setup/upgrade/canary", verb)
 		assert.Contains(t, res.stderr, "--allow-skip", verb)
-
-		res = runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3", "--allow-skip")
+		res = runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.31.0", "--allow-skip")
 		assert.Equal(t, 0, res.code, "%s --allow-skip: %s", verb, res.stderr)
-
-		res = runCLI(t, verb, "istio-canary", "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3")
-		assert.Equal(t, 0, res.code, "%s: %s", verb, res.stderr)
 	}
+	res := runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "Istio 1.28.10 → 1.30.3 at step install-new-revision: canary upgrade across 2 minor version(s), at most 2: allowed — istio.io/latest/docs/setup/upgrade/canary")
+	assert.Contains(t, res.stdout, "supported together on Kubernetes 1.32–1.34 (rehearse on 1.34)")
+	assert.Contains(t, res.stdout, "kindest/node:v1.34.11@sha256:")
+
+	dir := t.TempDir()
+	shipped, err := os.ReadFile(filepath.Join("..", "..", "scenarios", "istio-canary.yaml"))
+	require.NoError(t, err)
+	tight := filepath.Join(dir, "aks-like.yaml")
+	require.NoError(t, os.WriteFile(tight, append(shipped, []byte("\npolicy:\n  maxMinorJump: 1\n")...), 0o644))
+	res = runCLI(t, "validate", tight, "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3")
+	assert.Equal(t, 2, res.code)
+	assert.Contains(t, res.stderr, "canary upgrade 1.28.10 → 1.30.3 crosses 2 minor versions, at most 1 allowed (the scenario's policy.maxMinorJump: 1)")
+	res = runCLI(t, "validate", tight, "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3")
+	assert.Equal(t, 0, res.code, res.stderr)
+
+	inPlace := filepath.Join(dir, "in-place.yaml")
+	require.NoError(t, os.WriteFile(inPlace, []byte(`name: in-place
+clusters: [{name: c, provider: existing}]
+traffic:
+  streams: [{name: s, url: "http://127.0.0.1:1/"}]
+setup:
+  - name: install-istiod
+    helmInstall: {release: istiod, namespace: istio-system, repo: "https://istio-release.storage.googleapis.com/charts", chart: istiod, version: "${OLD}"}
+steps:
+  - name: upgrade-in-place
+    helmUpgrade: {release: istiod, namespace: istio-system, repo: "https://istio-release.storage.googleapis.com/charts", chart: istiod, version: "${NEW}"}
+`), 0o644))
+	res = runCLI(t, "validate", inPlace, "--no-env", "--var", "OLD=1.28.10", "--var", "NEW=1.30.3")
+	assert.Equal(t, 2, res.code)
+	assert.Contains(t, res.stderr, "step upgrade-in-place: in-place upgrade 1.28.10 → 1.30.3 crosses 2 minor versions, at most 1 allowed (istio.io/latest/docs/setup/upgrade/in-place")
+	res = runCLI(t, "validate", inPlace, "--no-env", "--var", "OLD=1.29.6", "--var", "NEW=1.30.3")
+	assert.Equal(t, 0, res.code, res.stderr)
 }
 
 // TestPlanSaysWhichKubernetesThePairIsSupportedOn: Istio 1.29 and 1.30 are supported together on Kubernetes

@@ -5,16 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/canarygate/canarygate/cluster/kind"
 	"github.com/canarygate/canarygate/internal/exitcode"
-	"github.com/canarygate/canarygate/istio"
+	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -25,7 +23,7 @@ type Flags struct {
 	NoEnv bool
 	// StrictVars makes a --var the scenario never references bad input rather than a warning.
 	StrictVars bool
-	// AllowSkip accepts a scenario whose istiod versions skip a minor (refused otherwise).
+	// AllowSkip accepts istiod upgrades beyond the rules of package policy (refused otherwise).
 	AllowSkip bool
 }
 
@@ -34,7 +32,7 @@ func (f *Flags) Add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.Vars, "var", nil, "set a scenario variable: --var NAME=VALUE (repeatable); ${NAME} in the scenario reads it, then the environment")
 	fs.BoolVar(&f.NoEnv, "no-env", false, "do not let ${NAME} references read the environment")
 	fs.BoolVar(&f.StrictVars, "strict-vars", false, "a --var the scenario never references is an error (exit 2), not a warning")
-	fs.BoolVar(&f.AllowSkip, "allow-skip", false, "accept istiod versions that skip a minor (Istio supports one minor per canary upgrade)")
+	fs.BoolVar(&f.AllowSkip, "allow-skip", false, "accept istiod upgrades beyond Istio's rules (a canary revision may jump two minors, an in-place upgrade one)")
 }
 
 // Scenario loads nameOrPath; problems come back as exit code 2. A --var the scenario never references (a
@@ -60,10 +58,9 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadInput, err)
 	}
-	if err := istio.CheckUpgradePath(IstiodReleases(s)); err != nil && !f.AllowSkip {
+	if err := policy.Resolve(s, policy.Options{AllowSkip: f.AllowSkip}); err != nil {
 		return nil, exitcode.With(exitcode.BadInput, fmt.Errorf("%s: %w (--allow-skip to rehearse it anyway)", s.File, err))
 	}
-	ChooseNodeImages(s)
 	var unused []string
 	for _, k := range order {
 		if !vars.Used[k] {
@@ -85,61 +82,6 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 		}
 	}
 	return s, nil
-}
-
-// ChooseNodeImages gives every kind cluster whose node image the scenario leaves empty the image to rehearse
-// the scenario's Istio versions on: the newest of kind's released node images inside the Kubernetes range
-// those versions support together (Istio's support table), so that `--var OLD=1.28.10 --var NEW=1.29.6`
-// runs on 1.34 and 1.29 → 1.30 on 1.35 without the user looking anything up. Nothing is chosen when there
-// are no release versions, the table does not know the pair or no image is in range: kind's default stays
-// and plan warns.
-func ChooseNodeImages(s *scenarios.Scenario) {
-	image, _, err := NodeImageForPair(IstiodReleases(s))
-	if err != nil {
-		return
-	}
-	for i := range s.Clusters {
-		if c := &s.Clusters[i]; c.Provider == "kind" && c.NodeImage == "" {
-			c.NodeImage = image
-		}
-	}
-}
-
-// NodeImageForPair is the node image for the given Istio versions (see ChooseNodeImages) and its Kubernetes
-// minor.
-func NodeImageForPair(releases []string) (string, int, error) {
-	if len(releases) == 0 {
-		return "", 0, errors.New("no Istio release version to choose a node image for")
-	}
-	lo, hi, err := istio.KubernetesFor(releases)
-	if err != nil {
-		return "", 0, err
-	}
-	return kind.NodeImageFor(lo, hi)
-}
-
-// IstiodReleases lists the Istio release versions of the istiod a scenario installs or upgrades (helm steps on
-// chart "istiod" or a local istio-discovery chart, and installRevision), in step order, without repeats;
-// versions that are not releases (a local chart's "0.0.0-dev") are left out: they are not judged.
-func IstiodReleases(s *scenarios.Scenario) []string {
-	var out []string
-	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
-		for _, st := range list {
-			var v string
-			switch a := st.Action.(type) {
-			case *scenarios.HelmAction:
-				if c := path.Base(a.Chart); c == "istiod" || c == "istio-discovery" {
-					v = a.Version
-				}
-			case *scenarios.InstallRevisionAction:
-				v = a.Version
-			}
-			if _, err := istio.ParseVersion(v); err == nil && !slices.Contains(out, v) {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
 }
 
 func orNone(names []string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/istio"
+	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -130,7 +131,16 @@ func line(w io.Writer, n int, st scenarios.Step) {
 // when a kind cluster's node image runs another one: the rehearsal would exercise a different sidecar model
 // (native sidecars from 1.33) than users on a supported cluster run.
 func supportLine(w io.Writer, sc *scenarios.Scenario) {
-	releases := load.IstiodReleases(sc)
+	// Each istiod upgrade, with the rule that judges it and where the rule comes from.
+	for _, j := range policy.Jumps(sc) {
+		r := policy.RuleFor(j.Kind, sc)
+		verdict := "allowed"
+		if j.Minors() > r.Max {
+			verdict = "beyond it (--allow-skip)"
+		}
+		fmt.Fprintf(w, "Istio %s → %s at step %s: %s upgrade across %d minor version(s), at most %d: %s — %s\n", j.From, j.To, j.Step, j.Kind, j.Minors(), r.Max, verdict, r.Source)
+	}
+	releases := policy.IstiodReleases(sc)
 	if len(releases) == 0 {
 		return
 	}
@@ -140,7 +150,7 @@ func supportLine(w io.Writer, sc *scenarios.Scenario) {
 		return
 	}
 	fmt.Fprintf(w, "Istio %s: supported together on Kubernetes 1.%d–1.%d (rehearse on 1.%d)\n", strings.Join(releases, ", "), lo, hi, hi)
-	chosen, chosenMinor, chooseErr := load.NodeImageForPair(releases)
+	chosen, chosenMinor, chooseErr := policy.NodeImageForPair(releases)
 	for _, c := range sc.Clusters {
 		if c.Provider != "kind" {
 			continue
