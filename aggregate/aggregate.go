@@ -206,7 +206,7 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	if len(s.first) < MaxFirstFailures {
 		f := summary.Failure{
 			Stream: s.spec.Name,
-			AtMs:   ms(a.tl.Offset(r.Timestamp)),
+			AtMs:   summary.Ms(a.tl.Offset(r.Timestamp)),
 			Code:   r.Code,
 			Error:  msg,
 			Body:   trimBody(r.Body),
@@ -233,7 +233,7 @@ func (s *streamAgg) group(phase int, msg string, r *vegeta.Result, tl *timeline.
 			g, ok = s.byGroup[k]
 		}
 		if !ok {
-			g = &summary.FailureGroup{Stream: s.spec.Name, Code: r.Code, Error: k.msg, FirstMs: ms(tl.Offset(r.Timestamp)), Body: trimBody(r.Body)}
+			g = &summary.FailureGroup{Stream: s.spec.Name, Code: r.Code, Error: k.msg, FirstMs: summary.Ms(tl.Offset(r.Timestamp)), Body: trimBody(r.Body)}
 			if phase >= 0 {
 				g.Phase = tl.Phase(phase).Name
 			}
@@ -242,7 +242,7 @@ func (s *streamAgg) group(phase int, msg string, r *vegeta.Result, tl *timeline.
 		}
 	}
 	g.Count++
-	at := ms(tl.Offset(r.Timestamp))
+	at := summary.Ms(tl.Offset(r.Timestamp))
 	g.FirstMs = min(g.FirstMs, at)
 	g.LastMs = max(g.LastMs, at)
 }
@@ -296,7 +296,6 @@ func trimBody(b []byte) string {
 	return s
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // Snapshot returns the statistics so far, per stream, with PerPhase aligned to the timeline's phases.
 func (a *Aggregate) Snapshot() []summary.Stream {
@@ -327,7 +326,7 @@ func (a *Aggregate) Snapshot() []summary.Stream {
 				continue
 			}
 			q := sec.hist.quantiles(0.5, 0.99)
-			st.Series = append(st.Series, summary.Second{T: int64(t), Requests: sec.requests, Failures: sec.failures, P50Ms: ms(q[0]), P99Ms: ms(q[1])})
+			st.Series = append(st.Series, summary.Second{T: int64(t), Requests: sec.requests, Failures: sec.failures, P50Ms: summary.Ms(q[0]), P99Ms: summary.Ms(q[1])})
 		}
 		st.Errors = errorCounts(s.errors)
 		out = append(out, st)
@@ -371,7 +370,7 @@ func expectList(s *streamAgg) []int {
 
 func (s *stats) summary() summary.Stats {
 	out := summary.Stats{Requests: s.requests, Successes: s.successes, Failures: s.failures,
-		MaxConsecutiveFailures: s.bursts.longestRun, LongestBurstMs: ms(s.bursts.longestSpan()),
+		MaxConsecutiveFailures: s.bursts.longestRun, LongestBurstMs: summary.Ms(s.bursts.longestSpan()),
 		SentLate: s.late, LocalErrors: s.local}
 	if len(s.codes) > 0 {
 		out.Codes = make(map[string]int64, len(s.codes))
@@ -382,7 +381,7 @@ func (s *stats) summary() summary.Stats {
 	if s.hist.count > 0 {
 		q := s.hist.quantiles(0.5, 0.9, 0.95, 0.99)
 		out.Latency = summary.Latency{
-			Min: ms(s.hist.min), Mean: ms(s.hist.mean()), P50: ms(q[0]), P90: ms(q[1]), P95: ms(q[2]), P99: ms(q[3]), Max: ms(s.hist.max),
+			Min: summary.Ms(s.hist.min), Mean: summary.Ms(s.hist.mean()), P50: summary.Ms(q[0]), P90: summary.Ms(q[1]), P95: summary.Ms(q[2]), P99: summary.Ms(q[3]), Max: summary.Ms(s.hist.max),
 		}
 	}
 	return out

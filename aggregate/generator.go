@@ -123,8 +123,8 @@ func (g *generator) achievedRPS() float64 {
 }
 
 func (g *generator) summary(askedRPS float64) summary.Generator {
-	out := summary.Generator{AskedRPS: askedRPS, Sent: g.sent, Late: g.late, MaxLagMs: ms(max(g.maxLag, 0)),
-		LagToleranceMs: ms(g.tolerance), LocalErrors: g.local, Saturated: g.saturated(askedRPS), AchievedRPS: g.achievedRPS()}
+	out := summary.Generator{AskedRPS: askedRPS, Sent: g.sent, Late: g.late, MaxLagMs: summary.Ms(max(g.maxLag, 0)),
+		LagToleranceMs: summary.Ms(g.tolerance), LocalErrors: g.local, Saturated: g.saturated(askedRPS), AchievedRPS: g.achievedRPS()}
 	out.LocalErrorMessages = errorCounts(g.localMsgs)
 	return out
 }
@@ -158,9 +158,6 @@ func NewSchedule(interval time.Duration) *Schedule {
 
 // Sent notes the next request, in send order, sent at at: the n-th call is the generator's n-th request.
 func (s *Schedule) Sent(at time.Time) { s.g.schedule(uint64(s.g.sent), at) }
-
-// Saturated reports whether the generator fell behind (see generator.saturated).
-func (s *Schedule) Saturated(askedRPS float64) bool { return s.g.saturated(askedRPS) }
 
 // Summary is the generator's record.
 func (s *Schedule) Summary(askedRPS float64) summary.Generator { return s.g.summary(askedRPS) }

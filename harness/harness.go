@@ -82,7 +82,7 @@ func (o *observations) record(key, value string) {
 	if o.got == nil {
 		o.got = map[string][]summary.Observation{}
 	}
-	o.got[key] = append(o.got[key], summary.Observation{AtMs: msf(o.tl.Now()), Value: value})
+	o.got[key] = append(o.got[key], summary.Observation{AtMs: summary.Ms(o.tl.Now()), Value: value})
 }
 
 // snapshot copies what was observed so far.
@@ -456,8 +456,8 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	}
 	run.Checks = append(run.Checks, checks.EvaluateAll(r.sc.Checks, run)...)
 	if c := r.sc.Compare; c != nil {
-		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: msf(c.P99Increase.D()),
-			DurationRatio: c.DurationRatio, DurationIncreaseMs: msf(c.DurationIncrease.D())}
+		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: summary.Ms(c.P99Increase.D()),
+			DurationRatio: c.DurationRatio, DurationIncreaseMs: summary.Ms(c.DurationIncrease.D())}
 	}
 	if r.results != "" {
 		run.ResultsFile = summary.ResultsFileName
@@ -556,7 +556,7 @@ func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *aggregate.Aggrega
 		ScenarioFile:  sc.File,
 		Description:   sc.Description,
 		Started:       tl.Start().UTC().Truncate(time.Millisecond),
-		DurationMs:    msf(now),
+		DurationMs:    summary.Ms(now),
 		Streams:       agg.Snapshot(),
 	}
 	byPhase := map[int]runner.Result{}
@@ -570,7 +570,7 @@ func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *aggregate.Aggrega
 		if p.Open {
 			end = now
 		}
-		ph := summary.Phase{Name: p.Name, Kind: string(p.Kind), StartMs: msf(p.Start), EndMs: msf(end)}
+		ph := summary.Phase{Name: p.Name, Kind: string(p.Kind), StartMs: summary.Ms(p.Start), EndMs: summary.Ms(end)}
 		if s, ok := byPhase[i]; ok {
 			fillStep(&ph, s)
 		} else if p.Open && ph.IsStep() {
@@ -609,7 +609,6 @@ func fillStep(ph *summary.Phase, s runner.Result) {
 	ph.Diagnostics = s.Diagnostics
 }
 
-func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // resultSink is where every result goes as it comes: the vegeta results file (report.ResultsFile) when
 // that format is wanted.

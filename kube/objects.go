@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -241,7 +242,7 @@ func annotate(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched 
 func keyEdits(what string, current map[string]string, set map[string]string, remove []string) (map[string]any, []string) {
 	body := map[string]any{}
 	var changes []string
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		old, had := current[k]
 		if had && old == set[k] {
 			continue
@@ -263,15 +264,6 @@ func valueOr(v string, had bool) string {
 		return "(none)"
 	}
 	return v
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func patch(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.PatchAction) error {

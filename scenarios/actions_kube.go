@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -462,7 +463,7 @@ func validateKeyEdits(p Problems, pos Pos, path string, set map[string]string, r
 
 func describeEdits(set map[string]string, remove []string) string {
 	var parts []string
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		parts = append(parts, k+"="+set[k])
 	}
 	for _, k := range remove {

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -69,12 +68,6 @@ func (e *InvalidError) Error() string {
 		fmt.Fprintf(&b, "\n  … and %d more", e.More)
 	}
 	return b.String()
-}
-
-// IsInvalid reports whether err is (or wraps) a scenario validation error.
-func IsInvalid(err error) bool {
-	var ie *InvalidError
-	return errors.As(err, &ie)
 }
 
 // problems collects FieldErrors for one file. Adding one costs O(1), so that validation stays linear in the

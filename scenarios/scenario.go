@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -249,19 +250,10 @@ func ProviderNames() []string { return slices.Clone(providerNames) }
 var providerNames []string
 
 // ActionKinds lists the registered action kinds, sorted.
-func ActionKinds() []string { return sortedKeys(actionKinds) }
+func ActionKinds() []string { return slices.Sorted(maps.Keys(actionKinds)) }
 
 // GateKinds lists the registered gate kinds, sorted.
-func GateKinds() []string { return sortedKeys(gateKinds) }
-
-func sortedKeys[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func GateKinds() []string { return slices.Sorted(maps.Keys(gateKinds)) }
 
 // decodeOneOf decodes a mapping that holds the struct's own fields plus exactly one key naming a registered
 // kind. It is shared by steps (actions) and gates (checks).
@@ -290,7 +282,7 @@ func decodeOneOf[T any](dec *decoder, n *yaml.Node, path string, v any, what str
 	}
 	switch {
 	case found == 0:
-		dec.add(n, path, "no %s given: expected exactly one of %v", what, sortedKeys(kinds))
+		dec.add(n, path, "no %s given: expected exactly one of %v", what, slices.Sorted(maps.Keys(kinds)))
 	case found > 1:
 		dec.add(n, path, "more than one %s given (%v): expected exactly one", what, kindsSeen)
 	}

@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"errors"
 	_ "github.com/canarygate/canarygate/builtin" // the registered actions and gates
 	"github.com/canarygate/canarygate/scenarios"
 	"os"
@@ -118,7 +119,7 @@ steps:
 		"steps[0].timeout":         8,
 		"steps[1].name":            9,
 	}, paths)
-	assert.True(t, scenarios.IsInvalid(err))
+	assert.ErrorAs(t, err, &ie)
 	assert.Contains(t, err.Error(), "many.yaml:4:")
 }
 
@@ -164,7 +165,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := scenarios.Parse("fuzz.yaml", data, scenarios.Vars{Values: map[string]string{"TARGET": "http://127.0.0.1:1"}})
 		if err != nil {
-			if !scenarios.IsInvalid(err) {
+			if ie := (*scenarios.InvalidError)(nil); !errors.As(err, &ie) {
 				t.Fatalf("error of unexpected type %T: %v", err, err)
 			}
 			if !strings.Contains(err.Error(), "fuzz.yaml") {

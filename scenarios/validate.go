@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"github.com/canarygate/canarygate/loadgen"
 	"math"
 	"path/filepath"
 	"slices"
@@ -20,12 +21,10 @@ var (
 	// DefaultMaxWorkersCap bounds the default worker cap of a stream (each worker is a goroutine and, when
 	// busy, a connection): a target slow enough to need more makes the run an error, not a false verdict.
 	DefaultMaxWorkersCap = 256
-	// DefaultMaxRateWorkers is the worker cap of a rate: max stream (the vegeta CLI's -rate=0 needs one too).
-	DefaultMaxRateWorkers = 64
-	DefaultTimeout        = Duration(5 * time.Second)
-	DefaultExpect         = []int{200}
-	DefaultStepTimeout    = Duration(10 * time.Minute)
-	DefaultReportDir      = "canarygate-report"
+	DefaultTimeout       = Duration(5 * time.Second)
+	DefaultExpect        = []int{200}
+	DefaultStepTimeout   = Duration(10 * time.Minute)
+	DefaultReportDir     = "canarygate-report"
 )
 
 // DefaultGates are the gates of a scenario that names none: the zero-downtime verdict.
@@ -133,7 +132,7 @@ func (s *Scenario) applyDefaults() {
 // timeouts are its own failures), plus vegeta's initial 10, at most DefaultMaxWorkersCap.
 func DefaultMaxWorkers(r Rate, timeout Duration) int {
 	if r.Max() {
-		return DefaultMaxRateWorkers
+		return loadgen.DefaultMaxRateWorkers
 	}
 	n := int(math.Ceil(r.PerSecond()*timeout.D().Seconds())) + 10
 	return min(n, DefaultMaxWorkersCap)

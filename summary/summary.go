@@ -368,3 +368,7 @@ func upgradeV1(r *Run) {
 	}
 	r.SchemaVersion = SchemaVersion
 }
+
+// Ms is a duration in the record's unit: milliseconds, to the microsecond. Every number of milliseconds in a
+// run record goes through it, so the record has one precision.
+func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
