@@ -1,5 +1,9 @@
-// Package mesh holds the executors of the Istio step actions: moving namespaces to a revision (relabel, then
-// restart one workload at a time) and removing a revision only once it is drained.
+// Package mesh holds the Istio step actions and gates, each registered once (runner.Register,
+// checks.Register): installing a revision beside the running one, moving gateways and namespaces to it
+// (relabel, then restart one workload at a time), revision tags, checking which revision every proxy runs and
+// which istiod it is connected to, cross-revision mTLS and gateway windows, rolling back, and removing a
+// revision only once it is drained — plus the observer of gatewayAddressStable. What pods and istiod serve is
+// read through runner.Env.Readers (stand-ins in tests).
 package mesh
 
 import (
@@ -11,14 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/helmrelease"
-	"github.com/canarygate/canarygate/internal/ctxcall"
 	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/runner"
@@ -162,58 +163,54 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 		env.Changed("revision %s: drained after %s", a.Revision, waited.Round(time.Second))
 	}
 
-	cfg, err := helmrelease.Configuration(c, a.Namespace, func(format string, args ...any) { fmt.Fprintf(env.Output, "helm: "+format+"\n", args...) })
-	if err != nil {
+	if err := helmrelease.Uninstall(ctx, env, c, touched, &scenarios.HelmUninstallAction{
+		Release: a.Release, Namespace: a.Namespace, Wait: true, Timeout: a.Timeout, IgnoreNotFound: true}); err != nil {
 		return err
 	}
-	un := action.NewUninstall(cfg)
-	un.Wait, un.Timeout, un.IgnoreNotFound = true, a.Timeout.D(), true
-	res, err := ctxcall.Value(ctx, "helm uninstall", func() (*release.UninstallReleaseResponse, error) { return un.Run(a.Release) })
-	if err != nil {
-		return fmt.Errorf("helm uninstall %s/%s: %w", a.Namespace, a.Release, err)
-	}
-	if res != nil && res.Release != nil {
-		env.Changed("helm release %s/%s: uninstalled", a.Namespace, a.Release)
-	} else {
-		env.Changed("helm release %s/%s: was not installed", a.Namespace, a.Release)
-	}
+	return sweepWebhooks(ctx, env, c, a)
+}
 
-	// Webhooks of the revision that outlived it would send every admission to an istiod that is gone.
+// sweepWebhooks deletes the revision's webhooks that outlived its release: they would send every admission
+// to an istiod that is gone. A revision tag still pointing at it is the user's to move (said, not deleted);
+// a webhook another Helm release owns — the base chart's istiod-default-validator carries the default
+// revision's label but belongs to istio-base — is left to that release (deleting it would drift the release
+// and leave the mesh unvalidated).
+func sweepWebhooks(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenarios.UninstallRevisionAction) error {
 	sel := metav1.ListOptions{LabelSelector: istio.RevisionLabel + "=" + a.Revision}
-	vwcs, err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, sel)
+	admission := c.Client.AdmissionregistrationV1()
+	type webhook struct {
+		kind string
+		meta metav1.ObjectMeta
+		del  func(context.Context, string, metav1.DeleteOptions) error
+	}
+	var all []webhook
+	vwcs, err := admission.ValidatingWebhookConfigurations().List(ctx, sel)
 	if err != nil {
 		return fmt.Errorf("list validating webhooks: %w", err)
 	}
 	for _, w := range vwcs.Items {
-		if owner := otherRelease(w.ObjectMeta, a.Release, a.Namespace); owner != "" {
-			// The base chart's istiod-default-validator carries the default revision's label but belongs to
-			// the istio-base release: deleting it would drift that release and leave the mesh unvalidated.
-			env.Changed("ValidatingWebhookConfiguration %s: labelled with revision %s but owned by Helm release %s: left to it", w.Name, a.Revision, owner)
-			continue
-		}
-		if err := c.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{}); err != nil {
-			return fmt.Errorf("delete leftover validating webhook %s: %w", w.Name, err)
-		}
-		env.Changed("ValidatingWebhookConfiguration %s: left behind by revision %s, deleted", w.Name, a.Revision)
+		all = append(all, webhook{"ValidatingWebhookConfiguration", w.ObjectMeta, admission.ValidatingWebhookConfigurations().Delete})
 	}
-	mwcs, err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(ctx, sel)
+	mwcs, err := admission.MutatingWebhookConfigurations().List(ctx, sel)
 	if err != nil {
 		return fmt.Errorf("list mutating webhooks: %w", err)
 	}
 	for _, w := range mwcs.Items {
-		if _, isTag := w.Labels[istio.TagLabel]; isTag {
-			// A tag still pointing at the revision is the user's to move; say so rather than break it.
-			env.Changed("MutatingWebhookConfiguration %s: tag %s still points at removed revision %s", w.Name, w.Labels[istio.TagLabel], a.Revision)
+		all = append(all, webhook{"MutatingWebhookConfiguration", w.ObjectMeta, admission.MutatingWebhookConfigurations().Delete})
+	}
+	for _, w := range all {
+		if tag, isTag := w.meta.Labels[istio.TagLabel]; isTag {
+			env.Changed("%s %s: tag %s still points at removed revision %s", w.kind, w.meta.Name, tag, a.Revision)
 			continue
 		}
-		if owner := otherRelease(w.ObjectMeta, a.Release, a.Namespace); owner != "" {
-			env.Changed("MutatingWebhookConfiguration %s: labelled with revision %s but owned by Helm release %s: left to it", w.Name, a.Revision, owner)
+		if owner := otherRelease(w.meta, a.Release, a.Namespace); owner != "" {
+			env.Changed("%s %s: labelled with revision %s but owned by Helm release %s: left to it", w.kind, w.meta.Name, a.Revision, owner)
 			continue
 		}
-		if err := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, w.Name, metav1.DeleteOptions{}); err != nil {
-			return fmt.Errorf("delete leftover mutating webhook %s: %w", w.Name, err)
+		if err := w.del(ctx, w.meta.Name, metav1.DeleteOptions{}); err != nil {
+			return fmt.Errorf("delete leftover %s %s: %w", w.kind, w.meta.Name, err)
 		}
-		env.Changed("MutatingWebhookConfiguration %s: left behind by revision %s, deleted", w.Name, a.Revision)
+		env.Changed("%s %s: left behind by revision %s, deleted", w.kind, w.meta.Name, a.Revision)
 	}
 	return nil
 }

@@ -308,7 +308,7 @@ func TestRollbackMovesNamespacesBackAndRemovesTheNewRevision(t *testing.T) {
 	assert.Contains(t, changes, "label istio.io/rev: 9-88 → 9-87")
 	assert.Contains(t, changes, "deployment "+ns+"/app: restarted and rolled out")
 	assert.Contains(t, changes, "revision 9-88: no pod's proxy is of it or points at it")
-	assert.Contains(t, changes, "helm release istio-system/istiod-9-88: was not installed")
+	assert.Contains(t, changes, "helm release istio-system/istiod-9-88: not installed")
 }
 
 // Each Istio action fails, naming what it could not do, when what it acts on is missing — next to the tests

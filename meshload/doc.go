@@ -1,6 +1,8 @@
 // Package meshload is canarygate's in-mesh load: generators that run inside the cluster (the demo app in load
-// mode), so that calls between workloads are made — and measured — by workloads whose own proxies move
-// between control planes, and so that the load can come from many pods rather than one runner.
+// mode, package meshload/agent), so that calls between workloads are made — and measured — by workloads
+// whose own proxies move between control planes, and so that the load can come from many pods rather than
+// one runner. A stream (Start) is shaped like loadgen.Attack: it runs until its context ends, then drains
+// every generator on a context of its own, and its results come on a channel in send order.
 //
 // A generator runs a vegeta attack and keeps every result, numbered from 1, in a bounded buffer until it is
 // pulled; it never drops one silently (results that do not fit are counted as overflow, and a run with

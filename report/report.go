@@ -93,31 +93,65 @@ func Formats() map[string]Format {
 // each naming its file: one failing writer must not cost the others. JSON goes first: it is the source every
 // other report can be rendered again from.
 func WriteAll(dir string, run *summary.Run, cfg Config) error {
-	var errs []error
 	ordered := slices.Clone(formats)
 	slices.SortStableFunc(ordered, func(a, b namedFormat) int {
 		return cmpBool(a.name != scenarios.FormatJSON, b.name != scenarios.FormatJSON)
 	})
+	var files []File
+	var also []func() error
 	for _, f := range ordered {
 		if f.Write == nil || !cfg.wants(f.name) {
 			continue
 		}
-		var buf bytes.Buffer
-		if err := f.Write(&buf, run, cfg); err != nil {
-			errs = append(errs, fmt.Errorf("render %s: %w", f.File, err))
-			continue
-		}
-		if err := os.WriteFile(filepath.Join(dir, f.File), buf.Bytes(), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", f.File, err))
-			continue
-		}
+		files = append(files, File{Name: f.File, Render: func(w io.Writer) error { return f.Write(w, run, cfg) }})
 		if f.Also != nil {
-			if err := f.Also(run, cfg); err != nil {
-				errs = append(errs, err)
-			}
+			also = append(also, func() error { return f.Also(run, cfg) })
+		}
+	}
+	errs := []error{WriteFiles(dir, files)}
+	for _, fn := range also {
+		errs = append(errs, fn())
+	}
+	return errors.Join(errs...)
+}
+
+// File is one file to render into a directory.
+type File struct {
+	Name   string
+	Render func(io.Writer) error
+}
+
+// WriteFiles renders each file into dir, in order, through a buffer (a file that fails to render is not
+// left half-written). It writes all it can and returns every error joined, each naming its file: one failing
+// writer must not cost the others. dir is created when missing.
+func WriteFiles(dir string, files []File) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	var errs []error
+	for _, f := range files {
+		var buf bytes.Buffer
+		if err := f.Render(&buf); err != nil {
+			errs = append(errs, fmt.Errorf("render %s: %w", f.Name, err))
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), buf.Bytes(), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", f.Name, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// AppendJobSummary appends a rendered markdown to the job summary file ($GITHUB_STEP_SUMMARY) when there is
+// one.
+func AppendJobSummary(path string, render func(io.Writer) error) error {
+	if path == "" {
+		return nil
+	}
+	if err := appendFile(path, render); err != nil {
+		return fmt.Errorf("append job summary %s: %w", path, err)
+	}
+	return nil
 }
 
 // cmpBool orders false before true.
@@ -133,13 +167,7 @@ func cmpBool(a, b bool) int {
 
 // appendStepSummary appends the markdown summary to $GITHUB_STEP_SUMMARY when the run was given one.
 func appendStepSummary(run *summary.Run, cfg Config) error {
-	if cfg.StepSummary == "" {
-		return nil
-	}
-	if err := appendFile(cfg.StepSummary, func(w io.Writer) error { return WriteMarkdown(w, run, cfg) }); err != nil {
-		return fmt.Errorf("append job summary %s: %w", cfg.StepSummary, err)
-	}
-	return nil
+	return AppendJobSummary(cfg.StepSummary, func(w io.Writer) error { return WriteMarkdown(w, run, cfg) })
 }
 
 func appendFile(path string, fn func(io.Writer) error) error {

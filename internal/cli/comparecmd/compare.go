@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,11 +84,12 @@ Exit codes: 0 no regression · 1 regression · 2 bad input (unreadable, differen
 			if err := report.WriteCompareMarkdown(s.Out, res, report.Config{}); err != nil {
 				return err
 			}
-			if err := WriteFiles(out, os.Getenv("GITHUB_STEP_SUMMARY"), map[string]func(io.Writer) error{
-				"compare.html":       func(w io.Writer) error { return report.WriteCompareHTML(w, res, report.Config{}) },
-				"compare-junit.xml":  func(w io.Writer) error { return report.WriteCompareJUnit(w, res, report.Config{}) },
-				"compare-summary.md": func(w io.Writer) error { return report.WriteCompareMarkdown(w, res, report.Config{}) },
-			}, "compare-summary.md"); err != nil {
+			md := func(w io.Writer) error { return report.WriteCompareMarkdown(w, res, report.Config{}) }
+			if err := errors.Join(report.WriteFiles(out, []report.File{
+				{Name: "compare.html", Render: func(w io.Writer) error { return report.WriteCompareHTML(w, res, report.Config{}) }},
+				{Name: "compare-junit.xml", Render: func(w io.Writer) error { return report.WriteCompareJUnit(w, res, report.Config{}) }},
+				{Name: "compare-summary.md", Render: md},
+			}), report.AppendJobSummary(os.Getenv("GITHUB_STEP_SUMMARY"), md)); err != nil {
 				return exitcode.With(exitcode.Harness, err)
 			}
 			if res.Regressions() > 0 {
@@ -101,33 +101,4 @@ Exit codes: 0 no regression · 1 regression · 2 bad input (unreadable, differen
 	th.Add(cmd)
 	cmd.Flags().StringVarP(&out, "out", "o", "canarygate-compare", "directory for compare.html, compare-junit.xml and compare-summary.md")
 	return cmd
-}
-
-// WriteFiles writes rendered files into dir, and appends the one named jobSummary to the job summary file.
-func WriteFiles(dir, stepSummary string, files map[string]func(io.Writer) error, jobSummary string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for name, render := range files {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		if err := render(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	if stepSummary != "" && jobSummary != "" {
-		f, err := os.OpenFile(stepSummary, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return files[jobSummary](f)
-	}
-	return nil
 }

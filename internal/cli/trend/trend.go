@@ -2,6 +2,7 @@
 package trend
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,10 +52,11 @@ func NewCommand(s streams.IO) *cobra.Command {
 			if err := report.WriteTrendMarkdown(s.Out, t, report.Config{}); err != nil {
 				return err
 			}
-			if err := comparecmd.WriteFiles(out, os.Getenv("GITHUB_STEP_SUMMARY"), map[string]func(io.Writer) error{
-				"trend.html": func(w io.Writer) error { return report.WriteTrendHTML(w, t, report.Config{}) },
-				"trend.md":   func(w io.Writer) error { return report.WriteTrendMarkdown(w, t, report.Config{}) },
-			}, "trend.md"); err != nil {
+			md := func(w io.Writer) error { return report.WriteTrendMarkdown(w, t, report.Config{}) }
+			if err := errors.Join(report.WriteFiles(out, []report.File{
+				{Name: "trend.html", Render: func(w io.Writer) error { return report.WriteTrendHTML(w, t, report.Config{}) }},
+				{Name: "trend.md", Render: md},
+			}), report.AppendJobSummary(os.Getenv("GITHUB_STEP_SUMMARY"), md)); err != nil {
 				return exitcode.With(exitcode.Harness, err)
 			}
 			return nil
