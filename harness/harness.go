@@ -25,6 +25,7 @@ import (
 	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/loadgen"
 	"github.com/canarygate/canarygate/meshload"
+	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
@@ -55,6 +56,9 @@ type Options struct {
 	StepSummary string
 	// LoadOptions are passed to the load generator.
 	LoadOptions []loadgen.Option
+	// Policy loosens Istio's version rules (policy.Resolve runs before anything else: an unsupported jump is
+	// bad input, ErrPolicy; kind clusters without a node image get the one their Istio versions support).
+	Policy policy.Options
 	// ProviderOptions configure the registered providers (cluster.RegisterProvider) that provision the
 	// scenario's clusters; Providers, by name, replace them (tests).
 	ProviderOptions cluster.ProviderOptions
@@ -202,6 +206,10 @@ type Result struct {
 	Dir string
 }
 
+// ErrPolicy is returned before anything runs when the scenario breaks Istio's version rules (package
+// policy): bad input, like a scenario that does not parse.
+var ErrPolicy = errors.New("scenario breaks Istio's version rules")
+
 // ErrMissingExecutor is returned before anything runs when a scenario uses an action kind this build cannot run.
 var ErrMissingExecutor = errors.New("no executor for action kind")
 
@@ -270,6 +278,9 @@ type rehearsal struct {
 
 // prepare checks what the scenario needs of this build and creates the report directory.
 func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
+	if err := policy.Resolve(sc, opts.Policy); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
 	if missing := runner.Missing(sc); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
 	}
@@ -608,7 +619,6 @@ func fillStep(ph *summary.Phase, s runner.Result) {
 	ph.Changes = s.Changes
 	ph.Diagnostics = s.Diagnostics
 }
-
 
 // resultSink is where every result goes as it comes: the vegeta results file (report.ResultsFile) when
 // that format is wanted.

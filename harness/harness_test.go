@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/canarygate/canarygate/internal/testserver"
+	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -138,4 +139,26 @@ compare: {p99Ratio: 3, p99Increase: 20ms, durationRatio: 1.5, durationIncrease: 
 	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
 	require.NoError(t, err)
 	assert.Equal(t, &summary.Thresholds{P99Ratio: 3, P99IncreaseMs: 20, DurationRatio: 1.5, DurationIncreaseMs: 10_000}, res.Run.Thresholds)
+}
+
+// Istio's version rules apply to library callers of Run too, before anything runs: a canary jump of three
+// minors is bad input (ErrPolicy) and nothing is provisioned; with AllowSkip the run goes on (and here stops
+// at provisioning a cluster whose kubeconfig does not exist).
+func TestRunAppliesIstiosVersionRulesFirst(t *testing.T) {
+	sc := parse(t, `name: jump
+clusters: [{name: c, provider: existing, kubeconfig: /nonexistent/kubeconfig}]
+traffic:
+  streams: [{name: a, url: "http://127.0.0.1:1/"}]
+steps:
+  - {name: old, installRevision: {revision: "1-28", version: "1.28.10"}}
+  - {name: new, installRevision: {revision: "1-31", version: "1.31.0"}}
+`)
+	res, err := Run(context.Background(), sc, Options{OutDir: t.TempDir()})
+	assert.Nil(t, res)
+	require.ErrorIs(t, err, ErrPolicy)
+	assert.Contains(t, err.Error(), "canary upgrade 1.28.10 → 1.31.0 crosses 3 minor versions, at most 2 allowed")
+
+	_, err = Run(context.Background(), sc, Options{OutDir: t.TempDir(), Policy: policy.Options{AllowSkip: true}})
+	require.ErrorIs(t, err, ErrProvision, "allowed: on to provisioning")
+	assert.NotErrorIs(t, err, ErrPolicy)
 }

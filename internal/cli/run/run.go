@@ -18,6 +18,7 @@ import (
 	"github.com/canarygate/canarygate/internal/progress"
 	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/internal/version"
+	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -55,7 +56,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			}
 			p := progress.New(s.ErrOut)
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
-				OutDir: out, Formats: formats, Version: version.String(),
+				OutDir: out, Formats: formats, Version: version.String(), Policy: policy.Options{AllowSkip: f.AllowSkip},
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
 				ProviderOptions: cluster.ProviderOptions{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,
 					Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
@@ -64,7 +65,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			})
 			p.Done()
 			if res == nil {
-				if errors.Is(err, harness.ErrMissingExecutor) {
+				if errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) {
 					return exitcode.With(exitcode.BadInput, err)
 				}
 				if cmd.Context().Err() != nil {
