@@ -296,7 +296,6 @@ func trimBody(b []byte) string {
 	return s
 }
 
-
 // Snapshot returns the statistics so far, per stream, with PerPhase aligned to the timeline's phases.
 func (a *Aggregate) Snapshot() []summary.Stream {
 	phases := a.tl.Phases()
