@@ -28,9 +28,6 @@ func init() {
 	runner.Register(scenarios.ActionCheck, func() *scenarios.CheckAction { return &scenarios.CheckAction{} }, Check)
 }
 
-// KillGrace is how long a command gets between SIGTERM and SIGKILL when its step ends early.
-var KillGrace = 5 * time.Second
-
 // Run runs the step's command; its stdout and stderr go into the step output. A non-zero exit fails the step.
 func Run(ctx context.Context, env *runner.Env, a *scenarios.RunAction) error {
 	cmd := exec.CommandContext(ctx, a.Command, a.Args...)
@@ -54,21 +51,21 @@ func Run(ctx context.Context, env *runner.Env, a *scenarios.RunAction) error {
 	}
 	// The command may start children (a shell script running kubectl...): give it its own process group. When
 	// the step times out or the run is interrupted, the whole group gets SIGTERM, then SIGKILL after
-	// KillGrace — a child that ignores SIGTERM (or holds the output pipe) must not outlive the step.
+	// the step's killGrace — a child that ignores SIGTERM (or holds the output pipe) must not outlive the step.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var killTimer *time.Timer
 	cmd.Cancel = func() error {
 		pgid := cmd.Process.Pid
-		killTimer = time.AfterFunc(KillGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		killTimer = time.AfterFunc(a.KillGrace.D(), func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 		return syscall.Kill(-pgid, syscall.SIGTERM)
 	}
 	// A backstop only: the group's SIGKILL closes the pipes first.
-	cmd.WaitDelay = KillGrace + 2*time.Second
+	cmd.WaitDelay = a.KillGrace.D() + 2*time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", a.Command, err)
 	}
 	pgid := cmd.Process.Pid
-	groups.add(pgid)
+	env.Processes.Add(pgid)
 	err := cmd.Wait()
 	if killTimer != nil {
 		killTimer.Stop()
@@ -77,7 +74,7 @@ func Run(ctx context.Context, env *runner.Env, a *scenarios.RunAction) error {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
 	}
-	groups.settle(pgid)
+	env.Processes.Settle(pgid)
 	if err == nil {
 		return nil
 	}

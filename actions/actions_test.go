@@ -29,7 +29,10 @@ func spec[T scenarios.ActionSpec](e *runner.Env) T { return e.Step.Action.(T) }
 
 func env(a scenarios.ActionSpec) (*runner.Env, *bytes.Buffer) {
 	var out bytes.Buffer
-	return &runner.Env{Step: &scenarios.Step{Name: "s", Action: a}, Output: &out}, &out
+	if d, ok := a.(scenarios.Defaulter); ok {
+		d.Default()
+	}
+	return &runner.Env{Step: &scenarios.Step{Name: "s", Action: a}, Output: &out, Processes: &runner.Processes{}}, &out
 }
 
 func TestRunPassesOnExit0AndFailsNamingTheStatus(t *testing.T) {
@@ -50,11 +53,9 @@ func TestRunPassesOnExit0AndFailsNamingTheStatus(t *testing.T) {
 // A step that times out ends its whole process group: the shell and a child that ignores SIGTERM get SIGKILL
 // after the grace period, and no process of the step survives it.
 func TestRunKillsTheWholeProcessGroupAfterTheGracePeriod(t *testing.T) {
-	defer func(g time.Duration) { KillGrace = g }(KillGrace)
-	KillGrace = 300 * time.Millisecond
 	pids := filepath.Join(t.TempDir(), "pids")
 	script := `trap '' TERM; sleep 40 & echo "$$ $!" > ` + pids + `.tmp; mv ` + pids + `.tmp ` + pids + `; wait`
-	e, _ := env(&scenarios.RunAction{Command: "sh", Args: []string{"-c", script}})
+	e, _ := env(&scenarios.RunAction{Command: "sh", Args: []string{"-c", script}, KillGrace: scenarios.Duration(300 * time.Millisecond)})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -80,8 +81,8 @@ func TestRunKillsTheWholeProcessGroupAfterTheGracePeriod(t *testing.T) {
 	}
 }
 
-// A process a step left running in the background (the step itself passed) is killed by KillStarted, which
-// the harness calls when the run ends.
+// A process a step left running in the background (the step itself passed) is killed by the run's
+// Processes.KillAll, which the harness calls when the run ends.
 func TestKillStartedEndsWhatPassedStepsLeftBehind(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	e, _ := env(&scenarios.RunAction{Command: "sh", Args: []string{"-c", "sleep 40 >/dev/null 2>&1 & echo $! > " + pidFile}})
@@ -91,9 +92,9 @@ func TestKillStartedEndsWhatPassedStepsLeftBehind(t *testing.T) {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	require.NoError(t, err)
 	require.True(t, proc.Alive(pid), "still running after its step passed")
-	assert.GreaterOrEqual(t, KillStarted(), 1)
+	assert.GreaterOrEqual(t, e.Processes.KillAll(), 1)
 	assert.Eventually(t, func() bool { return !proc.Alive(pid) }, 10*time.Second, 10*time.Millisecond)
-	assert.Zero(t, KillStarted(), "each group is killed once")
+	assert.Zero(t, e.Processes.KillAll(), "each group is killed once")
 	assert.True(t, errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) || !proc.Alive(pid))
 }
 

@@ -55,6 +55,7 @@ func gate(kind string, spec scenarios.GateSpec) scenarios.Gate {
 }
 
 func TestNoUnexpectedStatus(t *testing.T) {
+	t.Parallel()
 	g := gate(scenarios.GateNoUnexpectedStatus, &scenarios.NoUnexpectedStatus{})
 	c := Evaluate(g, run(nil))
 	assert.True(t, c.Passed, c.Summary)
@@ -71,6 +72,7 @@ func TestNoUnexpectedStatus(t *testing.T) {
 }
 
 func TestMaxErrorRatio(t *testing.T) {
+	t.Parallel()
 	g := gate(scenarios.GateMaxErrorRatio, &scenarios.MaxErrorRatio{Max: 0.01})
 	c := Evaluate(g, run(func(r *summary.Run) { fail(r, 2, 5) })) // 5/500 = 1 %
 	assert.True(t, c.Passed, c.Summary)
@@ -82,6 +84,7 @@ func TestMaxErrorRatio(t *testing.T) {
 }
 
 func TestMaxConsecutiveFailures(t *testing.T) {
+	t.Parallel()
 	g := gate(scenarios.GateMaxConsecutiveFailures, &scenarios.MaxConsecutiveFailures{Max: 3})
 	c := Evaluate(g, run(func(r *summary.Run) { fail(r, 2, 3) }))
 	assert.True(t, c.Passed, c.Summary)
@@ -102,6 +105,7 @@ func TestMaxConsecutiveFailures(t *testing.T) {
 }
 
 func TestLatencyP99(t *testing.T) {
+	t.Parallel()
 	g := gate(scenarios.GateLatencyP99, &scenarios.LatencyP99{Max: scenarios.Duration(50 * time.Millisecond), Steps: []string{"upgrade"}})
 	c := Evaluate(g, run(func(r *summary.Run) { r.Streams[0].PerPhase[0].Latency.P99 = 900 })) // warm-up is not selected
 	assert.True(t, c.Passed, c.Summary)
@@ -116,6 +120,7 @@ func TestLatencyP99(t *testing.T) {
 }
 
 func TestStepsSucceeded(t *testing.T) {
+	t.Parallel()
 	g := gate(scenarios.GateStepsSucceeded, &scenarios.StepsSucceeded{})
 	c := Evaluate(g, run(nil))
 	assert.True(t, c.Passed)
@@ -159,6 +164,7 @@ func TestStepsSucceeded(t *testing.T) {
 }
 
 func TestGatewayAddressStable(t *testing.T) {
+	t.Parallel()
 	spec := &scenarios.GatewayAddressStable{Namespace: "istio-ingress", Service: "istio-ingressgateway"}
 	key := ObservationKey(spec)
 	const addr = "NodePort 10.96.0.10 ports http2:80/TCP→node:30080"
@@ -188,6 +194,7 @@ func TestGatewayAddressStable(t *testing.T) {
 }
 
 func TestAGateKindWithoutEvaluatorFails(t *testing.T) {
+	t.Parallel()
 	c := Evaluate(scenarios.Gate{Name: "x", Kind: "noSuchGate"}, run(nil))
 	assert.False(t, c.Passed)
 	assert.Contains(t, c.Summary, `no evaluator for check kind "noSuchGate"`)
@@ -198,6 +205,7 @@ func TestAGateKindWithoutEvaluatorFails(t *testing.T) {
 // The Service kept its address, but for a moment no ready endpoint stood behind it (the old gateway went
 // before the new one was ready): that is an outage, blamed on the step it happened in.
 func TestGatewayAddressStableFailsWhenReadyEndpointsDropToZero(t *testing.T) {
+	t.Parallel()
 	spec := &scenarios.GatewayAddressStable{Namespace: "istio-ingress", Service: "istio-ingressgateway"}
 	const addr = "ClusterIP 10.96.0.10 ports http2:80/TCP"
 	with := func(eps ...summary.Observation) *summary.Run {

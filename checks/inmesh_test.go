@@ -28,6 +28,7 @@ func inMeshRun(change func(*summary.InMesh)) *summary.Run {
 func inMeshGate() scenarios.Gate { return gate(scenarios.GateInMeshCalls, &scenarios.InMeshCalls{}) }
 
 func TestInMeshCallsPassesWhenEveryPairCalledOverMTLS(t *testing.T) {
+	t.Parallel()
 	c := Evaluate(inMeshGate(), inMeshRun(nil))
 	assert.True(t, c.Passed, c.Summary)
 	assert.Equal(t, "mTLS proven for 200 in-mesh calls from the callees' X-Forwarded-Client-Cert: 1-29→1-29 100, 1-30→1-29 60, 1-30→1-30 40", c.Summary)
@@ -35,6 +36,7 @@ func TestInMeshCallsPassesWhenEveryPairCalledOverMTLS(t *testing.T) {
 
 // No sidecar saw the generators' identity (the offline lab has no Envoy): not proven, a failure.
 func TestInMeshCallsWithoutCallerIdentityAreNotProven(t *testing.T) {
+	t.Parallel()
 	c := Evaluate(inMeshGate(), inMeshRun(func(im *summary.InMesh) {
 		for i := range im.Pairs {
 			im.Pairs[i].NotMTLS = im.Pairs[i].Requests
@@ -47,6 +49,7 @@ func TestInMeshCallsWithoutCallerIdentityAreNotProven(t *testing.T) {
 
 // One pair's calls failed and some lacked the identity: the gate fails naming the pair and the step.
 func TestInMeshCallsFailsOnAFailingPair(t *testing.T) {
+	t.Parallel()
 	c := Evaluate(inMeshGate(), inMeshRun(func(im *summary.InMesh) {
 		im.Pairs[1].Failures, im.Pairs[1].NotMTLS = 7, 3
 	}))
@@ -59,6 +62,7 @@ func TestInMeshCallsFailsOnAFailingPair(t *testing.T) {
 // During "upgrade" 1-30 callers and 1-29 callees coexisted, yet 1-30→1-29 made no call (clients pinned to
 // new pods): the cross-revision path is not proven.
 func TestInMeshCallsFailsWhenACoexistingPairNeverCalled(t *testing.T) {
+	t.Parallel()
 	c := Evaluate(inMeshGate(), inMeshRun(func(im *summary.InMesh) {
 		im.Pairs = append(im.Pairs, summary.InMeshPair{Phase: "upgrade", From: "1-29", To: "1-30", Requests: 10})
 	}))
@@ -68,6 +72,7 @@ func TestInMeshCallsFailsWhenACoexistingPairNeverCalled(t *testing.T) {
 }
 
 func TestInMeshCallsFailsWithNoCalls(t *testing.T) {
+	t.Parallel()
 	c := Evaluate(inMeshGate(), inMeshRun(func(im *summary.InMesh) { im.Pairs = nil }))
 	assert.False(t, c.Passed)
 	assert.Equal(t, "no in-mesh calls were measured: not proven", c.Summary)

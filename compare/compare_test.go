@@ -40,6 +40,7 @@ func metric(t *testing.T, res *Result, step, name string) Metric {
 }
 
 func TestARunComparedWithItselfHasNoRegression(t *testing.T) {
+	t.Parallel()
 	res, err := Compare(run(10, nil), run(10, nil), summary.DefaultThresholds)
 	require.NoError(t, err)
 	assert.Zero(t, res.Regressions())
@@ -47,6 +48,7 @@ func TestARunComparedWithItselfHasNoRegression(t *testing.T) {
 }
 
 func TestAnyNewUnexpectedResponseIsARegression(t *testing.T) {
+	t.Parallel()
 	res, err := Compare(run(10, nil), run(10, func(r *summary.Run) { r.Streams[0].PerPhase[1].Failures = 1 }), summary.DefaultThresholds)
 	require.NoError(t, err)
 	m := metric(t, res, "upgrade", MetricUnexpected)
@@ -57,6 +59,7 @@ func TestAnyNewUnexpectedResponseIsARegression(t *testing.T) {
 
 // A 3 s outage in upgrade reads 3 s, charged to upgrade only (the burst is measured by send time per step).
 func TestALongerErrorBurstRegressesOnlyTheStepItHappenedIn(t *testing.T) {
+	t.Parallel()
 	base := run(10, func(r *summary.Run) { r.Streams[0].PerPhase[1].LongestBurstMs = 1000 })
 	cur := run(10, func(r *summary.Run) { r.Streams[0].PerPhase[1].LongestBurstMs = 3000 })
 	res, err := Compare(base, cur, summary.DefaultThresholds)
@@ -77,6 +80,7 @@ func TestALongerErrorBurstRegressesOnlyTheStepItHappenedIn(t *testing.T) {
 }
 
 func TestP99AndDurationRegressOnlyBeyondBothRatioAndIncrease(t *testing.T) {
+	t.Parallel()
 	th := summary.Thresholds{P99Ratio: 1.5, P99IncreaseMs: 50, DurationRatio: 2, DurationIncreaseMs: 30_000}
 	p99 := func(ms float64) *summary.Run {
 		return run(10, func(r *summary.Run) { r.Streams[0].PerPhase[1].Latency.P99 = ms })
@@ -105,6 +109,7 @@ func TestP99AndDurationRegressOnlyBeyondBothRatioAndIncrease(t *testing.T) {
 // The thresholds: flags first, then the current run's scenario (its compare: section), then the defaults,
 // field by field.
 func TestThresholdsPrecedence(t *testing.T) {
+	t.Parallel()
 	cur := run(10, func(r *summary.Run) { r.Thresholds = &summary.Thresholds{P99Ratio: 3, DurationIncreaseMs: 1000} })
 	got := Thresholds(&summary.Thresholds{P99Ratio: 4}, cur)
 	assert.Equal(t, summary.Thresholds{P99Ratio: 4, P99IncreaseMs: 50, DurationRatio: 2, DurationIncreaseMs: 1000}, got)
@@ -112,6 +117,7 @@ func TestThresholdsPrecedence(t *testing.T) {
 }
 
 func TestRunsWithoutACommonStepAreNotComparable(t *testing.T) {
+	t.Parallel()
 	other := run(10, func(r *summary.Run) { r.Phases[0].Name, r.Phases[1].Name = "a", "b" })
 	_, err := Compare(run(10, nil), other, summary.DefaultThresholds)
 	assert.ErrorIs(t, err, ErrNotComparable)

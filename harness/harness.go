@@ -17,7 +17,6 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/canarygate/canarygate/actions"
 	"github.com/canarygate/canarygate/aggregate"
 	_ "github.com/canarygate/canarygate/builtin" // every shipped action and gate
 	"github.com/canarygate/canarygate/checks"
@@ -231,7 +230,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		return nil, err
 	}
 	// Whatever happens, no process a step started outlives the run.
-	defer actions.KillStarted()
+	defer reh.procs.KillAll()
 	defer opts.Abort.Add(reh.abort)()
 
 	if reh.setup(ctx) {
@@ -266,9 +265,11 @@ type rehearsal struct {
 	results       string // the results file's path, when written
 	clusters      *cluster.Set
 	runner        *runner.Runner
-	finished      *finishedSteps
-	observed      *observations
-	reports       reportOnce
+	// procs are the process groups this run's steps started.
+	procs    *runner.Processes
+	finished *finishedSteps
+	observed *observations
+	reports  reportOnce
 
 	// steps are the results of every step (setup, steps, teardown), skipped ones included.
 	steps []runner.Result
@@ -284,7 +285,7 @@ func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
 	if missing := runner.Missing(sc); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
 	}
-	r := &rehearsal{sc: sc, opts: opts, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{}}
+	r := &rehearsal{sc: sc, opts: opts, procs: &runner.Processes{}, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{}}
 	if opts.OutDir != "" {
 		r.dir = opts.OutDir
 	}
@@ -337,7 +338,7 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 	r.finished = &finishedSteps{}
 	r.observed = &observations{tl: r.tl}
 	r.runner = &runner.Runner{Scenario: sc, Timeline: r.tl, Snapshot: r.live, Observer: r.opts.Observer,
-		Clusters: clusters, Readers: r.opts.Readers, Finished: r.finished.add}
+		Clusters: clusters, Readers: r.opts.Readers, Processes: r.procs, Finished: r.finished.add}
 	return nil
 }
 
@@ -352,7 +353,7 @@ func (r *rehearsal) live() *summary.Run {
 
 // abort is the last action of an exit at once: kill the steps' processes, write what was measured.
 func (r *rehearsal) abort() {
-	actions.KillStarted()
+	r.procs.KillAll()
 	_ = r.reports.write(func() error {
 		run := r.live()
 		run.Interrupted, run.Verdict = true, summary.VerdictInterrupted

@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseConnectionsReadsIstiodsDebugConnections(t *testing.T) {
+	t.Parallel()
 	f, err := os.Open("testdata/istiod-debug-connections.json")
 	require.NoError(t, err)
 	defer f.Close()
@@ -34,6 +35,7 @@ func TestParseConnectionsReadsIstiodsDebugConnections(t *testing.T) {
 }
 
 func TestParseConnectionsRefusesWhatIsNotIstiodsList(t *testing.T) {
+	t.Parallel()
 	got, err := ParseConnections(strings.NewReader(`{"totalClients": 0}`))
 	require.NoError(t, err, "an istiod nobody is connected to")
 	assert.Zero(t, got.Total)

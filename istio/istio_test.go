@@ -39,6 +39,7 @@ func revisions(w Workload) (string, bool) {
 }
 
 func TestMutualTLSBetweenRevisionsIsProvenFromDestinationMetrics(t *testing.T) {
+	t.Parallel()
 	samples, err := ParseMetrics(open(t, "app-b-stats-prometheus.txt"))
 	require.NoError(t, err)
 	require.Len(t, samples, 3)
@@ -57,6 +58,7 @@ func TestMutualTLSBetweenRevisionsIsProvenFromDestinationMetrics(t *testing.T) {
 }
 
 func TestPlaintextAndFailedCallsAreCaught(t *testing.T) {
+	t.Parallel()
 	samples, err := ParseMetrics(open(t, "app-c-plaintext-stats-prometheus.txt"))
 	require.NoError(t, err)
 	cell := Matrix(samples, revisions)[Pair{"1-29", "1-29"}]
@@ -68,6 +70,7 @@ func TestPlaintextAndFailedCallsAreCaught(t *testing.T) {
 }
 
 func TestXFCCNamesTheCaller(t *testing.T) {
+	t.Parallel()
 	// Envoy's documented form (https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-client-cert),
 	// as an Istio sidecar sets it: By is the destination's identity, URI the caller's.
 	h := `By=spiffe://cluster.local/ns/demo-b/sa/app-b;Hash=2a2c5bd1bd1a3e4f0c2ab1b2f0e8a5c7d9b3e1f4a6c8d0e2f4a6b8c0d2e4f6a8;Subject="";URI=spiffe://cluster.local/ns/demo-a/sa/app-a`
@@ -91,6 +94,7 @@ func TestXFCCNamesTheCaller(t *testing.T) {
 }
 
 func TestSidecarRevisionAndControlPlaneFromThePod(t *testing.T) {
+	t.Parallel()
 	newPod := pod(t, "pod-injected-1-30.yaml")
 	px, err := ProxyOf(&newPod)
 	require.NoError(t, err)
@@ -115,6 +119,7 @@ func TestSidecarRevisionAndControlPlaneFromThePod(t *testing.T) {
 }
 
 func TestAnAttachedProxyBlocksUninstall(t *testing.T) {
+	t.Parallel()
 	oldPod, newPod := pod(t, "pod-injected-1-29.yaml"), pod(t, "pod-injected-1-30.yaml")
 	attached, err := Attached([]corev1.Pod{oldPod, newPod}, "1-29")
 	require.NoError(t, err)
@@ -137,6 +142,7 @@ func TestAnAttachedProxyBlocksUninstall(t *testing.T) {
 // pilot-agent's merged output (agent + Envoy + app) breaks a strict parse of the whole body; the families
 // canarygate reads still parse.
 func TestMergedAgentEnvoyAppExpositionParsesTheFamiliesRead(t *testing.T) {
+	t.Parallel()
 	strict := expfmt.NewTextParser(model.UTF8Validation)
 	_, err := strict.TextToMetricFamilies(open(t, "merged-agent-envoy-app.txt"))
 	require.Error(t, err, "the layout this test is about: a strict parse of the whole body fails")
@@ -159,6 +165,7 @@ func TestMergedAgentEnvoyAppExpositionParsesTheFamiliesRead(t *testing.T) {
 }
 
 func TestABrokenLineOfAFamilyThatIsReadIsStillAnError(t *testing.T) {
+	t.Parallel()
 	_, err := ParseMetrics(strings.NewReader("# TYPE istio_requests_total counter\nistio_requests_total{reporter=\"destination\" 12\n"))
 	require.Error(t, err, "what canarygate reads is parsed strictly")
 }
@@ -166,6 +173,7 @@ func TestABrokenLineOfAFamilyThatIsReadIsStillAnError(t *testing.T) {
 // Operator installs name a revision <control plane>.<namespace> while istiod's Service is
 // istiod-<control plane>: such a pod is on its revision, and blocks that revision's removal.
 func TestOperatorRevisionNamesMatchTheirIstiod(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("testdata/pod-injected-1-30.yaml")
 	require.NoError(t, err)
 	text := strings.ReplaceAll(string(data), `"revision":"1-30"`, `"revision":"cp-v130x.istio-system"`)

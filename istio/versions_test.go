@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseVersion(t *testing.T) {
+	t.Parallel()
 	v, err := ParseVersion("v1.30.3-beta.1")
 	require.NoError(t, err)
 	assert.Equal(t, Version{1, 30, 3}, v)
@@ -20,6 +21,7 @@ func TestParseVersion(t *testing.T) {
 // TestKubernetesForAPairIsInsideBothSupportRanges walks every pair of the table: the chosen minor is inside
 // both versions' ranges and is the newest such.
 func TestKubernetesForAPairIsInsideBothSupportRanges(t *testing.T) {
+	t.Parallel()
 	cases := map[[2]string]int{
 		{"1.28.10", "1.29.6"}: 34,
 		{"1.29.6", "1.30.3"}:  35,
@@ -59,6 +61,7 @@ func TestKubernetesForAPairIsInsideBothSupportRanges(t *testing.T) {
 // An operator names a revision <control plane>.<namespace> (Banzai: cp-v115x.istio-system) while its istiod
 // Service is istiod-<control plane>: the proxy's address still belongs to that revision, and to no other.
 func TestAddressServesOperatorRevisionNames(t *testing.T) {
+	t.Parallel()
 	assert.True(t, AddressServes("istiod-1-30.istio-system.svc:15012", "1-30"))
 	assert.False(t, AddressServes("istiod-1-30.istio-system.svc:15012", "1-29"))
 	assert.True(t, AddressServes("istiod.istio-system.svc:15012", "default"))
@@ -69,6 +72,7 @@ func TestAddressServesOperatorRevisionNames(t *testing.T) {
 }
 
 func TestRevisionOfStatus(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "1-30", RevisionOfStatus(`{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`))
 	assert.Empty(t, RevisionOfStatus(""), "no proxy")
 	assert.Empty(t, RevisionOfStatus("{not json"))

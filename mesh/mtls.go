@@ -210,4 +210,4 @@ func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 }
 
 // MeshPollInterval is how often crossRevisionMTLS reads the pods while it waits for the mesh to settle.
-var MeshPollInterval = time.Second
+const MeshPollInterval = time.Second

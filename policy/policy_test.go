@@ -32,6 +32,7 @@ const (
 )
 
 func TestEveryVersionRuleBothWays(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, steps, extra string
 		// want: "" passes; else in the error.
@@ -69,6 +70,7 @@ func TestEveryVersionRuleBothWays(t *testing.T) {
 }
 
 func TestPolicyMaxMinorJumpIsValidated(t *testing.T) {
+	t.Parallel()
 	_, err := scenarios.Parse("p.yaml", []byte(`name: p
 traffic:
   streams: [{name: s, url: "http://127.0.0.1:1/"}]
@@ -83,6 +85,7 @@ policy: {maxMinorJump: 3}
 // The node image both versions support: 1.28 is supported on Kubernetes 1.30–1.34, 1.30 on 1.32–1.36, so a
 // 1.28 → 1.30 canary rehearses on kind's 1.34 image.
 func TestATwoMinorCanaryRehearsesOnAKubernetesBothSupport(t *testing.T) {
+	t.Parallel()
 	image, minor, err := policy.NodeImageForPair([]string{"1.28.10", "1.30.3"})
 	require.NoError(t, err)
 	assert.Equal(t, 34, minor)

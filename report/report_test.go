@@ -42,6 +42,7 @@ func sampleRun(seconds int) *summary.Run {
 }
 
 func TestJUnitHasATestcasePerStepAndCheck(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	require.NoError(t, WriteJUnit(&buf, sampleRun(10), Config{}))
 	var doc struct {
@@ -68,6 +69,7 @@ func TestJUnitHasATestcasePerStepAndCheck(t *testing.T) {
 }
 
 func TestHTMLDownsamplesLongRunsAndStaysSelfContained(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	require.NoError(t, WriteHTML(&buf, sampleRun(3600), Config{MaxChartPoints: 300}))
 	html := buf.String()
@@ -85,6 +87,7 @@ func TestHTMLDownsamplesLongRunsAndStaysSelfContained(t *testing.T) {
 }
 
 func TestWriteAllWritesEveryFormatAndAppendsTheJobSummary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	job := filepath.Join(t.TempDir(), "job.md")
 	require.NoError(t, os.WriteFile(job, []byte("earlier step\n"), 0o644))
@@ -102,6 +105,7 @@ func TestWriteAllWritesEveryFormatAndAppendsTheJobSummary(t *testing.T) {
 }
 
 func TestReadRejectsOtherSchemaVersions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, summary.FileName), []byte(`{"schemaVersion": 99}`), 0o644))
 	_, err := summary.Read(dir)
@@ -111,6 +115,7 @@ func TestReadRejectsOtherSchemaVersions(t *testing.T) {
 }
 
 func TestHeadlineAndFailureGroupsSayWhatFailedWhere(t *testing.T) {
+	t.Parallel()
 	r := sampleRun(20)
 	r.Streams[0].FailureGroups = []summary.FailureGroup{
 		{Stream: "s", Phase: "upgrade", Code: 503, Error: "HTTP 503 Service Unavailable", Count: 600, FirstMs: 2000, LastMs: 4990, Body: "no healthy upstream"},
@@ -141,6 +146,7 @@ func TestHeadlineAndFailureGroupsSayWhatFailedWhere(t *testing.T) {
 
 // An in-mesh stream's revision × revision record is in both the HTML page and the job summary.
 func TestInMeshMatrixIsReported(t *testing.T) {
+	t.Parallel()
 	run := &summary.Run{Scenario: "lab", Verdict: summary.VerdictFail, Streams: []summary.Stream{{Name: "gen", Rate: "20/s",
 		InMesh: &summary.InMesh{Namespace: "demo-a", Identity: "spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen", Pairs: []summary.InMeshPair{
 			{Phase: "move-demo-a", From: "old", To: "new", Requests: 41, Failures: 2, NotMTLS: 41},
@@ -159,6 +165,7 @@ func TestInMeshMatrixIsReported(t *testing.T) {
 // A generator that kept up but was delayed says what that costs the proof; a saturated one says its
 // requests prove nothing; one on schedule says so.
 func TestGeneratorStateSaysWhatTheDelaysCost(t *testing.T) {
+	t.Parallel()
 	run := &summary.Run{Scenario: "s", Verdict: summary.VerdictPass, Streams: []summary.Stream{
 		{Name: "delayed", Rate: "20/s", Generator: summary.Generator{AskedRPS: 20, AchievedRPS: 20, Sent: 1058, Late: 14, MaxLagMs: 190}},
 		{Name: "behind", Rate: "50/s", Generator: summary.Generator{AskedRPS: 50, AchievedRPS: 2, Sent: 10, Late: 8, MaxLagMs: 4000, Saturated: true}},
@@ -174,6 +181,7 @@ func TestGeneratorStateSaysWhatTheDelaysCost(t *testing.T) {
 // An interrupted run's headline says where it was interrupted and which steps never ran — not that they
 // failed.
 func TestInterruptedHeadlineSaysWhereAndWhatDidNotRun(t *testing.T) {
+	t.Parallel()
 	r := &summary.Run{Verdict: summary.VerdictInterrupted, Interrupted: true, Phases: []summary.Phase{
 		{Name: "warm-up", Kind: "warmup"},
 		{Name: "install", Kind: "step", Outcome: summary.OutcomePassed},
@@ -191,6 +199,7 @@ func TestInterruptedHeadlineSaysWhereAndWhatDidNotRun(t *testing.T) {
 // A run that exited at once (a second signal) while a step ran: the step still running has a failure with a
 // message, and the suite's error count has the error element it counts.
 func TestJUnitOfAnExitAtOnceHasItsErrorAndTheRunningStepsMessage(t *testing.T) {
+	t.Parallel()
 	r := &summary.Run{Scenario: "s", Verdict: summary.VerdictInterrupted, Interrupted: true,
 		Error:  "exited at once on a second signal: the reports show what was measured until then",
 		Phases: []summary.Phase{{Name: "move", Kind: "step", Outcome: summary.OutcomeRunning}}}

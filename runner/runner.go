@@ -32,6 +32,8 @@ type Env struct {
 	Clusters *cluster.Set
 	// Readers read what pods and istiod serve (nil fields: the real way).
 	Readers Readers
+	// Processes records the process groups the step starts (the run's, killed when it ends).
+	Processes *Processes
 
 	mu          sync.Mutex
 	changes     []string
@@ -112,6 +114,8 @@ type Runner struct {
 	Observer Observer
 	Clusters *cluster.Set
 	Readers  Readers
+	// Processes are the run's process groups (see Env.Processes).
+	Processes *Processes
 	// MaxOutput bounds the output kept per step.
 	MaxOutput int
 	// Finished, when set, receives each step's result as soon as the step ends (before the next starts), so
@@ -169,7 +173,7 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 		maxOut = DefaultMaxOutput
 	}
 	out := &boundedBuffer{max: maxOut}
-	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Clusters: r.Clusters, Readers: r.Readers}
+	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Clusters: r.Clusters, Readers: r.Readers, Processes: r.Processes}
 
 	ctx, cancel := context.WithTimeout(parent, st.Timeout.D())
 	defer cancel()

@@ -27,10 +27,26 @@ type RunAction struct {
 	Args    []string          `yaml:"args,omitempty" json:"args,omitempty"`
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Dir     string            `yaml:"dir,omitempty" json:"dir,omitempty"`
+	// KillGrace is how long the command's process group gets between SIGTERM and SIGKILL when the step is cut
+	// short (timeout, interrupt). Default 5s.
+	KillGrace Duration `yaml:"killGrace,omitempty" json:"killGrace,omitempty"`
+}
+
+// DefaultKillGrace is a run step's killGrace when it names none.
+const DefaultKillGrace = Duration(5 * time.Second)
+
+// Default implements Defaulter.
+func (a *RunAction) Default() {
+	if a.KillGrace == 0 {
+		a.KillGrace = DefaultKillGrace
+	}
 }
 
 // Validate implements ActionSpec.
 func (a *RunAction) Validate(_ *Scenario, p Problems, path string) {
+	if a.KillGrace < 0 {
+		p.Add(a.Pos.Field("killGrace"), join(path, "killGrace"), "%s is negative: expected a duration such as 5s", a.KillGrace)
+	}
 	if strings.TrimSpace(a.Command) == "" {
 		p.Add(a.Pos.Field("command"), join(path, "command"), "required: the program to run (args go in args)")
 		return

@@ -26,7 +26,7 @@ const (
 )
 
 // DefaultHelmTimeout bounds Helm's own wait.
-var DefaultHelmTimeout = Duration(5 * time.Minute)
+const DefaultHelmTimeout = Duration(5 * time.Minute)
 
 // HelmAction installs or upgrades a release. Chart is a chart name in Repo (an HTTP chart repository), an
 // oci:// reference, or a local path.

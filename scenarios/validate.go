@@ -10,22 +10,27 @@ import (
 	"time"
 )
 
-// Defaults filled in by Parse; plan shows the result.
-var (
+// Defaults filled in by Parse; plan shows the result. Constants: no test or caller changes what a scenario
+// defaults to (a per-run choice is a scenario field).
+const (
 	DefaultWarmup   = Duration(5 * time.Second)
 	DefaultCooldown = Duration(5 * time.Second)
 	DefaultMethod   = "GET"
-	DefaultRate     = Rate{Freq: 10, Per: time.Second}
 	// DefaultConnections is vegeta's idle connections per host.
 	DefaultConnections = 10000
 	// DefaultMaxWorkersCap bounds the default worker cap of a stream (each worker is a goroutine and, when
 	// busy, a connection): a target slow enough to need more makes the run an error, not a false verdict.
 	DefaultMaxWorkersCap = 256
 	DefaultTimeout       = Duration(5 * time.Second)
-	DefaultExpect        = []int{200}
 	DefaultStepTimeout   = Duration(10 * time.Minute)
 	DefaultReportDir     = "canarygate-report"
 )
+
+// DefaultRate is a stream's rate when it names none: 10/s.
+func DefaultRate() Rate { return Rate{Freq: 10, Per: time.Second} }
+
+// DefaultExpect is a stream's success statuses when it names none: exactly 200.
+func DefaultExpect() []int { return []int{200} }
 
 // DefaultGates are the gates of a scenario that names none: the zero-downtime verdict.
 func DefaultGates() []Gate {
@@ -49,7 +54,7 @@ func (s *Scenario) applyDefaults() {
 			st.Method = DefaultMethod
 		}
 		if !has(st.Pos, "rate") {
-			st.Rate = DefaultRate
+			st.Rate = DefaultRate()
 		}
 		if !has(st.Pos, "timeout") {
 			st.Timeout = DefaultTimeout
@@ -61,7 +66,7 @@ func (s *Scenario) applyDefaults() {
 			st.Connections = DefaultConnections
 		}
 		if !has(st.Pos, "expect") {
-			st.Expect = slices.Clone(DefaultExpect)
+			st.Expect = DefaultExpect()
 		}
 		if im := st.InMesh; im != nil {
 			if !has(im.Pos, "replicas") {
@@ -89,7 +94,7 @@ func (s *Scenario) applyDefaults() {
 					h.Method = DefaultMethod
 				}
 				if len(h.Expect) == 0 {
-					h.Expect = slices.Clone(DefaultExpect)
+					h.Expect = DefaultExpect()
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestPhaseAtMapsEveryOffsetToTheOpenPhaseAtThatTime(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	now := start
 	tl := NewAt(start, func() time.Time { return now })
