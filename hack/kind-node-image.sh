@@ -168,7 +168,8 @@ fi
 go build -o "$OUT/canarygate" ./cmd/canarygate
 arch=$(go env GOARCH)
 img() { # binary ref dir [base]
-  local f="$OUT/images/$(echo "$2" | tr '/:' '__').tar"
+  local f
+  f="$OUT/images/$(echo "$2" | tr '/:' '__').tar"
   [ -f "$f" ] && return 0
   "$OUT/canarygate" image-archive --binary "$BIN/$1" --ref "$2" --dir "$3" --user 0 --port 0 --arch "$arch" ${4:+--base "$4"} --out "$f.tmp" >&2
   mv "$f.tmp" "$f"

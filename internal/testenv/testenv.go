@@ -14,6 +14,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -76,6 +77,9 @@ func HelmHome(t testing.TB) {
 func IstioCharts(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("CANARYGATE_ISTIO_CHARTS")
+	if testing.Short() {
+		t.Skip("-short: an integration test (it installs the real Istio charts)")
+	}
 	if dir == "" {
 		if Required() {
 			t.Fatal("CANARYGATE_ISTIO_CHARTS is not set: run make test (hack/istio-charts.sh finds the charts)")
@@ -88,6 +92,11 @@ func IstioCharts(t testing.TB) string {
 // Main starts a control plane for a test package, runs its tests and stops it. Packages call it from TestMain;
 // when the binaries are not configured outside CI, tests that call Get skip.
 func Main(m *testing.M, env **Env) int {
+	flag.Parse()
+	if testing.Short() {
+		// -short (make check, make unit): only what needs nothing but Go; Need skips the rest, in CI too.
+		return m.Run()
+	}
 	bin := os.Getenv("CANARYGATE_TESTBIN")
 	if bin == "" {
 		if Required() {
@@ -120,9 +129,12 @@ func Main(m *testing.M, env **Env) int {
 	return code
 }
 
-// Need skips the test when no control plane was started outside CI.
+// Need skips the test when no control plane was started outside CI, and under -short everywhere.
 func Need(t testing.TB, e *Env) *Env {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: an integration test (it needs the control plane)")
+	}
 	if e == nil {
 		if Required() {
 			t.Fatal("no control plane: CANARYGATE_TESTBIN must point at the binaries hack/testbin.sh builds")

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 
 func skipUnlessE2E(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the kind e2e suite creates clusters")
+	}
 	if os.Getenv("CANARYGATE_E2E") != "1" {
 		t.Skip("kind e2e suite: set CANARYGATE_E2E=1 to run it (it creates a kind cluster and installs Istio)")
 	}
