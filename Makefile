@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSIO
 SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci lab
+.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci lab
 
 all: build
 
@@ -23,11 +23,24 @@ build:
 # The kind suite runs after the other packages, alone: its load generator measures real rollouts and must not
 # share two cores with the integration tests' own control planes (it would report itself saturated — an error
 # — rather than judge the target), and it runs at a higher priority than whatever else shares the machine.
-test: lint
-	eval "$$(bash hack/lab-env.sh)" && \
-	export CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
-	  CANARYGATE_E2E=1 CANARYGATE_OFFLINE=1 && \
-	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /test/e2e) && \
+# The tiers: `make check` (what needs only Go and the linters: minutes), `make integration` (a real
+# kube-apiserver and the real Istio charts), `make e2e` (the kind suite on the offline lab); `make test` is all
+# three, in that order.
+test: check integration e2e
+
+# Formatting, vet, golangci-lint (staticcheck, unused, function length < 80 lines, cyclomatic complexity ≤ 25:
+# .golangci.yml), shellcheck on hack/, actionlint (a go.mod tool), go.mod tidy, and every test that needs
+# nothing but Go under the race detector. About 3 minutes warm on two cores.
+check: lint
+	@bash hack/check-tidy.sh
+	$(GO) test -race -short -count=1 ./...
+
+integration:
+	export CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" && \
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /test/e2e)
+
+e2e:
+	eval "$$(bash hack/lab-env.sh)" && export CANARYGATE_E2E=1 CANARYGATE_OFFLINE=1 && \
 	$(GO) test -c -o bin/e2e.test ./test/e2e && \
 	cd test/e2e && $$(nice -n -5 true 2>/dev/null && echo nice -n -5) ../../bin/e2e.test -test.count=1 -test.timeout=30m -test.v
 
@@ -53,7 +66,10 @@ lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	"$$(bash hack/golangci-lint.sh)" run ./...
+	@command -v shellcheck >/dev/null || { echo "shellcheck: installing from Debian"; (apt-get install -y -qq shellcheck >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq shellcheck)) >/dev/null; }
+	shellcheck hack/*.sh .ci/run
+	$(GO) tool actionlint
 
 fuzz:
 	$(GO) test ./scenarios -run '^$$' -fuzz FuzzParse -fuzztime 60s
@@ -73,7 +89,7 @@ rehearse: demo-image
 	./$(BIN) run $(SCENARIO) --image-archive bin/demo-app.tar $(ARGS)
 
 actionlint:
-	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	$(GO) tool actionlint
 
 clean:
 	rm -rf bin canarygate-report

@@ -120,19 +120,20 @@ func TestHTTPPassesOnAnExpectedStatusAndFailsOnAnother(t *testing.T) {
 		_, _ = w.Write([]byte("fine"))
 	}))
 	defer srv.Close()
-	probe := func(path string) (error, string) {
+	probe := func(path string) (string, error) {
 		e, out := env(&scenarios.HTTPAction{Method: "GET", URL: srv.URL + path, Headers: map[string]string{"Host": "app.example"}, Expect: []int{200}})
-		return HTTP(context.Background(), e, spec[*scenarios.HTTPAction](e)), out.String()
+		err := HTTP(context.Background(), e, spec[*scenarios.HTTPAction](e))
+		return out.String(), err
 	}
-	err, out := probe("/")
+	out, err := probe("/")
 	require.NoError(t, err)
 	assert.Contains(t, out, "200 OK\nfine")
-	err, _ = probe("/down")
+	_, err = probe("/down")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "answered 503 Service Unavailable, expected [200]")
 
 	srv.Close()
-	err, _ = probe("/")
+	_, err = probe("/")
 	require.Error(t, err, "nothing listening")
 	assert.Contains(t, err.Error(), "connection refused")
 }

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/istio"
@@ -36,7 +36,7 @@ func PortForwardIstiodConnections(ctx context.Context, c *cluster.Cluster, pod *
 		return nil, fmt.Errorf("port-forward to %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	url := c.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
-	var dialer httpstream.Dialer = spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, url)
 	// As kubectl port-forward dials: WebSockets first (the API server's current protocol), SPDY when the
 	// server or a proxy on the way refuses the upgrade.
 	if ws, err := portforward.NewSPDYOverWebsocketDialer(url, c.Config); err == nil {

@@ -74,10 +74,6 @@ func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, to
 // ErrNotDrained is returned when proxies are still attached to the revision being removed.
 var ErrNotDrained = fmt.Errorf("control plane not drained")
 
-func uninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.UninstallRevisionAction) error {
-	return UninstallRevision(ctx, env, c, touched, a)
-}
-
 // APIServerIstiodMetrics reads istiod's metrics through the API server's pod proxy.
 func APIServerIstiodMetrics(ctx context.Context, c *cluster.Cluster, pod *corev1.Pod) (io.ReadCloser, error) {
 	return c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, "15014", "metrics", nil).Stream(ctx)

@@ -127,24 +127,9 @@ func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 	for _, ns := range a.Namespaces {
 		touched.Add(ns)
 	}
-	// Wait (bounded by settle) for a state the window can be judged in: rollouts leave terminating pods of
-	// the old revision behind for their grace period.
-	settleCtx, cancel := context.WithTimeout(ctx, a.Settle.D())
-	defer cancel()
-	var start meshState
-	for {
-		var err error
-		if start, err = readMesh(ctx, c, a.Namespaces); err != nil {
-			return err
-		}
-		if start.unsettled == "" {
-			break
-		}
-		select {
-		case <-settleCtx.Done():
-			return fmt.Errorf("%w: the mesh did not settle within %s (%s)", ErrNoMTLSProof, a.Settle, start.unsettled)
-		case <-time.After(MeshPollInterval):
-		}
+	start, err := settledMesh(ctx, c, a)
+	if err != nil {
+		return err
 	}
 	before, err := scrapeAll(ctx, c, scrape, start.pods)
 	if err != nil {
@@ -176,10 +161,33 @@ func crossRevisionMTLS(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 	if err != nil {
 		return fmt.Errorf("%w in the %s: %w", ErrNoMTLSProof, window, err)
 	}
-	matrix := istio.Matrix(calls, func(w istio.Workload) (string, bool) {
+	return judgeMatrix(env, a, window, istio.Matrix(calls, func(w istio.Workload) (string, bool) {
 		rev, ok := start.revisions[w]
 		return rev, ok
-	})
+	}))
+}
+
+// settledMesh waits (bounded by settle) for a state the window can be judged in: rollouts leave terminating
+// pods of the old revision behind for their grace period.
+func settledMesh(ctx context.Context, c *cluster.Cluster, a *scenarios.CrossRevisionMTLSAction) (meshState, error) {
+	settleCtx, cancel := context.WithTimeout(ctx, a.Settle.D())
+	defer cancel()
+	for {
+		start, err := readMesh(ctx, c, a.Namespaces)
+		if err != nil || start.unsettled == "" {
+			return start, err
+		}
+		select {
+		case <-settleCtx.Done():
+			return start, fmt.Errorf("%w: the mesh did not settle within %s (%s)", ErrNoMTLSProof, a.Settle, start.unsettled)
+		case <-time.After(MeshPollInterval):
+		}
+	}
+}
+
+// judgeMatrix records the window's revision × revision matrix and fails unless every cross-revision pair
+// is proven mTLS and at least one cross-revision call was made.
+func judgeMatrix(env *runner.Env, a *scenarios.CrossRevisionMTLSAction, window string, matrix map[istio.Pair]*istio.Cell) error {
 	pairs := make([]istio.Pair, 0, len(matrix))
 	for p := range matrix {
 		pairs = append(pairs, p)

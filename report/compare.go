@@ -93,9 +93,8 @@ func WriteCompareJUnit(w io.Writer, r *compare.Result, _ Config) error {
 
 // slot is where a phase sits on an aligned axis, as fractions of the width.
 type slot struct {
-	name   string
-	x0, w  float64
-	labelX float64
+	name  string
+	x0, w float64
 }
 
 // alignedSlots gives every phase of either run one slot, as wide as the longer of its two durations, so the

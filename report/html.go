@@ -96,31 +96,7 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 	x := func(sec float64) float64 { return padL + (math.Min(math.Max(sec, 0), durS)/durS)*(chartW-padL-padR) }
 	plotH := chartH - padTop - padBot
 
-	for i, p := range run.Phases {
-		if p.DurationMs() <= 0 && p.Ran() {
-			continue
-		}
-		x0, x1 := x(p.StartMs/1000), x(p.EndMs/1000)
-		cls := "band"
-		if i%2 == 1 {
-			cls = "band alt"
-		}
-		switch p.Outcome {
-		case summary.OutcomeFailed, summary.OutcomeTimedOut:
-			cls += " bad"
-		case summary.OutcomeSkipped, summary.OutcomeNotRun:
-			continue
-		}
-		label := p.Name
-		if maxChars := int((x1 - x0) / 6.5); len([]rune(label)) > maxChars {
-			if maxChars < 2 {
-				label = ""
-			} else {
-				label = string([]rune(label)[:maxChars-1]) + "…"
-			}
-		}
-		c.Bands = append(c.Bands, band{X: x0, W: math.Max(x1-x0, 0.5), LabelX: x0 + 3, Label: label, Class: cls})
-	}
+	c.Bands = phaseBands(run, x)
 
 	maxLat := 1.0
 	for _, pt := range s.Series {
@@ -145,30 +121,8 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 	}
 	c.Downsampled = len(s.Series) > maxPoints
 
-	// Unexpected responses per second as bars on the right-hand axis, binned when the run is long.
-	binS := math.Max(1, math.Ceil(durS/float64(maxPoints)))
-	bins := map[int64]int64{}
-	var maxFail int64
-	for _, pt := range s.Series {
-		if pt.Failures > 0 {
-			k := int64(float64(pt.T) / binS)
-			bins[k] += pt.Failures
-			maxFail = max(maxFail, bins[k])
-		}
-	}
-	failTop := niceCeil(float64(max(maxFail, 1)))
-	keys := make([]int64, 0, len(bins))
-	for k := range bins {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	for _, k := range keys {
-		n := bins[k]
-		h := float64(n) / failTop * plotH
-		x0 := x(float64(k) * binS)
-		c.Bars = append(c.Bars, bar{X: x0, W: math.Max(x(float64(k+1)*binS)-x0, 1.5), Y: chartH - padBot - h, H: h,
-			Title: fmt.Sprintf("%d unexpected at %ds", n, int64(float64(k)*binS))})
-	}
+	var failTop float64
+	c.Bars, failTop = failureBars(s, durS, maxPoints, x, plotH)
 	for i := 0; i <= 4; i++ {
 		ms := maxLat * float64(i) / 4
 		c.YTicks = append(c.YTicks, tick{Pos: y(ms), Label: trimFloat(ms)})
@@ -179,6 +133,64 @@ func buildChart(run *summary.Run, s summary.Stream, maxPoints int) (chart, error
 		c.XTicks = append(c.XTicks, tick{Pos: x(t), Label: fmt.Sprintf("%gs", t)})
 	}
 	return c, nil
+}
+
+// phaseBands are the phases behind the chart, a band each, labelled as far as they are wide; steps that did
+// not run have none.
+func phaseBands(run *summary.Run, x func(float64) float64) []band {
+	var out []band
+	for i, p := range run.Phases {
+		if !p.Ran() || p.DurationMs() <= 0 {
+			continue
+		}
+		x0, x1 := x(p.StartMs/1000), x(p.EndMs/1000)
+		cls := "band"
+		if i%2 == 1 {
+			cls = "band alt"
+		}
+		if p.Outcome == summary.OutcomeFailed || p.Outcome == summary.OutcomeTimedOut {
+			cls += " bad"
+		}
+		label := p.Name
+		if maxChars := int((x1 - x0) / 6.5); len([]rune(label)) > maxChars {
+			if maxChars < 2 {
+				label = ""
+			} else {
+				label = string([]rune(label)[:maxChars-1]) + "…"
+			}
+		}
+		out = append(out, band{X: x0, W: math.Max(x1-x0, 0.5), LabelX: x0 + 3, Label: label, Class: cls})
+	}
+	return out
+}
+
+// failureBars are the unexpected responses per second as bars on the right-hand axis, binned when the run
+// is long; failTop is that axis's top.
+func failureBars(s summary.Stream, durS float64, maxPoints int, x func(float64) float64, plotH float64) (bars []bar, failTop float64) {
+	binS := math.Max(1, math.Ceil(durS/float64(maxPoints)))
+	bins := map[int64]int64{}
+	var maxFail int64
+	for _, pt := range s.Series {
+		if pt.Failures > 0 {
+			k := int64(float64(pt.T) / binS)
+			bins[k] += pt.Failures
+			maxFail = max(maxFail, bins[k])
+		}
+	}
+	failTop = niceCeil(float64(max(maxFail, 1)))
+	keys := make([]int64, 0, len(bins))
+	for k := range bins {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, k := range keys {
+		n := bins[k]
+		h := float64(n) / failTop * plotH
+		x0 := x(float64(k) * binS)
+		bars = append(bars, bar{X: x0, W: math.Max(x(float64(k+1)*binS)-x0, 1.5), Y: chartH - padBot - h, H: h,
+			Title: fmt.Sprintf("%d unexpected at %ds", n, int64(float64(k)*binS))})
+	}
+	return bars, failTop
 }
 
 // niceCeil rounds up to 1, 2 or 5 times a power of ten.

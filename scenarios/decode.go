@@ -91,73 +91,12 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
 		d.decode(n, path, v.Elem())
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-			d.expected(n, path, "a string")
-			return
-		}
-		v.SetString(d.scalar(n, path))
-	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode {
-			d.expected(n, path, "true or false")
-			return
-		}
-		b, err := strconv.ParseBool(d.scalar(n, path))
-		if err != nil {
-			d.expected(n, path, "true or false")
-			return
-		}
-		v.SetBool(b)
-	case reflect.Int, reflect.Int64:
-		if n.Kind != yaml.ScalarNode {
-			d.expected(n, path, "a whole number")
-			return
-		}
-		i, err := strconv.ParseInt(d.scalar(n, path), 10, 64)
-		if err != nil {
-			d.expected(n, path, "a whole number")
-			return
-		}
-		v.SetInt(i)
-	case reflect.Float64:
-		if n.Kind != yaml.ScalarNode {
-			d.expected(n, path, "a number")
-			return
-		}
-		f, err := strconv.ParseFloat(d.scalar(n, path), 64)
-		if err != nil {
-			d.expected(n, path, "a number")
-			return
-		}
-		v.SetFloat(f)
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		d.decodeScalar(n, path, v)
 	case reflect.Slice:
-		if n.Tag == "!!null" {
-			return
-		}
-		if n.Kind != yaml.SequenceNode {
-			d.expected(n, path, "a list")
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, c := range n.Content {
-			d.decode(c, fmt.Sprintf("%s[%d]", path, i), s.Index(i))
-		}
-		v.Set(s)
+		d.decodeSlice(n, path, v)
 	case reflect.Map:
-		if n.Tag == "!!null" {
-			return
-		}
-		if n.Kind != yaml.MappingNode {
-			d.expected(n, path, "a mapping")
-			return
-		}
-		m := reflect.MakeMap(v.Type())
-		d.eachKey(n, path, func(key string, kn, vn *yaml.Node) {
-			ev := reflect.New(v.Type().Elem()).Elem()
-			d.decode(vn, join(path, key), ev)
-			m.SetMapIndex(reflect.ValueOf(key), ev)
-		})
-		v.Set(m)
+		d.decodeMap(n, path, v)
 	case reflect.Struct:
 		d.decodeStruct(n, path, v, nil)
 	case reflect.Interface:
@@ -171,6 +110,72 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	default:
 		d.add(n, path, "internal error: cannot decode into %s", v.Type())
 	}
+}
+
+// decodeScalar fills a string, bool, whole number or number.
+func (d *decoder) decodeScalar(n *yaml.Node, path string, v reflect.Value) {
+	want := map[reflect.Kind]string{reflect.String: "a string", reflect.Bool: "true or false",
+		reflect.Int: "a whole number", reflect.Int64: "a whole number", reflect.Float64: "a number"}[v.Kind()]
+	if n.Kind != yaml.ScalarNode || (v.Kind() == reflect.String && n.Tag == "!!null") {
+		d.expected(n, path, want)
+		return
+	}
+	text := d.scalar(n, path)
+	var err error
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(text)
+	case reflect.Bool:
+		var b bool
+		if b, err = strconv.ParseBool(text); err == nil {
+			v.SetBool(b)
+		}
+	case reflect.Int, reflect.Int64:
+		var i int64
+		if i, err = strconv.ParseInt(text, 10, 64); err == nil {
+			v.SetInt(i)
+		}
+	case reflect.Float64:
+		var f float64
+		if f, err = strconv.ParseFloat(text, 64); err == nil {
+			v.SetFloat(f)
+		}
+	}
+	if err != nil {
+		d.expected(n, path, want)
+	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) {
+	if n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.expected(n, path, "a list")
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, c := range n.Content {
+		d.decode(c, fmt.Sprintf("%s[%d]", path, i), s.Index(i))
+	}
+	v.Set(s)
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, path string, v reflect.Value) {
+	if n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.expected(n, path, "a mapping")
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	d.eachKey(n, path, func(key string, kn, vn *yaml.Node) {
+		ev := reflect.New(v.Type().Elem()).Elem()
+		d.decode(vn, join(path, key), ev)
+		m.SetMapIndex(reflect.ValueOf(key), ev)
+	})
+	v.Set(m)
 }
 
 // expandAny expands ${VAR} in every string of a raw YAML value.
@@ -272,9 +277,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value, extra
 }
 
 func (d *decoder) unknownField(kn *yaml.Node, path, key string, names []string, withKinds bool) {
-	if d.problems.full() {
+	if d.full() {
 		// Past MaxProblems only the count matters: skip building a message nobody will read.
-		d.problems.more++
+		d.more++
 		return
 	}
 	sorted := append([]string(nil), names...)

@@ -49,54 +49,11 @@ func (s *Scenario) applyDefaults() {
 		s.Traffic.Cooldown = DefaultCooldown
 	}
 	for i := range s.Traffic.Streams {
-		st := &s.Traffic.Streams[i]
-		if st.Method == "" {
-			st.Method = DefaultMethod
-		}
-		if !has(st.Pos, "rate") {
-			st.Rate = DefaultRate()
-		}
-		if !has(st.Pos, "timeout") {
-			st.Timeout = DefaultTimeout
-		}
-		if !has(st.Pos, "maxWorkers") {
-			st.MaxWorkers = DefaultMaxWorkers(st.Rate, st.Timeout)
-		}
-		if !has(st.Pos, "connections") {
-			st.Connections = DefaultConnections
-		}
-		if !has(st.Pos, "expect") {
-			st.Expect = DefaultExpect()
-		}
-		if im := st.InMesh; im != nil {
-			if !has(im.Pos, "replicas") {
-				im.Replicas = 1
-			}
-			if im.Image == "" {
-				im.Image = DefaultGeneratorImage
-			}
-		}
+		s.Traffic.Streams[i].applyDefaults()
 	}
 	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
 		for i := range list {
-			st := &list[i]
-			if d, ok := st.Action.(Defaulter); ok {
-				d.Default()
-			}
-			if !has(st.Pos, "timeout") {
-				st.Timeout = DefaultStepTimeout
-				if d, ok := st.Action.(ActionDefaulter); ok {
-					st.Timeout = d.DefaultTimeout()
-				}
-			}
-			if h, ok := st.Action.(*HTTPAction); ok {
-				if h.Method == "" {
-					h.Method = DefaultMethod
-				}
-				if len(h.Expect) == 0 {
-					h.Expect = DefaultExpect()
-				}
-			}
+			list[i].applyDefaults()
 		}
 	}
 	if len(s.Checks) == 0 && !has(s.Pos, "checks") && !s.RecordOnly {
@@ -117,17 +74,62 @@ func (s *Scenario) applyDefaults() {
 		s.Report.Formats = slices.Clone(AllFormats)
 	}
 	if len(s.Clusters) > 0 {
-		for i := range s.Steps {
-			if s.Steps[i].Cluster == "" {
-				s.Steps[i].Cluster = s.Clusters[0].Name
-			}
-		}
-		for _, list := range [][]Step{s.Setup, s.Teardown} {
+		// A step that names no cluster acts on the first one.
+		for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
 			for i := range list {
 				if list[i].Cluster == "" {
 					list[i].Cluster = s.Clusters[0].Name
 				}
 			}
+		}
+	}
+}
+
+func (st *Stream) applyDefaults() {
+	if st.Method == "" {
+		st.Method = DefaultMethod
+	}
+	if !has(st.Pos, "rate") {
+		st.Rate = DefaultRate()
+	}
+	if !has(st.Pos, "timeout") {
+		st.Timeout = DefaultTimeout
+	}
+	if !has(st.Pos, "maxWorkers") {
+		st.MaxWorkers = DefaultMaxWorkers(st.Rate, st.Timeout)
+	}
+	if !has(st.Pos, "connections") {
+		st.Connections = DefaultConnections
+	}
+	if !has(st.Pos, "expect") {
+		st.Expect = DefaultExpect()
+	}
+	if im := st.InMesh; im != nil {
+		if !has(im.Pos, "replicas") {
+			im.Replicas = 1
+		}
+		if im.Image == "" {
+			im.Image = DefaultGeneratorImage
+		}
+	}
+}
+
+func (st *Step) applyDefaults() {
+	if d, ok := st.Action.(Defaulter); ok {
+		d.Default()
+	}
+	if !has(st.Pos, "timeout") {
+		st.Timeout = DefaultStepTimeout
+		if d, ok := st.Action.(ActionDefaulter); ok {
+			st.Timeout = d.DefaultTimeout()
+		}
+	}
+	if h, ok := st.Action.(*HTTPAction); ok {
+		if h.Method == "" {
+			h.Method = DefaultMethod
+		}
+		if len(h.Expect) == 0 {
+			h.Expect = DefaultExpect()
 		}
 	}
 }
@@ -145,8 +147,37 @@ func DefaultMaxWorkers(r Rate, timeout Duration) int {
 
 func has(p Pos, key string) bool { _, ok := p.Fields[key]; return ok }
 
-// validate records every semantic problem of a decoded scenario.
+// validate records every semantic problem of a decoded scenario, section by section (in file order, so
+// problems are listed as a reader meets them).
 func (s *Scenario) validate(p Problems) {
+	s.validateTop(p)
+	seenStream := map[string]bool{}
+	for i := range s.Traffic.Streams {
+		s.validateStream(p, i, seenStream)
+	}
+	if len(s.Steps) == 0 {
+		p.Add(s.Pos.Field("steps"), "steps", "required: at least one step (a name and one action of %v)", ActionKinds())
+	}
+	clusterNames := s.validateClusters(p)
+	seenStep := map[string]bool{PhaseWarmup: true, PhaseCooldown: true}
+	for _, group := range []struct {
+		key   string
+		steps []Step
+	}{{"setup", s.Setup}, {"steps", s.Steps}, {"teardown", s.Teardown}} {
+		for i := range group.steps {
+			s.validateStep(p, &group.steps[i], fmt.Sprintf("%s[%d]", group.key, i), seenStep, clusterNames)
+		}
+	}
+	for i, g := range s.Checks {
+		if g.Spec != nil {
+			g.Spec.Validate(s, p, fmt.Sprintf("checks[%d].%s", i, g.Kind))
+		}
+	}
+	s.validateTail(p)
+}
+
+// validateTop checks the scenario's own fields and its traffic section.
+func (s *Scenario) validateTop(p Problems) {
 	if strings.TrimSpace(s.Name) == "" {
 		p.Add(s.Pos.Field("name"), "name", "required: a name for the scenario")
 	}
@@ -168,101 +199,99 @@ func (s *Scenario) validate(p Problems) {
 	if has(s.Pos, "traffic") && len(s.Traffic.Streams) == 0 {
 		p.Add(s.Traffic.Pos.Field("streams"), "traffic.streams", "required: at least one traffic stream")
 	}
-	seenStream := map[string]bool{}
-	for i, st := range s.Traffic.Streams {
-		path := fmt.Sprintf("traffic.streams[%d]", i)
-		switch {
-		case strings.TrimSpace(st.Name) == "":
-			p.Add(st.Pos.Field("name"), path+".name", "required: a name for the stream")
-		case seenStream[st.Name]:
-			p.Add(st.Pos.Field("name"), path+".name", "duplicate stream name %q: names must be unique", st.Name)
-		}
-		seenStream[st.Name] = true
-		validateURL(p, st.Pos, path, st.URL)
-		validateMethod(p, st.Pos, path, st.Method)
-		if st.Timeout <= 0 {
-			p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5s", st.Timeout)
-		}
-		if st.MaxWorkers <= 0 {
-			p.Add(st.Pos.Field("maxWorkers"), path+".maxWorkers", "%d: expected a positive number of workers", st.MaxWorkers)
-		}
-		if st.Connections <= 0 {
-			p.Add(st.Pos.Field("connections"), path+".connections", "%d: expected a positive number of connections", st.Connections)
-		}
-		if st.MaxConnections < 0 {
-			p.Add(st.Pos.Field("maxConnections"), path+".maxConnections", "%d: expected 0 (no limit) or more", st.MaxConnections)
-		}
-		if len(st.Expect) == 0 {
-			p.Add(st.Pos.Field("expect"), path+".expect", "empty: expected at least one status code, such as [200]")
-		}
-		validateCodes(p, st.Pos, path, st.Expect)
-		if im := st.InMesh; im != nil {
-			ipath := path + ".inMesh"
-			if im.Namespace == "" {
-				p.Add(im.Pos.Field("namespace"), ipath+".namespace", "required: the namespace the generators run in (its revision is theirs)")
-			}
-			if im.Replicas < 1 {
-				p.Add(im.Pos.Field("replicas"), ipath+".replicas", "%d: expected at least 1 generator", im.Replicas)
-			}
-			if len(s.Clusters) == 0 {
-				p.Add(im.Pos, ipath, "an in-mesh stream needs a cluster: add one under clusters")
-			} else if im.Cluster != "" && !slices.ContainsFunc(s.Clusters, func(c Cluster) bool { return c.Name == im.Cluster }) {
-				p.Add(im.Pos.Field("cluster"), ipath+".cluster", "%q: no cluster of that name under clusters", im.Cluster)
-			}
-			if st.Rate.Freq == 0 {
-				p.Add(st.Pos.Field("rate"), path+".rate", "an in-mesh stream needs a fixed rate (not max)")
-			}
-		}
-	}
+}
 
-	if len(s.Steps) == 0 {
-		p.Add(s.Pos.Field("steps"), "steps", "required: at least one step (a name and one action of %v)", ActionKinds())
+func (s *Scenario) validateStream(p Problems, i int, seen map[string]bool) {
+	st := &s.Traffic.Streams[i]
+	path := fmt.Sprintf("traffic.streams[%d]", i)
+	switch {
+	case strings.TrimSpace(st.Name) == "":
+		p.Add(st.Pos.Field("name"), path+".name", "required: a name for the stream")
+	case seen[st.Name]:
+		p.Add(st.Pos.Field("name"), path+".name", "duplicate stream name %q: names must be unique", st.Name)
 	}
-	seenStep := map[string]bool{PhaseWarmup: true, PhaseCooldown: true}
-	clusterNames := map[string]bool{}
+	seen[st.Name] = true
+	validateURL(p, st.Pos, path, st.URL)
+	validateMethod(p, st.Pos, path, st.Method)
+	if st.Timeout <= 0 {
+		p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5s", st.Timeout)
+	}
+	if st.MaxWorkers <= 0 {
+		p.Add(st.Pos.Field("maxWorkers"), path+".maxWorkers", "%d: expected a positive number of workers", st.MaxWorkers)
+	}
+	if st.Connections <= 0 {
+		p.Add(st.Pos.Field("connections"), path+".connections", "%d: expected a positive number of connections", st.Connections)
+	}
+	if st.MaxConnections < 0 {
+		p.Add(st.Pos.Field("maxConnections"), path+".maxConnections", "%d: expected 0 (no limit) or more", st.MaxConnections)
+	}
+	if len(st.Expect) == 0 {
+		p.Add(st.Pos.Field("expect"), path+".expect", "empty: expected at least one status code, such as [200]")
+	}
+	validateCodes(p, st.Pos, path, st.Expect)
+	if st.InMesh != nil {
+		s.validateInMesh(p, st, path)
+	}
+}
+
+func (s *Scenario) validateInMesh(p Problems, st *Stream, path string) {
+	im, ipath := st.InMesh, path+".inMesh"
+	if im.Namespace == "" {
+		p.Add(im.Pos.Field("namespace"), ipath+".namespace", "required: the namespace the generators run in (its revision is theirs)")
+	}
+	if im.Replicas < 1 {
+		p.Add(im.Pos.Field("replicas"), ipath+".replicas", "%d: expected at least 1 generator", im.Replicas)
+	}
+	if len(s.Clusters) == 0 {
+		p.Add(im.Pos, ipath, "an in-mesh stream needs a cluster: add one under clusters")
+	} else if im.Cluster != "" && !slices.ContainsFunc(s.Clusters, func(c Cluster) bool { return c.Name == im.Cluster }) {
+		p.Add(im.Pos.Field("cluster"), ipath+".cluster", "%q: no cluster of that name under clusters", im.Cluster)
+	}
+	if st.Rate.Freq == 0 {
+		p.Add(st.Pos.Field("rate"), path+".rate", "an in-mesh stream needs a fixed rate (not max)")
+	}
+}
+
+// validateClusters checks the clusters and returns their names.
+func (s *Scenario) validateClusters(p Problems) map[string]bool {
+	names := map[string]bool{}
 	for i, c := range s.Clusters {
 		path := fmt.Sprintf("clusters[%d]", i)
 		switch {
 		case c.Name == "":
 			p.Add(c.Pos.Field("name"), path+".name", "required: a name for the cluster")
-		case clusterNames[c.Name]:
+		case names[c.Name]:
 			p.Add(c.Pos.Field("name"), path+".name", "duplicate cluster name %q", c.Name)
 		}
-		clusterNames[c.Name] = true
+		names[c.Name] = true
 		if !slices.Contains(providerNames, c.Provider) {
 			p.Add(c.Pos.Field("provider"), path+".provider", "%q: expected one of %s", c.Provider, strings.Join(providerNames, ", "))
 		}
 	}
-	for _, group := range []struct {
-		key   string
-		steps []Step
-	}{{"setup", s.Setup}, {"steps", s.Steps}, {"teardown", s.Teardown}} {
-		for i := range group.steps {
-			st := &group.steps[i]
-			path := fmt.Sprintf("%s[%d]", group.key, i)
-			switch {
-			case strings.TrimSpace(st.Name) == "":
-				p.Add(st.Pos.Field("name"), path+".name", "required: a name for the step")
-			case seenStep[st.Name]:
-				p.Add(st.Pos.Field("name"), path+".name", "duplicate step name %q: step names must be unique (and not %s/%s)", st.Name, PhaseWarmup, PhaseCooldown)
-			}
-			seenStep[st.Name] = true
-			if st.Timeout <= 0 {
-				p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5m", st.Timeout)
-			}
-			if st.Cluster != "" && !clusterNames[st.Cluster] {
-				p.Add(st.Pos.Field("cluster"), path+".cluster", "no cluster named %q under clusters", st.Cluster)
-			}
-			if st.Action != nil {
-				st.Action.Validate(s, p, join(path, st.Kind))
-			}
-		}
+	return names
+}
+
+func (s *Scenario) validateStep(p Problems, st *Step, path string, seen, clusterNames map[string]bool) {
+	switch {
+	case strings.TrimSpace(st.Name) == "":
+		p.Add(st.Pos.Field("name"), path+".name", "required: a name for the step")
+	case seen[st.Name]:
+		p.Add(st.Pos.Field("name"), path+".name", "duplicate step name %q: step names must be unique (and not %s/%s)", st.Name, PhaseWarmup, PhaseCooldown)
 	}
-	for i, g := range s.Checks {
-		if g.Spec != nil {
-			g.Spec.Validate(s, p, fmt.Sprintf("checks[%d].%s", i, g.Kind))
-		}
+	seen[st.Name] = true
+	if st.Timeout <= 0 {
+		p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5m", st.Timeout)
 	}
+	if st.Cluster != "" && !clusterNames[st.Cluster] {
+		p.Add(st.Pos.Field("cluster"), path+".cluster", "no cluster named %q under clusters", st.Cluster)
+	}
+	if st.Action != nil {
+		st.Action.Validate(s, p, join(path, st.Kind))
+	}
+}
+
+// validateTail checks the sections after the steps and gates: report, policy, compare.
+func (s *Scenario) validateTail(p Problems) {
 	if s.Report.Dir != "" && filepath.Clean(s.Report.Dir) == "/" {
 		p.Add(s.Report.Pos.Field("dir"), "report.dir", "refusing to write reports into /")
 	}

@@ -168,15 +168,40 @@ func Start(ctx context.Context, bin string) (*Env, error) {
 		}
 	}
 	etcdPort, etcdPeer, apiPort := ports[0], ports[1], ports[2]
-
-	saKey := filepath.Join(dir, "sa.key")
-	saPub := filepath.Join(dir, "sa.pub")
-	if err := writeKeyPair(saKey, saPub); err != nil {
+	if err := e.writeCredentials(apiPort); err != nil {
 		return e, err
 	}
-	tokens := filepath.Join(dir, "tokens.csv")
-	if err := os.WriteFile(tokens, []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
+	if err := e.run("etcd", filepath.Join(bin, "etcd"),
+		"--data-dir", filepath.Join(dir, "etcd"), "--name", "test",
+		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
+		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
+		"--initial-cluster", fmt.Sprintf("test=http://127.0.0.1:%d", etcdPeer),
+		"--unsafe-no-fsync", "--quota-backend-bytes", "4294967296"); err != nil {
 		return e, err
+	}
+	if err := e.startControlPlane(ctx, bin, etcdURL, apiPort); err != nil {
+		return e, err
+	}
+	if err := e.createNode(ctx); err != nil {
+		return e, err
+	}
+	if err := e.waitServiceAccount(ctx, "default"); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// writeCredentials writes the service-account key pair, the admin token and the kubeconfig, and makes the
+// clients.
+func (e *Env) writeCredentials(apiPort int) error {
+	dir := e.Dir
+	if err := writeKeyPair(filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+		return err
 	}
 	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
@@ -193,24 +218,20 @@ contexts:
 current-context: test
 `, apiPort, token)
 	if err := os.WriteFile(e.Kubeconfig, []byte(kc), 0o600); err != nil {
-		return e, err
+		return err
 	}
 	e.Config = &rest.Config{Host: fmt.Sprintf("https://127.0.0.1:%d", apiPort), BearerToken: token,
 		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, QPS: 100, Burst: 200}
-	if e.Client, err = kubernetes.NewForConfig(e.Config); err != nil {
-		return e, err
-	}
+	var err error
+	e.Client, err = kubernetes.NewForConfig(e.Config)
+	return err
+}
 
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
-	if err := e.run("etcd", filepath.Join(bin, "etcd"),
-		"--data-dir", filepath.Join(dir, "etcd"), "--name", "test",
-		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
-		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
-		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", etcdPeer),
-		"--initial-cluster", fmt.Sprintf("test=http://127.0.0.1:%d", etcdPeer),
-		"--unsafe-no-fsync", "--quota-backend-bytes", "4294967296"); err != nil {
-		return e, err
-	}
+// startControlPlane starts kube-apiserver (and waits until it is healthy), the controller manager, the
+// scheduler and kwok.
+func (e *Env) startControlPlane(ctx context.Context, bin, etcdURL string, apiPort int) error {
+	dir := e.Dir
+	saKey, saPub, tokens := filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub"), filepath.Join(dir, "tokens.csv")
 	if err := e.run("kube-apiserver", filepath.Join(bin, "kube-apiserver"),
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", fmt.Sprint(apiPort),
@@ -224,21 +245,21 @@ current-context: test
 		// feature on, every informer's watch fails and events arrive only on relists, a minute late.
 		"--feature-gates", "WatchList=false",
 		"--v", "1"); err != nil {
-		return e, err
+		return err
 	}
 	if err := e.waitHealthy(ctx); err != nil {
-		return e, fmt.Errorf("kube-apiserver: %w", err)
+		return fmt.Errorf("kube-apiserver: %w", err)
 	}
 	if err := e.run("kube-controller-manager", filepath.Join(bin, "kube-controller-manager"),
 		"--kubeconfig", e.Kubeconfig, "--leader-elect=false",
 		"--controllers", "*,-nodeipam,-nodelifecycle",
 		"--service-account-private-key-file", saKey, "--root-ca-file", filepath.Join(dir, "certs", "apiserver.crt"),
 		"--bind-address", "127.0.0.1", "--secure-port", "0", "--v", "1"); err != nil {
-		return e, err
+		return err
 	}
 	if err := e.run("kube-scheduler", filepath.Join(bin, "kube-scheduler"),
 		"--kubeconfig", e.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0", "--v", "1"); err != nil {
-		return e, err
+		return err
 	}
 	stages, _ := filepath.Glob(filepath.Join(bin, "kwok-stages", "*.yaml"))
 	args := []string{"--kubeconfig", e.Kubeconfig, "--manage-all-nodes", "--node-ip", "127.0.0.1", "--cidr", PodCIDR, "--server-address", "127.0.0.1:0"}
@@ -246,15 +267,9 @@ current-context: test
 		args = append(args, "-c", s)
 	}
 	if err := e.run("kwok", filepath.Join(bin, "kwok"), args...); err != nil {
-		return e, err
+		return err
 	}
-	if err := e.createNode(ctx); err != nil {
-		return e, err
-	}
-	if err := e.waitServiceAccount(ctx, "default"); err != nil {
-		return e, err
-	}
-	return e, nil
+	return nil
 }
 
 // blackhole routes the Service and pod CIDRs nowhere (root only; a no-op where it fails).
@@ -327,7 +342,8 @@ func (e *Env) createNode(ctx context.Context) error {
 			return true, nil
 		}
 		n.Spec.Taints = nil
-		_, err = e.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		// A conflicting write is retried on the next poll; the node is judged only once it reads untainted.
+		_, _ = e.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 		return false, nil
 	})
 	if err != nil {
