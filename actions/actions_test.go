@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/canarygate/canarygate/internal/proc"
+	"github.com/canarygate/canarygate/base/proc"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -99,8 +99,12 @@ func TestKillStartedEndsWhatPassedStepsLeftBehind(t *testing.T) {
 }
 
 func TestSoakHoldsForItsDurationAndStopsWhenCancelled(t *testing.T) {
-	e, _ := env(&scenarios.SoakAction{Duration: scenarios.Duration(20 * time.Millisecond)})
+	// Held at least its duration: a soak that returned at once would fail here (a lower bound only, which a
+	// busy machine cannot break).
+	e, _ := env(&scenarios.SoakAction{Duration: scenarios.Duration(200 * time.Millisecond)})
+	start := time.Now()
 	require.NoError(t, Soak(context.Background(), e, spec[*scenarios.SoakAction](e)))
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 	e, _ = env(&scenarios.SoakAction{Duration: scenarios.Duration(time.Hour)})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

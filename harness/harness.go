@@ -18,10 +18,10 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/canarygate/canarygate/aggregate"
+	"github.com/canarygate/canarygate/base/shutdown"
 	_ "github.com/canarygate/canarygate/builtin" // every shipped action and gate
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/cluster"
-	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/loadgen"
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/policy"
@@ -354,7 +354,7 @@ func (r *rehearsal) live() *summary.Run {
 // abort is the last action of an exit at once: kill the steps' processes, write what was measured.
 func (r *rehearsal) abort() {
 	r.procs.KillAll()
-	_ = r.reports.write(func() error {
+	err := r.reports.write(func() error {
 		run := r.live()
 		run.Interrupted, run.Verdict = true, summary.VerdictInterrupted
 		run.Error = "exited at once on a second signal: the reports show what was measured until then"
@@ -364,6 +364,10 @@ func (r *rehearsal) abort() {
 		}
 		return report.WriteAll(r.dir, run, report.Config{Formats: r.formats, StepSummary: r.opts.StepSummary})
 	})
+	if err != nil && r.opts.Log != nil {
+		// The process exits next: saying it is all that is left to do.
+		r.opts.Log("writing the reports before exiting: %v", err)
+	}
 }
 
 // setup runs the setup steps; it reports whether the rehearsal may start. Without its setup the rehearsal

@@ -24,8 +24,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/canarygate/canarygate/base/ctxcall"
 	"github.com/canarygate/canarygate/cluster"
-	"github.com/canarygate/canarygate/internal/ctxcall"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"

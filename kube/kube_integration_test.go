@@ -3,10 +3,12 @@ package kube_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -247,26 +250,51 @@ func TestRestartAllAtOnceDoesNotWaitForEachRollout(t *testing.T) {
 	}
 }
 
+// requestCounter counts the API requests to one resource: lists (GET without watch) and watches.
+type requestCounter struct {
+	resource       string
+	lists, watches atomic.Int64
+	// watching is closed at the first watch request: the waiter is listening.
+	watching chan struct{}
+	once     sync.Once
+}
+
+func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/"+c.resource) {
+			if r.URL.Query().Get("watch") == "true" {
+				c.watches.Add(1)
+				c.once.Do(func() { close(c.watching) })
+			} else {
+				c.lists.Add(1)
+			}
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// waitFor waits on the API server's watch, not by polling: while it waits for a ConfigMap that is created
+// only once its watch is open (an event, not a sleep), it lists once and watches — a poll would list again
+// and again. Then it returns because of the create: it passed.
 func TestWaitForReturnsOnTheWatchEventNotAPoll(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
 	ns := e.Namespace(t, "wait")
-	creating := make(chan time.Time, 1)
+	counter := &requestCounter{resource: "configmaps", watching: make(chan struct{})}
+	c := e.ClusterWith(t, counter.wrap)
 	go func() {
-		time.Sleep(2 * time.Second)
-		creating <- time.Now()
+		<-counter.watching
 		_, err := e.Client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "late"}}, metav1.CreateOptions{})
 		assert.NoError(t, err)
 	}()
-	started := time.Now()
-	res := e.RunStep(ctx, t, fmt.Sprintf("name: wait\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: exists}", ns))
-	returned := time.Now()
+	res := e.RunStepOn(ctx, t, c, runner.Readers{}, fmt.Sprintf("name: wait\ntimeout: 20s\nwaitFor: {apiVersion: v1, kind: ConfigMap, name: late, namespace: %s, condition: exists}", ns))
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
-	createdAt := <-creating
-	lag := returned.Sub(createdAt)
-	t.Logf("waitFor returned %s after the create call began (%s after the step started)", lag, returned.Sub(started))
-	assert.Less(t, lag, time.Second, "returns within 1 s of the creation")
-	assert.GreaterOrEqual(t, returned.Sub(started), 2*time.Second, "and not before it")
+	assert.Equal(t, int64(1), counter.lists.Load(), "one list, then the watch: no poll")
+	assert.GreaterOrEqual(t, counter.watches.Load(), int64(1))
 
 	go func() {
 		time.Sleep(time.Second)

@@ -68,7 +68,19 @@ steps:
 `), scenarios.Vars{})
 	require.NoError(t, err)
 	// The values the README documents (its scenario example), not the package's own variables: a changed
-	// default must change the documentation too, or this fails.
+	// default must change the documentation too, or this fails — the README's lines are read here.
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	for _, documented := range []string{
+		"# load before the first step: the baseline (default 5s)",
+		"# load after the last step (default 5s)",
+		"or max (as fast as maxWorkers allow) (default 10/s)",
+		"# per request (default 5s)",
+		"# success statuses (default exactly 200)",
+		"timeout: 5m          # default 10m",
+	} {
+		assert.Contains(t, string(readme), documented, "the README documents the default this test checks")
+	}
 	st := s.Traffic.Streams[0]
 	assert.Equal(t, "GET", st.Method)
 	assert.Equal(t, scenarios.Rate{10, time.Second}, st.Rate, "README: rate default 10/s")

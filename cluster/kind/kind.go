@@ -22,9 +22,9 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/canarygate/canarygate/base/ctxcall"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/fixtures"
-	"github.com/canarygate/canarygate/internal/ctxcall"
 	"github.com/canarygate/canarygate/scenarios"
 )
 
@@ -211,7 +211,9 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 		if ctx.Err() != nil {
 			go func() {
 				if <-created == nil {
-					_ = kp.Delete(name, path)
+					if err := kp.Delete(name, path); err != nil {
+						p.logf("kind: could not delete cluster %s after the interrupt: %v (kind delete cluster --name %s)", name, err, name)
+					}
 				}
 			}()
 		}
@@ -222,7 +224,10 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 	defer func() {
 		if err != nil && !p.Keep && !p.KeepOnFailure {
 			p.logf("kind: deleting cluster %s after: %v", name, err)
-			_ = kp.Delete(name, path)
+			if derr := kp.Delete(name, path); derr != nil {
+				p.logf("kind: could not delete cluster %s: %v (kind delete cluster --name %s)", name, derr, name)
+			}
+			removeKubeconfigDir(path)
 		}
 	}()
 	return p.connect(ctx, kp, name, path, false)
@@ -288,6 +293,7 @@ func (p Provider) connect(ctx context.Context, kp *kindcluster.Provider, name, p
 func (p Provider) Release(ctx context.Context, c *cluster.Cluster, runFailed bool) error {
 	if c.Metadata[reusedKey] == "true" {
 		p.logf("kind: leaving cluster %s as it was found (reused)", c.Name)
+		removeKubeconfigDir(c.Kubeconfig)
 		return nil
 	}
 	if p.Keep || (p.KeepOnFailure && runFailed) {
@@ -299,7 +305,22 @@ func (p Provider) Release(ctx context.Context, c *cluster.Cluster, runFailed boo
 		return err
 	}
 	p.logf("kind: deleting cluster %s", c.Name)
-	return ctxcall.Do(ctx, "kind: delete cluster "+c.Name, func() error {
+	err = ctxcall.Do(ctx, "kind: delete cluster "+c.Name, func() error {
 		return kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{})).Delete(c.Name, c.Kubeconfig)
 	})
+	if err != nil {
+		return fmt.Errorf("kind: delete cluster %s: %w (kind delete cluster --name %s)", c.Name, err, c.Name)
+	}
+	removeKubeconfigDir(c.Kubeconfig)
+	return nil
+}
+
+// removeKubeconfigDir removes the run's own kubeconfig directory (made by Provision) once its cluster is
+// deleted or left as found: nothing of the run stays in the temporary directory. A kept cluster keeps it —
+// the user needs it.
+func removeKubeconfigDir(kubeconfig string) {
+	dir := filepath.Dir(kubeconfig)
+	if strings.HasPrefix(filepath.Base(dir), "canarygate-kind-") {
+		_ = os.RemoveAll(dir) // best effort: a temporary directory the system cleans anyway
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/canarygate/canarygate/base/shutdown"
 	"github.com/canarygate/canarygate/internal/cli/comparecmd"
 	"github.com/canarygate/canarygate/internal/cli/imagecmd"
 	"github.com/canarygate/canarygate/internal/cli/plan"
@@ -25,7 +26,6 @@ import (
 	"github.com/canarygate/canarygate/internal/cli/validate"
 	"github.com/canarygate/canarygate/internal/cli/versioncmd"
 	"github.com/canarygate/canarygate/internal/exitcode"
-	"github.com/canarygate/canarygate/internal/shutdown"
 )
 
 // NewCommand returns the root command. abort receives the last actions of an exit at once (may be nil).

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/canarygate/canarygate/internal/proc"
+	"github.com/canarygate/canarygate/base/proc"
 	"github.com/canarygate/canarygate/internal/testserver"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/summary"

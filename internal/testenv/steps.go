@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net/http"
 
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/timeline"
+	"k8s.io/client-go/rest"
 )
 
 // Cluster returns canarygate's cluster for the control plane. Reading pod logs is off: the API server would
@@ -37,6 +39,26 @@ func (e *Env) RunStep(ctx context.Context, t testing.TB, stepYAML string) runner
 // RunStepWith is RunStep with stand-in readers (for what would leave the machine).
 func (e *Env) RunStepWith(ctx context.Context, t testing.TB, readers runner.Readers, stepYAML string) runner.Result {
 	t.Helper()
+	return e.RunStepOn(ctx, t, e.Cluster(t), readers, stepYAML)
+}
+
+// ClusterWith is Cluster with every request to the API server going through wrap (a test counts them).
+func (e *Env) ClusterWith(t testing.TB, wrap func(http.RoundTripper) http.RoundTripper) *cluster.Cluster {
+	t.Helper()
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Wrap(wrap)
+	c, err := cluster.New("test", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Kubeconfig = e.Kubeconfig
+	c.PodLogs = false
+	return c
+}
+
+// RunStepOn is RunStepWith on a given cluster client.
+func (e *Env) RunStepOn(ctx context.Context, t testing.TB, c *cluster.Cluster, readers runner.Readers, stepYAML string) runner.Result {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("name: step-test\nclusters: [{name: test, provider: existing}]\ntraffic:\n  streams: [{name: none, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - ")
 	b.WriteString(strings.ReplaceAll(strings.TrimSpace(stepYAML), "\n", "\n    "))
@@ -46,7 +68,7 @@ func (e *Env) RunStepWith(ctx context.Context, t testing.TB, readers runner.Read
 		t.Fatalf("step does not parse:\n%s\n%v", b.String(), err)
 	}
 	tl := timeline.New()
-	r := &runner.Runner{Scenario: sc, Timeline: tl, Clusters: cluster.NewSet(e.Cluster(t)), Readers: readers}
+	r := &runner.Runner{Scenario: sc, Timeline: tl, Clusters: cluster.NewSet(c), Readers: readers}
 	res, _ := r.Run(ctx, sc.Steps, timeline.KindStep)
 	if len(res) != 1 {
 		t.Fatalf("expected one step result, got %d", len(res))

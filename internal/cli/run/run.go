@@ -10,13 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/canarygate/canarygate/base/shutdown"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
 	"github.com/canarygate/canarygate/internal/progress"
-	"github.com/canarygate/canarygate/internal/shutdown"
 	"github.com/canarygate/canarygate/internal/version"
 	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/report"
