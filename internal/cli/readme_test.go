@@ -23,8 +23,11 @@ func TestTheReadmeLayoutNamesEveryPackageFolder(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	require.NoError(t, err)
 	layout := string(readme)
-	if i := strings.Index(layout, "- Layout:"); i >= 0 {
-		layout = layout[i:]
+	i := strings.Index(layout, "- Layout:")
+	require.GreaterOrEqual(t, i, 0, "the README has a layout list")
+	layout = layout[i:]
+	if j := strings.Index(layout, "\n\n"); j >= 0 {
+		layout = layout[:j] // the list alone, not the rest of the README
 	}
 	seen := map[string]bool{}
 	for _, p := range strings.Fields(string(out)) {
