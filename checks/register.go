@@ -3,7 +3,8 @@ package checks
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/scenarios"
@@ -63,14 +64,7 @@ func Register[T scenarios.GateSpec](kind string, newSpec func() T, evaluate func
 }
 
 // Kinds lists the registered gate kinds, sorted.
-func Kinds() []string {
-	out := make([]string, 0, len(gates))
-	for k := range gates {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Kinds() []string { return slices.Sorted(maps.Keys(gates)) }
 
 // ObserverFor returns the observer of a gate kind, if it has one.
 func ObserverFor(kind string) (Observer, bool) {

@@ -1,7 +1,8 @@
 package cluster
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/canarygate/canarygate/scenarios"
@@ -44,11 +45,4 @@ func NewProvider(name string, o ProviderOptions) (Provider, bool) {
 }
 
 // ProviderNames lists the registered providers, sorted.
-func ProviderNames() []string {
-	out := make([]string, 0, len(providers))
-	for k := range providers {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func ProviderNames() []string { return slices.Sorted(maps.Keys(providers)) }

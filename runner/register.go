@@ -3,8 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	"github.com/canarygate/canarygate/scenarios"
 )
@@ -37,14 +37,7 @@ func Register[T scenarios.ActionSpec](kind string, newSpec func() T, exec func(c
 }
 
 // Kinds lists the registered action kinds, sorted.
-func Kinds() []string {
-	out := make([]string, 0, len(executors))
-	for k := range executors {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Kinds() []string { return slices.Sorted(maps.Keys(executors)) }
 
 // Missing lists the action kinds a scenario uses that no package registered (a scenario built in code rather
 // than parsed: a parsed one names only registered kinds).
@@ -57,6 +50,6 @@ func Missing(s *scenarios.Scenario) []string {
 			}
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
