@@ -71,8 +71,15 @@ lint:
 	shellcheck hack/*.sh .ci/run
 	$(GO) tool actionlint
 
+# Every parser of untrusted input, 30 s each: the scenario file, variables, rates, and what istiod and the
+# pods return (/debug/connections and its connection IDs, Prometheus metrics, X-Forwarded-Client-Cert).
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test ./scenarios -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./scenarios -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./scenarios -run '^$$' -fuzz '^FuzzVarsExpand$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./loadgen -run '^$$' -fuzz '^FuzzParseRate$$' -fuzztime $(FUZZTIME)
+	for t in FuzzParseConnections FuzzParseConnectionID FuzzParseMetrics FuzzParseXFCC; do \
+	  $(GO) test ./istio -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 # canarygate's load generator and the vegeta CLI against one loopback server, side by side (hack/bench.sh).
 bench:

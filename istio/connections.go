@@ -10,10 +10,8 @@ import (
 
 // Connection is one xDS client connected to an istiod, as its /debug/connections lists it.
 type Connection struct {
-	// ID is istiod's connection ID: the proxy's node ID and a counter.
+	// ID is istiod's connection ID: the proxy ID and a counter, POD.NAMESPACE-N.
 	ID string
-	// Type is the node type: sidecar, router (a gateway), …
-	Type string
 	// Proxy is the proxy ID, POD.NAMESPACE: the same name `istioctl proxy-status` shows.
 	Proxy       string
 	ConnectedAt time.Time
@@ -46,20 +44,33 @@ func ParseConnections(r io.Reader) (Connections, error) {
 	}
 	out := Connections{Total: *raw.Total}
 	for _, c := range raw.Clients {
-		typ, proxy := ParseConnectionID(c.ConnectionID)
-		out.Clients = append(out.Clients, Connection{ID: c.ConnectionID, Type: typ, Proxy: proxy, ConnectedAt: c.ConnectedAt, Address: c.Address})
+		out.Clients = append(out.Clients, Connection{ID: c.ConnectionID, Proxy: ParseConnectionID(c.ConnectionID), ConnectedAt: c.ConnectedAt, Address: c.Address})
 	}
 	return out, nil
 }
 
-// ParseConnectionID splits istiod's connection ID (TYPE~IP~POD.NAMESPACE~DOMAIN-N) into the node type and
-// the proxy ID; both are "" when id is not of that form.
-func ParseConnectionID(id string) (typ, proxy string) {
-	parts := strings.Split(id, "~")
-	if len(parts) != 4 || parts[0] == "" || parts[2] == "" {
-		return "", ""
+// ParseConnectionID returns the proxy ID (POD.NAMESPACE) of istiod's connection ID, or "" when id is not of
+// that form. istiod names a connection after the proxy ID and a counter — `con.SetID(connectionID(proxy.ID))`
+// and `connectionID(node) = node + "-" + counter` in pilot/pkg/xds/ads.go — where proxy.ID is the third part
+// of the node ID (`out.ID = parts[2]` in ParseServiceNodeWithMetadata, pilot/pkg/model/context.go): so
+// "probe-server-64cf7c9b58-7bzf8.probe-b-3", never the whole node ID "sidecar~IP~POD.NS~DOMAIN". Pod names
+// hold dashes too; the counter is what follows the last one.
+func ParseConnectionID(id string) string {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i == len(id)-1 {
+		return ""
 	}
-	return parts[0], parts[2]
+	for _, r := range id[i+1:] {
+		if r < '0' || r > '9' {
+			return ""
+		}
+	}
+	proxy := id[:i]
+	pod, ns, ok := strings.Cut(proxy, ".")
+	if !ok || pod == "" || ns == "" || strings.ContainsAny(proxy, "~/ ") {
+		return ""
+	}
+	return proxy
 }
 
 // ProxyID is the proxy ID pilot-agent gives the sidecar of a pod: POD.NAMESPACE.

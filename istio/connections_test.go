@@ -19,17 +19,15 @@ func TestParseConnectionsReadsIstiodsDebugConnections(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, got.Total)
 	require.Len(t, got.Clients, 3)
-	var proxies, types []string
+	var proxies []string
 	for _, c := range got.Clients {
 		proxies = append(proxies, c.Proxy)
-		types = append(types, c.Type)
 	}
 	assert.Equal(t, []string{
 		ProxyID("demo-a", "app-a-7c9d8f6b5-x2k4q"),
 		"istio-ingress-1-30-5f6c7d8b9-abcde.istio-ingress",
 		"canarygate-gen-demo-a-gen-6d5f-9zq.demo-a",
 	}, proxies)
-	assert.Equal(t, []string{"sidecar", "router", "sidecar"}, types)
 	assert.Equal(t, time.Date(2026, 12, 1, 12, 1, 2, 123456789, time.UTC), got.Clients[0].ConnectedAt)
 	assert.Equal(t, "10.244.0.12:43122", got.Clients[0].Address)
 }
@@ -46,7 +44,23 @@ func TestParseConnectionsRefusesWhatIsNotIstiodsList(t *testing.T) {
 	_, err = ParseConnections(strings.NewReader(`<html>401</html>`))
 	require.Error(t, err)
 
-	typ, proxy := ParseConnectionID("not-a-node-id-3")
-	assert.Empty(t, typ)
-	assert.Empty(t, proxy)
+}
+
+// istiod's connection IDs are POD.NAMESPACE-N (pilot/pkg/xds/ads.go): the proxy ID is everything before the
+// counter, dashes of the pod name included; what is not of that form is no proxy.
+func TestParseConnectionIDAsIstiodWritesThem(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]string{
+		"probe-server-64cf7c9b58-7bzf8.probe-b-3":  "probe-server-64cf7c9b58-7bzf8.probe-b",
+		"app-a-7c9d8f6b5-x2k4q.demo-a-41":          "app-a-7c9d8f6b5-x2k4q.demo-a",
+		"istio-ingress-1-30-5f6c.istio-ingress-7":  "istio-ingress-1-30-5f6c.istio-ingress",
+		"sidecar~10.244.0.12~app.demo-a~demo-a-41": "", // a whole node ID is not what istiod lists
+		"no-namespace-3":                           "",
+		"app.demo-a":                               "",
+		"app.demo-a-":                              "",
+		"app.demo-a-x1":                            "",
+		"":                                         "",
+	} {
+		assert.Equal(t, want, ParseConnectionID(id), id)
+	}
 }

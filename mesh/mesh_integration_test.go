@@ -388,9 +388,8 @@ func connectionsStandIn(t *testing.T, listed func(istiodPod string) []string) cl
 			Clients []client `json:"clients,omitempty"`
 		}{Total: len(ids)}
 		for i, id := range ids {
-			ns := id[strings.LastIndex(id, ".")+1:]
 			out.Clients = append(out.Clients, client{
-				ConnectionID: fmt.Sprintf("sidecar~10.244.0.%d~%s~%s.svc.cluster.local-%d", i+10, id, ns, i+1),
+				ConnectionID: fmt.Sprintf("%s-%d", id, i+1), // as istiod names it: the proxy ID and a counter
 				ConnectedAt:  time.Now().UTC(), Address: fmt.Sprintf("10.244.0.%d:40000", i+10)})
 		}
 		_ = json.NewEncoder(w).Encode(out)

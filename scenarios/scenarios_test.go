@@ -196,3 +196,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Variable expansion reads what users and their environment write: whatever the text, it expands or says
+// why not, never panics, and leaves no ${...} of a known variable behind.
+// go test ./scenarios -run '^$' -fuzz FuzzVarsExpand
+func FuzzVarsExpand(f *testing.F) {
+	for _, s := range []string{"${A}", "x${A}y${B:-d}", "$${A}", "${", "${A", "${}", "${A:-${B}}", "$A"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := scenarios.Vars{Values: map[string]string{"A": "alpha", "B": "beta"}}
+		out, err := v.Expand(s)
+		if err != nil {
+			return
+		}
+		if strings.Contains(out, "${A}") && !strings.Contains(s, "${A}") && !strings.Contains(s, "$$") {
+			t.Fatalf("%q expanded to %q", s, out)
+		}
+	})
+}
