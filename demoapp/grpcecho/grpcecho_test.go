@@ -88,28 +88,34 @@ func call(t *testing.T, addr string, creds credentials.TransportCredentials) (An
 
 const caller = "spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-a-calls-b"
 
+// serverTLS requires and verifies a client certificate of root; the server's own names spiffe ("" for none).
+func serverTLS(t *testing.T, root *ca, spiffe string) credentials.TransportCredentials {
+	t.Helper()
+	return credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{root.issue(t, spiffe, 2)},
+		ClientCAs: root.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
+}
+
+// clientTLS presents a certificate issued by issuer (naming spiffe) and trusts root.
+func clientTLS(t *testing.T, root, issuer *ca, spiffe string) credentials.TransportCredentials {
+	t.Helper()
+	return credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{issuer.issue(t, spiffe, 3)}, RootCAs: root.pool,
+		ServerName: "app-b.demo-b.svc.cluster.local", MinVersion: tls.VersionTLS12})
+}
+
 // A mutual TLS call: the server sees the caller's SPIFFE ID from the handshake and says so, with its own
 // revision — the identity path of a proxyless call, with plain TLS credentials filling the same field xDS
 // credentials fill.
 func TestEchoSaysWhoCalledOverMutualTLS(t *testing.T) {
 	t.Parallel()
 	root := newCA(t)
-	server := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{root.issue(t, "spiffe://cluster.local/ns/demo-b/sa/app-b", 2)},
-		ClientCAs: root.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
-	addr := serve(t, server)
-
-	client := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{root.issue(t, caller, 3)}, RootCAs: root.pool,
-		ServerName: "app-b.demo-b.svc.cluster.local", MinVersion: tls.VersionTLS12})
-	a, err := call(t, addr, client)
+	addr := serve(t, serverTLS(t, root, "spiffe://cluster.local/ns/demo-b/sa/app-b"))
+	a, err := call(t, addr, clientTLS(t, root, root, caller))
 	require.NoError(t, err)
 	assert.Equal(t, Answer{Revision: "new", Peer: caller, Message: "hello"}, a)
 	assert.True(t, a.MTLS())
 
 	// A client certificate from another root (a revision whose CA the server does not trust): no call.
-	other := newCA(t)
-	stranger := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{other.issue(t, caller, 4)}, RootCAs: root.pool,
-		ServerName: "app-b.demo-b.svc.cluster.local", MinVersion: tls.VersionTLS12})
-	_, err = call(t, addr, stranger)
+	_, err = call(t, addr, clientTLS(t, root, newCA(t), caller))
 	require.Error(t, err, "the handshake fails: a trust break across revisions is a failed call, never a plaintext success")
 }
 
@@ -129,12 +135,8 @@ func TestAPlaintextCallIsNotMTLS(t *testing.T) {
 func TestTLSWithoutAWorkloadIdentityIsNotMTLS(t *testing.T) {
 	t.Parallel()
 	root := newCA(t)
-	server := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{root.issue(t, "", 2)},
-		ClientCAs: root.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12})
-	addr := serve(t, server)
-	client := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{root.issue(t, "", 3)}, RootCAs: root.pool,
-		ServerName: "app-b.demo-b.svc.cluster.local", MinVersion: tls.VersionTLS12})
-	a, err := call(t, addr, client)
+	addr := serve(t, serverTLS(t, root, ""))
+	a, err := call(t, addr, clientTLS(t, root, root, ""))
 	require.NoError(t, err)
 	assert.Empty(t, a.Peer)
 	assert.False(t, a.MTLS())
