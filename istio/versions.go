@@ -44,17 +44,22 @@ func ParseVersion(s string) (Version, error) {
 }
 
 // KubernetesFor returns the Kubernetes minors (1.lo to 1.hi) that every given Istio version supports, from
-// KubernetesSupport; hi is the one to rehearse on. An error names the versions whose ranges do not meet or
-// that the table does not know.
+// KubernetesSupport; hi is the one to rehearse on. A version newer than the table is given the newest known
+// range (see NewerThanTable: callers warn); an error names versions older than the table, or ranges that do
+// not meet.
 func KubernetesFor(versions []string) (lo, hi int, err error) {
+	return kubernetesFor(KubernetesSupport, versions)
+}
+
+func kubernetesFor(table map[int][2]int, versions []string) (lo, hi int, err error) {
 	lo, hi = 0, 1<<30
 	for _, s := range versions {
 		v, err := ParseVersion(s)
 		if err != nil {
 			return 0, 0, err
 		}
-		r, ok := KubernetesSupport[v.Minor]
-		if v.Major != 1 || !ok {
+		r, ok := supportFor(table, v)
+		if !ok {
 			return 0, 0, fmt.Errorf("istio %s: not in canarygate's support table (known: %s); choose the node image yourself", v, knownMinors())
 		}
 		lo, hi = max(lo, r[0]), min(hi, r[1])
@@ -63,6 +68,42 @@ func KubernetesFor(versions []string) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("istio %s: no Kubernetes version supports all of them", strings.Join(versions, ", "))
 	}
 	return lo, hi, nil
+}
+
+// NewerThanTable lists the versions newer than canarygate's support table, which KubernetesFor gives the
+// newest known range: a release published after this build is a warning to check Istio's supported-releases
+// page, never an error that stops a plan.
+func NewerThanTable(versions []string) []string {
+	newest := newestKnown(KubernetesSupport)
+	var out []string
+	for _, s := range versions {
+		if v, err := ParseVersion(s); err == nil && v.Major == 1 && v.Minor > newest {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// supportFor is a version's Kubernetes range: the table's, or the newest known one for a newer version.
+func supportFor(table map[int][2]int, v Version) ([2]int, bool) {
+	if v.Major != 1 {
+		return [2]int{}, false
+	}
+	if r, ok := table[v.Minor]; ok {
+		return r, true
+	}
+	if n := newestKnown(table); v.Minor > n {
+		return table[n], true
+	}
+	return [2]int{}, false
+}
+
+func newestKnown(table map[int][2]int) int {
+	n := 0
+	for m := range table {
+		n = max(n, m)
+	}
+	return n
 }
 
 func knownMinors() string {

@@ -1,6 +1,7 @@
 package istio
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,11 +52,28 @@ func TestKubernetesForAPairIsInsideBothSupportRanges(t *testing.T) {
 	}
 	_, _, err := KubernetesFor([]string{"1.20.0"})
 	require.ErrorContains(t, err, "not in canarygate's support table")
-	// Ranges that do not meet: 1.28 ends at 1.34, a made-up 1.40 would start later.
-	KubernetesSupport[40] = [2]int{40, 44}
-	defer delete(KubernetesSupport, 40)
-	_, _, err = KubernetesFor([]string{"1.28.0", "1.40.0"})
+	// Ranges that do not meet: 1.28 ends at 1.34, a made-up 1.40 would start later (a table of the test's own:
+	// the package's is never changed, so tests run in parallel).
+	table := maps.Clone(KubernetesSupport)
+	table[40] = [2]int{40, 44}
+	_, _, err = kubernetesFor(table, []string{"1.28.0", "1.40.0"})
 	require.ErrorContains(t, err, "no Kubernetes version supports all of them")
+}
+
+// A release newer than the table (published after this build) gets the newest known range and a warning,
+// never an error: 1.31 → the range of 1.30 (1.32–1.36); a version older than the table is still an error.
+func TestAVersionNewerThanTheTableGetsTheNewestRange(t *testing.T) {
+	t.Parallel()
+	newest := 0
+	for m := range KubernetesSupport {
+		newest = max(newest, m)
+	}
+	next := Version{1, newest + 1, 0}.String()
+	lo, hi, err := KubernetesFor([]string{Version{1, newest, 3}.String(), next})
+	require.NoError(t, err)
+	assert.Equal(t, KubernetesSupport[newest], [2]int{lo, hi})
+	assert.Equal(t, []string{next}, NewerThanTable([]string{"1.29.6", next}))
+	assert.Empty(t, NewerThanTable([]string{"1.29.6", "1.20.0"}))
 }
 
 // An operator names a revision <control plane>.<namespace> (Banzai: cp-v115x.istio-system) while its istiod

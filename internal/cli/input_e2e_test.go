@@ -254,6 +254,14 @@ func TestIstioVersionRulesAsIstioDocumentsThem(t *testing.T) {
 	assert.Contains(t, res.stdout, "supported together on Kubernetes 1.32–1.34 (rehearse on 1.34)")
 	assert.Contains(t, res.stdout, "kindest/node:v1.34.11@sha256:")
 
+	// A release newer than the support table: a warning and the newest known range (1.30's, 1.32–1.36),
+	// never an error.
+	res = runCLI(t, "plan", "istio-canary", "--no-env", "--var", "OLD=1.30.3", "--var", "NEW=1.31.0")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "! Istio 1.31.0 is newer than canarygate's support table")
+	assert.Contains(t, res.stdout, "supported together on Kubernetes 1.32–1.36 (rehearse on 1.36)")
+	assert.Contains(t, res.stdout, "kindest/node:v1.36.4@sha256:")
+
 	dir := t.TempDir()
 	shipped, err := os.ReadFile(filepath.Join("..", "..", "scenarios", "istio-canary.yaml"))
 	require.NoError(t, err)

@@ -144,6 +144,9 @@ func supportLine(w io.Writer, sc *scenarios.Scenario) {
 	if len(releases) == 0 {
 		return
 	}
+	for _, v := range istio.NewerThanTable(releases) {
+		fmt.Fprintf(w, "! Istio %s is newer than canarygate's support table: assuming the newest known release's Kubernetes range — check istio.io/latest/docs/releases/supported-releases\n", v)
+	}
 	lo, hi, err := istio.KubernetesFor(releases)
 	if err != nil {
 		fmt.Fprintf(w, "Istio %s: %v\n", strings.Join(releases, ", "), err)
