@@ -187,10 +187,13 @@ func (p Provider) Provision(ctx context.Context, spec scenarios.Cluster) (_ *clu
 	path := filepath.Join(dir, "kubeconfig")
 	existing, err := ctxcall.Value(ctx, "kind: list clusters", kp.List)
 	if err != nil {
+		removeKubeconfigDir(path)
 		return nil, fmt.Errorf("kind: list clusters: %w", err)
 	}
 	if slices.Contains(existing, name) {
 		if !p.Reuse {
+			// Refused before anything was made: nothing of the run stays behind, its directory included.
+			removeKubeconfigDir(path)
 			return nil, fmt.Errorf("%w: %q already exists: delete it (kind delete cluster --name %s) or run with --reuse-cluster", ErrClusterExists, name, name)
 		}
 		p.logf("kind: reusing cluster %s (kept at the end), kubeconfig %s", name, path)

@@ -83,8 +83,12 @@ func TestAnExistingClusterOfTheSameNameIsRefusedWithTheWaysOut(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755))
 	t.Setenv("PATH", dir)
 	t.Setenv("KIND_EXPERIMENTAL_PROVIDER", "")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the run's kubeconfig directory goes
 	_, err := Provider{}.Provision(context.Background(), scenarios.Cluster{Name: "canarygate", Provider: "kind"})
 	require.ErrorIs(t, err, ErrClusterExists)
+	left, _ := filepath.Glob(filepath.Join(tmp, "canarygate-kind-*"))
+	assert.Empty(t, left, "a refused run leaves no kubeconfig directory behind")
 	assert.Contains(t, err.Error(), `"canarygate" already exists: delete it (kind delete cluster --name canarygate) or run with --reuse-cluster`)
 	log, err := os.ReadFile(calls)
 	require.NoError(t, err)
