@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"github.com/canarygate/canarygate/aggregate"
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/meshload/agent"
@@ -109,17 +111,20 @@ type puller struct {
 	gens     map[string]*generator
 	merger   *Merger
 	problems []error
+	// share is each generator's part of the stream's rate.
+	share vegeta.Rate
 	// schedules judge each generator's send times against its share of the rate: a pod starved of CPU or
-	// workers that fell behind sent fewer, later requests — a gap that would hide an outage.
+	// workers that fell behind sent fewer, later requests — a gap that would hide an outage. A generator has
+	// one from its first result on, so none at all means nothing was sent.
 	schedules map[string]*aggregate.Schedule
-	sent      int
 }
 
 func (s *Stream) run(ctx context.Context, c *cluster.Cluster, cfg streamConfig) error {
 	if err := Deploy(ctx, c, s.spec); err != nil {
 		return err
 	}
-	p := &puller{spec: s.spec, cfg: cfg, c: c, gens: map[string]*generator{}, merger: NewMerger(), schedules: map[string]*aggregate.Schedule{}}
+	p := &puller{spec: s.spec, cfg: cfg, c: c, gens: map[string]*generator{}, merger: NewMerger(),
+		share: ShareRate(s.spec.Rate, int(s.spec.Replicas)), schedules: map[string]*aggregate.Schedule{}}
 	tick := time.NewTicker(cfg.pullInterval)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -145,14 +150,14 @@ func (s *Stream) run(ctx context.Context, c *cluster.Cluster, cfg streamConfig) 
 		}
 	}
 	p.finish(cfg.now().Sub(start))
+	for _, t := range p.merger.Flush() {
+		p.emit(t, s.results)
+	}
 	// Every result is in; the stream ends when its generators are gone too, so that a run leaves nothing of
 	// canarygate's behind in the cluster (bounded by the same wait: a Deployment still being deleted then is
 	// said, not waited for).
 	if !waitGone(dctx, c, s.spec, tick.C) {
 		cfg.event(fmt.Sprintf("generators' Deployment %s/%s still being deleted after %s", s.spec.Namespace, s.spec.Name(), cfg.drainWait))
-	}
-	for _, t := range p.merger.Flush() {
-		p.emit(t, s.results)
 	}
 	return p.judge()
 }
@@ -238,12 +243,10 @@ func (p *puller) pullOne(ctx context.Context, pod *corev1.Pod) (done bool) {
 func (p *puller) emit(t Timed, out chan<- Timed) {
 	sch, ok := p.schedules[t.Generator]
 	if !ok {
-		share := ShareRate(p.spec.Rate, int(p.spec.Replicas))
-		sch = aggregate.NewSchedule(share.Per / time.Duration(share.Freq))
+		sch = aggregate.NewSchedule(p.share.Per / time.Duration(p.share.Freq))
 		p.schedules[t.Generator] = sch
 	}
 	sch.Sent(t.At)
-	p.sent++
 	out <- t
 }
 
@@ -268,8 +271,7 @@ func (p *puller) finish(waited time.Duration) {
 // judge is the stream's own verdict on its measurement: each generator's schedule, and whether anything was
 // sent at all.
 func (p *puller) judge() error {
-	share := ShareRate(p.spec.Rate, int(p.spec.Replicas))
-	shareRPS := float64(share.Freq) / share.Per.Seconds()
+	shareRPS := float64(p.share.Freq) / p.share.Per.Seconds()
 	for _, name := range slices.Sorted(maps.Keys(p.schedules)) {
 		g := p.schedules[name].Summary(shareRPS)
 		if g.Saturated {
@@ -279,7 +281,7 @@ func (p *puller) judge() error {
 		}
 		p.cfg.event(fmt.Sprintf("%s kept its schedule: %d requests at %.4g/s, worst %s late", name, g.Sent, shareRPS, time.Duration(g.MaxLagMs*float64(time.Millisecond)).Round(time.Millisecond)))
 	}
-	if p.sent == 0 {
+	if len(p.schedules) == 0 {
 		// The load this stream stands for never happened: nothing may be concluded from its silence.
 		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: no generator sent a request (%d pod(s) seen)", p.spec.Stream, len(p.gens)))
 	}

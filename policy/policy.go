@@ -94,26 +94,24 @@ func isIstiodChart(chart string) bool {
 func Jumps(s *scenarios.Scenario) []Jump {
 	installed := map[string]istio.Version{} // release → version
 	var out []Jump
-	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
-		for _, st := range list {
-			release, version, upgrade := istiodChange(st)
-			v, ok := releaseVersion(version)
-			if release == "" || !ok {
-				continue
-			}
-			if old, ok := installed[release]; ok && upgrade {
-				out = append(out, Jump{From: old, To: v, Kind: InPlace, Step: st.Name, Release: release})
-			} else if newest, ok := newestOf(installed); ok {
-				out = append(out, Jump{From: newest, To: v, Kind: Canary, Step: st.Name, Release: release})
-			}
-			installed[release] = v
+	for st := range s.AllSteps() {
+		release, version, upgrade := istiodChange(st)
+		v, ok := releaseVersion(version)
+		if release == "" || !ok {
+			continue
 		}
+		if old, ok := installed[release]; ok && upgrade {
+			out = append(out, Jump{From: old, To: v, Kind: InPlace, Step: st.Name, Release: release})
+		} else if newest, ok := newestOf(installed); ok {
+			out = append(out, Jump{From: newest, To: v, Kind: Canary, Step: st.Name, Release: release})
+		}
+		installed[release] = v
 	}
 	return out
 }
 
 // istiodChange is the istiod release a step installs or upgrades, and to which version.
-func istiodChange(st scenarios.Step) (release, version string, upgrade bool) {
+func istiodChange(st *scenarios.Step) (release, version string, upgrade bool) {
 	switch a := st.Action.(type) {
 	case *scenarios.InstallRevisionAction:
 		h := a.Helm()
@@ -163,12 +161,10 @@ func Check(s *scenarios.Scenario) error {
 // order, without repeats; versions that are not releases are left out.
 func IstiodReleases(s *scenarios.Scenario) []string {
 	var out []string
-	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
-		for _, st := range list {
-			release, v, _ := istiodChange(st)
-			if _, ok := releaseVersion(v); release != "" && ok && !slices.Contains(out, v) {
-				out = append(out, v)
-			}
+	for st := range s.AllSteps() {
+		release, v, _ := istiodChange(st)
+		if _, ok := releaseVersion(v); release != "" && ok && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -80,7 +80,7 @@ func Register(name string, f Format) {
 	formats = append(formats, namedFormat{name, f})
 }
 
-// Formats lists the registered formats, in registration order, with their files.
+// Formats lists the registered formats by name, with their files.
 func Formats() map[string]Format {
 	out := make(map[string]Format, len(formats))
 	for _, f := range formats {
@@ -93,17 +93,18 @@ func Formats() map[string]Format {
 // each naming its file: one failing writer must not cost the others. JSON goes first: it is the source every
 // other report can be rendered again from.
 func WriteAll(dir string, run *summary.Run, cfg Config) error {
-	ordered := slices.Clone(formats)
-	slices.SortStableFunc(ordered, func(a, b namedFormat) int {
-		return cmpBool(a.name != scenarios.FormatJSON, b.name != scenarios.FormatJSON)
-	})
 	var files []File
 	var also []func() error
-	for _, f := range ordered {
+	for _, f := range formats {
 		if f.Write == nil || !cfg.wants(f.name) {
 			continue
 		}
-		files = append(files, File{Name: f.File, Render: func(w io.Writer) error { return f.Write(w, run, cfg) }})
+		file := File{Name: f.File, Render: func(w io.Writer) error { return f.Write(w, run, cfg) }}
+		if f.name == scenarios.FormatJSON {
+			files = slices.Insert(files, 0, file)
+		} else {
+			files = append(files, file)
+		}
 		if f.Also != nil {
 			also = append(also, func() error { return f.Also(run, cfg) })
 		}
@@ -152,17 +153,6 @@ func AppendJobSummary(path string, render func(io.Writer) error) error {
 		return fmt.Errorf("append job summary %s: %w", path, err)
 	}
 	return nil
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case !a:
-		return -1
-	}
-	return 1
 }
 
 // appendStepSummary appends the markdown summary to $GITHUB_STEP_SUMMARY when the run was given one.

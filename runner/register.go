@@ -43,11 +43,9 @@ func Kinds() []string { return slices.Sorted(maps.Keys(executors)) }
 // than parsed: a parsed one names only registered kinds).
 func Missing(s *scenarios.Scenario) []string {
 	var out []string
-	for _, list := range [][]scenarios.Step{s.Setup, s.Steps, s.Teardown} {
-		for _, st := range list {
-			if _, ok := executors[st.Kind]; !ok && !slices.Contains(out, st.Kind) {
-				out = append(out, st.Kind)
-			}
+	for st := range s.AllSteps() {
+		if _, ok := executors[st.Kind]; !ok && !slices.Contains(out, st.Kind) {
+			out = append(out, st.Kind)
 		}
 	}
 	slices.Sort(out)

@@ -146,12 +146,21 @@ func (d *decoder) decodeScalar(n *yaml.Node, path string, v reflect.Value) {
 	}
 }
 
-func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) {
+// collection reports whether n is a collection of the wanted kind to decode; null leaves the value as it is,
+// another kind is a problem.
+func (d *decoder) collection(n *yaml.Node, path string, kind yaml.Kind, what string) bool {
 	if n.Tag == "!!null" {
-		return
+		return false
 	}
-	if n.Kind != yaml.SequenceNode {
-		d.expected(n, path, "a list")
+	if n.Kind != kind {
+		d.expected(n, path, what)
+		return false
+	}
+	return true
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) {
+	if !d.collection(n, path, yaml.SequenceNode, "a list") {
 		return
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -162,11 +171,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, path string, v reflect.Value) {
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, path string, v reflect.Value) {
-	if n.Tag == "!!null" {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.expected(n, path, "a mapping")
+	if !d.collection(n, path, yaml.MappingNode, "a mapping") {
 		return
 	}
 	m := reflect.MakeMap(v.Type())

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"sort"
@@ -325,13 +326,24 @@ func (g Gate) MarshalYAML() (any, error) {
 	return map[string]any{"name": g.Name, g.Kind: g.Spec}, nil
 }
 
-// StepByName finds a step or teardown step.
-func (s *Scenario) StepByName(name string) (*Step, bool) {
-	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i], true
+// AllSteps yields every step in run order — setup, steps, teardown — as pointers into the scenario.
+func (s *Scenario) AllSteps() iter.Seq[*Step] {
+	return func(yield func(*Step) bool) {
+		for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
+			for i := range list {
+				if !yield(&list[i]) {
+					return
+				}
 			}
+		}
+	}
+}
+
+// StepByName finds a setup, upgrade or teardown step.
+func (s *Scenario) StepByName(name string) (*Step, bool) {
+	for st := range s.AllSteps() {
+		if st.Name == name {
+			return st, true
 		}
 	}
 	return nil, false

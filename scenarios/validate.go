@@ -51,10 +51,8 @@ func (s *Scenario) applyDefaults() {
 	for i := range s.Traffic.Streams {
 		s.Traffic.Streams[i].applyDefaults()
 	}
-	for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
-		for i := range list {
-			list[i].applyDefaults()
-		}
+	for st := range s.AllSteps() {
+		st.applyDefaults()
 	}
 	if len(s.Checks) == 0 && !has(s.Pos, "checks") && !s.RecordOnly {
 		s.Checks = DefaultGates()
@@ -75,11 +73,9 @@ func (s *Scenario) applyDefaults() {
 	}
 	if len(s.Clusters) > 0 {
 		// A step that names no cluster acts on the first one.
-		for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
-			for i := range list {
-				if list[i].Cluster == "" {
-					list[i].Cluster = s.Clusters[0].Name
-				}
+		for st := range s.AllSteps() {
+			if st.Cluster == "" {
+				st.Cluster = s.Clusters[0].Name
 			}
 		}
 	}
