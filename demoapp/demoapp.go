@@ -19,12 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/canarygate/canarygate/demoapp/grpcecho"
 	"github.com/canarygate/canarygate/istio"
 )
 
 // RevisionHeader carries, in every answer, the answering pod's own proxy revision (its injection status,
 // read from ISTIO_STATUS through the downward API), so a caller knows which revision it reached.
-const RevisionHeader = "X-Canarygate-Revision"
+const RevisionHeader = grpcecho.RevisionHeader
 
 // ClientCertHeader echoes, in the answer, the X-Forwarded-Client-Cert header the request arrived with.
 const ClientCertHeader = "X-Canarygate-Client-Cert"
@@ -55,6 +56,13 @@ type Config struct {
 	CallTimeout time.Duration
 	// Client makes inner calls (a test's, or http.DefaultClient).
 	Client *http.Client
+	// GRPCAddr, when set, is where the app also serves the gRPC Echo service (proxyless.ServeEcho), and it is
+	// ready only while that server is SERVING.
+	GRPCAddr string
+	// XDSBootstrap is the xDS bootstrap file (GRPC_XDS_BOOTSTRAP, set by Istio's grpc-agent injection): when
+	// set, the gRPC server is a proxyless-gRPC xDS server whose TLS and serving state istiod controls;
+	// otherwise a plain gRPC server (tests, a pod outside the mesh).
+	XDSBootstrap string
 }
 
 // Echo is the JSON answer.
@@ -80,6 +88,10 @@ type App struct {
 	cfg      Config
 	ready    atomic.Bool
 	inflight atomic.Int64
+	// grpcServing is the gRPC server's serving state (always true without one).
+	grpcServing atomic.Bool
+	// grpcState says why the gRPC server is not serving, for the readiness answer.
+	grpcState atomic.Value
 }
 
 // New returns an app that is ready.
@@ -95,6 +107,8 @@ func New(cfg Config) *App {
 	}
 	a := &App{cfg: cfg}
 	a.ready.Store(true)
+	a.grpcServing.Store(cfg.GRPCAddr == "")
+	a.grpcState.Store("gRPC server not started")
 	return a
 }
 
@@ -104,6 +118,10 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("/healthz/ready", func(w http.ResponseWriter, r *http.Request) {
 		if !a.ready.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		if !a.grpcServing.Load() {
+			http.Error(w, a.grpcState.Load().(string), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -173,8 +191,18 @@ func (a *App) call(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, status, up)
 }
 
-// Ready reports readiness.
-func (a *App) Ready() bool { return a.ready.Load() }
+// Config is the app's configuration, defaults filled in.
+func (a *App) Config() Config { return a.cfg }
+
+// SetGRPCState records the gRPC server's serving state (package proxyless): while it is not serving the app
+// is not ready, and the readiness answer says why.
+func (a *App) SetGRPCState(serving bool, why string) {
+	a.grpcState.Store(why)
+	a.grpcServing.Store(serving)
+}
+
+// Ready reports readiness: not draining, and the gRPC server (if any) SERVING.
+func (a *App) Ready() bool { return a.ready.Load() && a.grpcServing.Load() }
 
 // Serve serves on l until ctx ends, then drains: unready at once (the readiness probe fails, endpoints
 // drop the pod), still serving for cfg.Drain, then a graceful shutdown that waits for requests in flight.
@@ -204,9 +232,11 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// ConfigFromEnv reads NAME, UPSTREAM, DRAIN and START_DELAY (durations) from the environment.
+// ConfigFromEnv reads NAME, UPSTREAM, DRAIN and START_DELAY (durations), GRPC_ADDR and GRPC_XDS_BOOTSTRAP
+// from the environment.
 func ConfigFromEnv() (Config, error) {
-	cfg := Config{Name: os.Getenv("NAME"), Upstream: os.Getenv("UPSTREAM")}
+	cfg := Config{Name: os.Getenv("NAME"), Upstream: os.Getenv("UPSTREAM"), GRPCAddr: os.Getenv("GRPC_ADDR"),
+		XDSBootstrap: os.Getenv(grpcecho.BootstrapEnv)}
 	for _, d := range []struct {
 		name string
 		to   *time.Duration

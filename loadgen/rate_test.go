@@ -3,6 +3,9 @@ package loadgen
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // ParseRate is the one rate grammar (scenarios and generators): whatever the text, a rate it accepts is a
@@ -34,5 +37,27 @@ func TestParseRateGrammar(t *testing.T) {
 		if _, err := ParseRate(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestXDSTargetsAreServiceHostAndPortOnly(t *testing.T) {
+	host, port, err := ParseXDSTarget("xds:///app-b.demo-b.svc.cluster.local:7070")
+	require.NoError(t, err)
+	assert.Equal(t, "app-b.demo-b.svc.cluster.local", host)
+	assert.Equal(t, 7070, port)
+	assert.True(t, IsXDS("xds:///app-b:7070"))
+	assert.False(t, IsXDS("http://app-b:8080/"))
+	for raw, why := range map[string]string{
+		"xds://authority/app-b:7070": "no authority",
+		"xds:///app-b":               "host:port",
+		"xds:///app-b:7070/Echo":     "host:port",
+		"xds:///app-b:0":             "1 to 65535",
+		"xds:///:7070":               "a host",
+		"xds:///app-b:7070?x=1":      "no query",
+		"http://app-b:7070/":         "scheme",
+	} {
+		_, _, err := ParseXDSTarget(raw)
+		require.Error(t, err, raw)
+		assert.Contains(t, err.Error(), why, raw)
 	}
 }

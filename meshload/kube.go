@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/canarygate/canarygate/meshload/agent"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,6 +18,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/meshload/agent"
 )
 
 // Labels and environment of the generators canarygate deploys.

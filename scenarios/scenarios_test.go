@@ -215,3 +215,29 @@ func FuzzVarsExpand(f *testing.F) {
 		}
 	})
 }
+
+// An xds:/// stream is proxyless gRPC: only in-mesh generators with Istio's grpc-agent injection can make
+// its calls, to one Service host:port (one xDS stream per pod, istio/istio#53532); anything else is bad
+// input naming the line and field.
+func TestXDSStreamsAreInMeshProxylessGeneratorsOfOneTarget(t *testing.T) {
+	const head = "name: x\nclusters: [{name: c, provider: existing}]\ntraffic:\n  streams:\n"
+	ok := head + `    - {name: a, url: "xds:///app-b.demo-b.svc.cluster.local:7070", inMesh: {namespace: demo-a, replicas: 1, annotations: {inject.istio.io/templates: grpc-agent}}}
+steps: [{name: s, soak: {duration: 1s}}]
+`
+	_, err := scenarios.Parse("ok.yaml", []byte(ok), scenarios.Vars{})
+	require.NoError(t, err)
+	for name, tc := range map[string]struct{ stream, path, says string }{
+		"from the host": {`{name: a, url: "xds:///app-b:7070"}`, "traffic.streams[0].url", "add inMesh"},
+		"no injection":  {`{name: a, url: "xds:///app-b:7070", inMesh: {namespace: demo-a, replicas: 1}}`, "traffic.streams[0].inMesh.annotations", "inject.istio.io/templates: grpc-agent"},
+		"a path":        {`{name: a, url: "xds:///app-b:7070/Echo", inMesh: {namespace: demo-a, replicas: 1, annotations: {inject.istio.io/templates: grpc-agent}}}`, "traffic.streams[0].url", "host:port"},
+		"a POST":        {`{name: a, method: POST, url: "xds:///app-b:7070", inMesh: {namespace: demo-a, replicas: 1, annotations: {inject.istio.io/templates: grpc-agent}}}`, "traffic.streams[0].method", "one gRPC Echo call"},
+	} {
+		_, err := scenarios.Parse("bad.yaml", []byte(head+"    - "+tc.stream+"\nsteps: [{name: s, soak: {duration: 1s}}]\n"), scenarios.Vars{})
+		var ie *scenarios.InvalidError
+		require.ErrorAs(t, err, &ie, name)
+		require.Len(t, ie.Errors, 1, name)
+		assert.Equal(t, tc.path, ie.Errors[0].Path, name)
+		assert.Equal(t, 5, ie.Errors[0].Pos.Line, name)
+		assert.Contains(t, ie.Errors[0].Error(), tc.says, name)
+	}
+}

@@ -2,12 +2,14 @@ package scenarios
 
 import (
 	"fmt"
-	"github.com/canarygate/canarygate/loadgen"
 	"math"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/canarygate/canarygate/loadgen"
 )
 
 // Defaults filled in by Parse; plan shows the result. Constants: no test or caller changes what a scenario
@@ -207,7 +209,11 @@ func (s *Scenario) validateStream(p Problems, i int, seen map[string]bool) {
 		p.Add(st.Pos.Field("name"), path+".name", "duplicate stream name %q: names must be unique", st.Name)
 	}
 	seen[st.Name] = true
-	validateURL(p, st.Pos, path, st.URL)
+	if loadgen.IsXDS(st.URL) {
+		st.validateXDS(p, path)
+	} else {
+		validateURL(p, st.Pos, path, st.URL)
+	}
 	validateMethod(p, st.Pos, path, st.Method)
 	if st.Timeout <= 0 {
 		p.Add(st.Pos.Field("timeout"), path+".timeout", "%s: expected a positive duration such as 5s", st.Timeout)
@@ -227,6 +233,27 @@ func (s *Scenario) validateStream(p Problems, i int, seen map[string]bool) {
 	validateCodes(p, st.Pos, path, st.Expect)
 	if st.InMesh != nil {
 		s.validateInMesh(p, st, path)
+	}
+}
+
+// validateXDS checks a proxyless-gRPC stream (url xds:///host:port): only in-mesh generators can make such
+// calls (they need the pod's xDS bootstrap and workload certificate), and each generator pod is the xDS
+// client of exactly this one target and nothing else — pilot-agent serves one xDS stream per pod, a second
+// one closes the first (istio/istio#53532, pkg/istio-agent/xds_proxy.go), so a generator is never also an
+// xDS server and never calls two targets.
+func (st *Stream) validateXDS(p Problems, path string) {
+	if _, _, err := loadgen.ParseXDSTarget(st.URL); err != nil {
+		p.Add(st.Pos.Field("url"), path+".url", "%v", err)
+	}
+	if st.InMesh == nil {
+		p.Add(st.Pos.Field("url"), path+".url", "an xds:/// target is called over proxyless gRPC from inside the mesh: add inMesh (generator pods with Istio's grpc-agent injection)")
+		return
+	}
+	if st.InMesh.Annotations["inject.istio.io/templates"] != "grpc-agent" {
+		p.Add(st.InMesh.Pos.Field("annotations"), path+".inMesh.annotations", "an xds:/// stream's generators need Istio's proxyless injection: annotations: {inject.istio.io/templates: grpc-agent} (it writes the xDS bootstrap and the workload certificate the calls use)")
+	}
+	if st.Method != "" && st.Method != http.MethodGet {
+		p.Add(st.Pos.Field("method"), path+".method", "%q: an xds:/// stream makes one gRPC Echo call per request; leave method unset", st.Method)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canarygate/canarygate/demoapp"
+	"github.com/canarygate/canarygate/demoapp/proxyless"
 	"github.com/canarygate/canarygate/meshload/agent"
 )
 
@@ -53,6 +54,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
+		lcfg.Dial = proxyless.DialXDS
 		os.Exit(runAgent(lcfg))
 	}
 	cfg, err := demoapp.ConfigFromEnv()
@@ -75,9 +77,36 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	fmt.Printf("demo-app %s listening on %s (upstream %q, drain %s)\n", cfg.Name, addr, cfg.Upstream, cfg.Drain)
-	if err := demoapp.New(cfg).Serve(ctx, l); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	app := demoapp.New(cfg)
+	var grpcDone chan error
+	if cfg.GRPCAddr != "" {
+		// tcp4: grpc-go's xDS server asks istiod for the listener named after the address it listens on, and
+		// istiod names it 0.0.0.0:PORT (pilot/pkg/networking/grpcgen/lds.go); "tcp" would report [::]:PORT.
+		gl, err := net.Listen("tcp4", cfg.GRPCAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		grpcDone = make(chan error, 1)
+		go func() {
+			err := proxyless.ServeEcho(ctx, app, gl)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "gRPC:", err)
+			}
+			grpcDone <- err
+		}()
+		fmt.Printf("demo-app %s: gRPC Echo on %s (xDS bootstrap %q)\n", cfg.Name, gl.Addr(), cfg.XDSBootstrap)
 	}
+	fmt.Printf("demo-app %s listening on %s (upstream %q, drain %s)\n", cfg.Name, addr, cfg.Upstream, cfg.Drain)
+	code := 0
+	if err := app.Serve(ctx, l); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if grpcDone != nil {
+		if err := <-grpcDone; err != nil {
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

@@ -141,3 +141,16 @@ func TestTLSWithoutAWorkloadIdentityIsNotMTLS(t *testing.T) {
 	assert.Empty(t, a.Peer)
 	assert.False(t, a.MTLS())
 }
+
+// serveWith serves svc on loopback with the server s.
+func serveWith(t *testing.T, s *grpc.Server, svc Service) string {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	Register(s, svc)
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+	return l.Addr().String()
+}
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canarygate/canarygate/demoapp"
+	"github.com/canarygate/canarygate/demoapp/grpcecho"
 	"github.com/canarygate/canarygate/istio"
 	"github.com/canarygate/canarygate/loadgen"
 )
@@ -48,7 +49,10 @@ func (g *Generator) Run(ctx context.Context, target loadgen.Target, opts ...load
 	for r := range loadgen.Attack(ctx, []loadgen.Target{target}, opts...) {
 		res := Result{Sent: r.Timestamp.UnixNano(), Latency: int64(r.Latency), Code: r.Code, Error: r.Error,
 			Callee: r.Headers.Get(demoapp.RevisionHeader)}
-		if h := r.Headers.Get(demoapp.ClientCertHeader); h != "" {
+		if id := r.Headers.Get(grpcecho.PeerHeader); id != "" {
+			// gRPC: the identity the callee's own TLS handshake proved.
+			res.Peer = id
+		} else if h := r.Headers.Get(demoapp.ClientCertHeader); h != "" {
 			if id, err := istio.CallerIdentity(h); err == nil {
 				res.Peer = id.String()
 			}
