@@ -260,7 +260,7 @@ type rehearsal struct {
 	// tallied in inMeshTallies, by stream.
 	inMeshStreams []scenarios.Stream
 	mu            sync.Mutex
-	inMeshTallies map[string]*pairTally
+	inMeshTallies map[string]*aggregate.InMeshPairs
 	sink          resultSink
 	results       string // the results file's path, when written
 	clusters      *cluster.Set
@@ -469,6 +469,10 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	r.harnessErr = errors.Join(r.harnessErr, r.observed.err)
 	for _, st := range r.steps {
 		run.Checks = append(run.Checks, st.Checks...)
+		if st.Outcome == summary.OutcomeError {
+			// canarygate failed, not the target: no verdict on the target.
+			r.harnessErr = errors.Join(r.harnessErr, fmt.Errorf("step %s: %w", st.Name, st.Err))
+		}
 	}
 	run.Checks = append(run.Checks, checks.EvaluateAll(r.sc.Checks, run)...)
 	if c := r.sc.Compare; c != nil {

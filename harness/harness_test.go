@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/canarygate/canarygate/internal/testserver"
 	"github.com/canarygate/canarygate/policy"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -161,4 +164,46 @@ steps:
 	_, err = Run(context.Background(), sc, Options{OutDir: t.TempDir(), Policy: policy.Options{AllowSkip: true}})
 	require.ErrorIs(t, err, ErrProvision, "allowed: on to provisioning")
 	assert.NotErrorIs(t, err, ErrPolicy)
+}
+
+// brokenAction is a step action whose executor panics: canarygate's own bug, never the target's.
+type brokenAction struct{}
+
+func (*brokenAction) Validate(*scenarios.Scenario, scenarios.Problems, string) {}
+func (*brokenAction) Describe() string                                         { return "panic (a test's broken action)" }
+
+func init() {
+	runner.Register("testBrokenAction", func() *brokenAction { return &brokenAction{} },
+		func(context.Context, *runner.Env, *brokenAction) error { panic("nil map in the action") })
+}
+
+// A step canarygate itself could not carry out (its action panicked) is "error", the steps after it are not
+// run, and the run's verdict is "error" (exit 3) — not "gate failed" on a target that did nothing wrong.
+func TestAStepTheHarnessBrokeIsAnErrorNotAFailure(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	sc := parse(t, `name: s
+traffic:
+  warmup: 100ms
+  cooldown: 100ms
+  streams: [{name: a, url: "`+srv.URL+`/", rate: 20/s}]
+steps:
+  - {name: broken, testBrokenAction: {}}
+  - {name: after, soak: {duration: 100ms}}
+`)
+	dir := t.TempDir()
+	res, err := Run(context.Background(), sc, Options{OutDir: dir})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, runner.ErrHarness)
+	junit, rerr := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	require.NoError(t, rerr)
+	assert.Contains(t, string(junit), `<testcase name="broken" classname="s.steps" time="`)
+	assert.Contains(t, string(junit), `<error message="harness error: action panicked: nil map in the action" type="harness">`)
+	run := res.Run
+	broken := run.Phases[run.PhaseIndex("broken")]
+	assert.Equal(t, summary.OutcomeError, broken.Outcome)
+	assert.Contains(t, broken.Error, "harness error: action panicked: nil map in the action")
+	assert.Equal(t, summary.OutcomeNotRun, run.Phases[run.PhaseIndex("after")].Outcome)
+	assert.Equal(t, summary.VerdictError, run.Verdict)
+	assert.Contains(t, run.Error, "step broken: harness error")
 }

@@ -4,17 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
-	"sort"
 	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/canarygate/canarygate/aggregate"
 	"github.com/canarygate/canarygate/meshload"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
-	"github.com/canarygate/canarygate/timeline"
 )
 
 // SourceFor returns how to pull one generator pod (Options.GeneratorSource).
@@ -64,87 +62,22 @@ func (r *rehearsal) fillInMesh(run *summary.Run) {
 			continue
 		}
 		if t := r.inMeshTallies[st.Name]; t != nil {
-			run.Streams[i].InMesh = t.record(st.InMesh.Namespace, run.Phases)
+			run.Streams[i].InMesh = t.Record(run.Phases)
 		} else {
 			run.Streams[i].InMesh = &summary.InMesh{Namespace: st.InMesh.Namespace}
 		}
 	}
 }
 
-// pairTally counts an in-mesh stream's calls per phase, caller revision and callee revision.
-type pairTally struct {
-	tl       *timeline.Timeline
-	identity string
-	expect   []int
-	mu       sync.Mutex
-	counts   map[pairKey]*summary.InMeshPair
-}
-
-type pairKey struct {
-	phase    int
-	from, to string
-}
-
-func (r *rehearsal) inMeshPairs(st scenarios.Stream, spec meshload.Spec) *pairTally {
-	t := &pairTally{tl: r.tl, identity: spec.Identity(), expect: st.Expect, counts: map[pairKey]*summary.InMeshPair{}}
+func (r *rehearsal) inMeshPairs(st scenarios.Stream, spec meshload.Spec) *aggregate.InMeshPairs {
+	t := aggregate.NewInMeshPairs(r.tl, st.InMesh.Namespace, spec.Identity(), st.URL, st.Expect)
 	r.mu.Lock()
 	if r.inMeshTallies == nil {
-		r.inMeshTallies = map[string]*pairTally{}
+		r.inMeshTallies = map[string]*aggregate.InMeshPairs{}
 	}
 	r.inMeshTallies[st.Name] = t
 	r.mu.Unlock()
 	return t
-}
-
-func (t *pairTally) add(res meshload.Timed) {
-	phase, ok := t.tl.PhaseAt(res.At)
-	if !ok {
-		phase = -1
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	k := pairKey{phase, res.Revision, res.Callee}
-	c, ok := t.counts[k]
-	if !ok {
-		c = &summary.InMeshPair{From: res.Revision, To: res.Callee}
-		t.counts[k] = c
-	}
-	c.Requests++
-	if !slices.Contains(t.expect, int(res.Code)) {
-		c.Failures++
-	}
-	if !res.MTLSFrom(t.identity) {
-		c.NotMTLS++
-	}
-}
-
-// record fills a stream's InMesh record (phases named as in the run).
-func (t *pairTally) record(namespace string, phases []summary.Phase) *summary.InMesh {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := &summary.InMesh{Namespace: namespace, Identity: t.identity}
-	keys := make([]pairKey, 0, len(t.counts))
-	for k := range t.counts {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.phase != b.phase {
-			return a.phase < b.phase
-		}
-		if a.from != b.from {
-			return a.from < b.from
-		}
-		return a.to < b.to
-	})
-	for _, k := range keys {
-		p := *t.counts[k]
-		if k.phase >= 0 && k.phase < len(phases) {
-			p.Phase = phases[k.phase].Name
-		}
-		out.Pairs = append(out.Pairs, p)
-	}
-	return out
 }
 
 // inMesh runs one in-mesh stream until ctx ends (meshload.Start: the generators deployed, pulled, removed
@@ -166,7 +99,7 @@ func (r *rehearsal) inMesh(ctx context.Context, st scenarios.Stream, out chan<- 
 	pairs := r.inMeshPairs(st, spec)
 	var seq uint64
 	for t := range stream.Results() {
-		pairs.add(t)
+		pairs.Add(aggregate.InMeshCall{At: t.At, From: t.Revision, To: t.Callee, Code: t.Code, Peer: t.Peer})
 		out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
 			Error: t.Error, Method: http.MethodGet, URL: st.URL}
 		seq++

@@ -274,7 +274,10 @@ func checkInMesh(t *testing.T, e *testenv.Env, s *standIns, run *summary.Run) {
 	assert.Equal(t, calls, notMTLS, "no callee saw the generators' identity")
 	gate := checks.Evaluate(scenarios.Gate{Name: "in-mesh", Kind: scenarios.GateInMeshCalls, Spec: &scenarios.InMeshCalls{}}, run)
 	assert.False(t, gate.Passed)
-	assert.Contains(t, gate.Summary, "not proven")
+	assert.Contains(t, gate.Summary, "not mTLS: ")
+	assert.Equal(t, summary.IdentityViaXFCC, im.Via, "an http:// stream: the identity would come from XFCC")
+	assert.Equal(t, "app-b.demo-b.svc.cluster.local", im.Callee)
+	assert.Empty(t, im.Peers)
 
 	// Removed at the end.
 	d, err := e.Client.AppsV1().Deployments(s.ns).List(context.Background(), metav1.ListOptions{LabelSelector: meshload.StreamLabel})

@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	"github.com/canarygate/canarygate/helmrelease"
@@ -56,6 +58,29 @@ func TestRealIstioChartsTwoRevisionsSideBySide(t *testing.T) {
 		_, err = e.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "istio-validator-"+rev+"-istio-system", metav1.GetOptions{})
 		require.NoError(t, err)
 	}
+
+	// The lab's mesh policies, applied as the lab applies them, against Istio's real CRD schemas (a field
+	// or enum value the CRDs refuse fails here, not on the kind cluster). The validators were pointed at a
+	// closed loopback port with failurePolicy Ignore above: no call leaves the machine.
+	for _, ns := range []string{"demo-a", "demo-b"} {
+		_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	}
+	for _, fixture := range []string{"lab-mesh-mtls", "lab-mesh-plaintext"} {
+		applied := step(fmt.Sprintf("name: %s\napply: {fixture: %s}", fixture, fixture))
+		assert.Contains(t, strings.Join(applied.Changes, "\n"), "PeerAuthentication istio-system/default: ", fixture)
+	}
+	pa, err := e.Cluster(t).Dynamic.Resource(schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}).
+		Namespace("istio-system").Get(ctx, "default", metav1.GetOptions{})
+	require.NoError(t, err)
+	mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode")
+	assert.Equal(t, "PERMISSIVE", mode, "the plaintext variant replaces STRICT")
+	dr, err := e.Cluster(t).Dynamic.Resource(schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}).
+		Namespace("demo-b").Get(ctx, "app-b-mtls", metav1.GetOptions{})
+	require.NoError(t, err)
+	tlsMode, _, _ := unstructured.NestedString(dr.Object, "spec", "trafficPolicy", "tls", "mode")
+	assert.Equal(t, "ISTIO_MUTUAL", tlsMode)
 
 	// The gateway: a release per revision with no Service of its own (service.type None, as Istio's gateway
 	// canary guide) behind one stable Service, moved from 7-01 to 7-02.

@@ -197,6 +197,12 @@ func checkConnected(ctx context.Context, env *runner.Env, c *cluster.Cluster, a 
 		}
 		if err == nil && len(bad) == 0 {
 			env.Changed("%d proxy(ies) in %s: each connected to an istiod of revision %s and no other (istiod's /debug/connections: %s)", n, strings.Join(a.Namespaces, ", "), a.Revision, strings.Join(live.per, "; "))
+			// And istiod's own gauge, for the record: the drain later waits for the old revision's to reach 0.
+			if xds, err := connectedProxies(ctx, env, c, a.IstiodNamespace, a.Revision); err == nil {
+				env.Changed("revision %s: pilot_xds %s", a.Revision, strings.Join(xds.per, ", "))
+			} else {
+				env.Changed("revision %s: pilot_xds not read: %v", a.Revision, err)
+			}
 			return nil
 		}
 		if err == nil {

@@ -234,12 +234,17 @@ func drained(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenar
 	if err != nil {
 		return err
 	}
-	if connected.total > 0 {
-		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod reports %g connected proxies (pilot_xds: %s)", ErrNotDrained, a.Revision, connected.total, strings.Join(connected.per, ", "))
-	}
 	// And by name: the connections istiod lists (a proxy pilot_xds no longer counts may still be listed
-	// while its stream closes).
+	// while its stream closes). Where the pods and istiod disagree — a pod whose spec names another
+	// revision but whose proxy.istio.io/config discoveryAddress points here — istiod's live view decides.
 	live, err := readLiveConnections(ctx, env, c, a.Namespace, "app=istiod,"+istio.RevisionLabel+"="+a.Revision)
+	if connected.total > 0 {
+		named := "its /debug/connections not read: " + fmt.Sprint(err)
+		if err == nil {
+			named = "/debug/connections lists " + live.proxies()
+		}
+		return fmt.Errorf("%w: refusing to uninstall revision %s: its istiod reports %g connected proxies (pilot_xds: %s; %s) — the pods say none is of this revision, istiod's live view decides", ErrNotDrained, a.Revision, connected.total, strings.Join(connected.per, ", "), named)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNotDrained, err)
 	}

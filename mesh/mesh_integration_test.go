@@ -421,7 +421,8 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	var connected atomic.Int64
 	connected.Store(1)
 	var listed atomic.Value
-	listed.Store([]string(nil))
+	// A pod whose spec names another revision, connected here (its discoveryAddress points at this istiod).
+	listed.Store([]string{"stray-5d9c7b8f4-q8w2e.demo-a"})
 	readers := runner.Readers{IstiodMetrics: istiodStandIn(t, &connected),
 		IstiodConnections: connectionsStandIn(t, func(string) []string { return listed.Load().([]string) })}
 	step := fmt.Sprintf("name: uninstall\ntimeout: 60s\nuninstallRevision: {revision: 5-01, namespace: %s}", ns)
@@ -429,6 +430,7 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.Contains(t, res.Err.Error(), "its istiod reports 1 connected proxies (pilot_xds: istiod-5-01-")
+	assert.Contains(t, res.Err.Error(), "/debug/connections lists stray-5d9c7b8f4-q8w2e.demo-a) — the pods say none is of this revision, istiod's live view decides")
 
 	// pilot_xds says 0, but istiod still lists a connection (its stream closing): refused, naming the proxy.
 	connected.Store(0)

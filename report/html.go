@@ -285,11 +285,12 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 
 {{range .Run.Streams}}{{if .InMesh}}
 <h2>In-mesh calls: {{.Name}}</h2>{{with .InMesh}}
-<p>Generators in {{.Namespace}}, identity <code>{{.Identity}}</code>: calls per step from the generators' proxy revision to the callee's.</p>
-<table><tr><th>step</th><th>caller → callee revision</th><th>calls</th><th>unexpected</th><th>without caller identity</th></tr>
+<p>Generators in {{.Namespace}}, identity <code>{{.Identity}}</code> ({{.ViaText}}): calls per step from the generators' proxy revision to the callee's.</p>
+<table><tr><th>step</th><th>caller → callee revision</th><th>calls</th><th>mTLS-proven</th><th>unexpected</th><th>not mTLS</th></tr>
 {{range .Pairs}}<tr><td>{{.Phase}}</td><td>{{if .From}}{{.From}}{{else}}no proxy{{end}} → {{if .To}}{{.To}}{{else}}no proxy{{end}}</td><td class="n">{{.Requests}}</td>
-<td class="n {{if .Failures}}bad{{end}}">{{.Failures}}</td><td class="n {{if .NotMTLS}}bad{{end}}">{{.NotMTLS}}</td></tr>
+<td class="n">{{.Proven}}</td><td class="n {{if .Failures}}bad{{end}}">{{.Failures}}</td><td class="n {{if .NotMTLS}}bad{{end}}">{{.NotMTLS}}</td></tr>
 {{end}}</table>
+{{if .Peers}}<p>Caller identities the callee saw: {{range $id, $n := .Peers}}<code>{{$id}}</code> ({{$n}} calls) {{end}}</p>{{end}}
 {{end}}{{end}}{{end}}
 
 <h2>Traffic</h2>

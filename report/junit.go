@@ -91,6 +91,10 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 		case summary.OutcomeSkipped, summary.OutcomeNotRun:
 			tc.Skipped = &junitMessage{Message: r.Outcome + ": " + cmp.Or(firstLine(r.Error), "an earlier step failed or the run was interrupted")}
 			suite.Skipped++
+		case summary.OutcomeError:
+			// canarygate's own fault: a JUnit error, not a failure of the target.
+			tc.Error = &junitMessage{Message: firstLine(r.Error), Type: "harness", Text: detail}
+			suite.Errors++
 		default:
 			msg := firstLine(r.Error)
 			if r.Outcome == summary.OutcomeRunning {

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,10 +43,13 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 		if s.InMesh == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "\n**In-mesh %s** (generators in %s, identity `%s`):\n\n| step | caller → callee revision | calls | unexpected | without caller identity |\n|---|---|---:|---:|---:|\n",
-			md(s.Name), md(s.InMesh.Namespace), md(s.InMesh.Identity))
+		fmt.Fprintf(&b, "\n**In-mesh %s** (generators in %s, identity `%s`; %s):\n\n| step | caller → callee revision | calls | mTLS-proven | unexpected | not mTLS |\n|---|---|---:|---:|---:|---:|\n",
+			md(s.Name), md(s.InMesh.Namespace), md(s.InMesh.Identity), md(s.InMesh.ViaText()))
 		for _, p := range s.InMesh.Pairs {
-			fmt.Fprintf(&b, "| %s | %s → %s | %d | %d | %d |\n", md(p.Phase), md(revisionLabel(p.From)), md(revisionLabel(p.To)), p.Requests, p.Failures, p.NotMTLS)
+			fmt.Fprintf(&b, "| %s | %s → %s | %d | %d | %d | %d |\n", md(p.Phase), md(revisionLabel(p.From)), md(revisionLabel(p.To)), p.Requests, p.Proven(), p.Failures, p.NotMTLS)
+		}
+		for _, id := range slices.Sorted(maps.Keys(s.InMesh.Peers)) {
+			fmt.Fprintf(&b, "\nCaller identity the callee saw: `%s` (%d calls)\n", md(id), s.InMesh.Peers[id])
 		}
 	}
 	var groups []summary.FailureGroup

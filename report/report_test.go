@@ -148,18 +148,24 @@ func TestHeadlineAndFailureGroupsSayWhatFailedWhere(t *testing.T) {
 func TestInMeshMatrixIsReported(t *testing.T) {
 	t.Parallel()
 	run := &summary.Run{Scenario: "lab", Verdict: summary.VerdictFail, Streams: []summary.Stream{{Name: "gen", Rate: "20/s",
-		InMesh: &summary.InMesh{Namespace: "demo-a", Identity: "spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen", Pairs: []summary.InMeshPair{
-			{Phase: "move-demo-a", From: "old", To: "new", Requests: 41, Failures: 2, NotMTLS: 41},
-			{Phase: "move-demo-a", From: "new", To: "", Requests: 3},
-		}}}}}
+		InMesh: &summary.InMesh{Namespace: "demo-a", Identity: "spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen",
+			Via: summary.IdentityViaTLS, Callee: "app-b.demo-b.svc.cluster.local", Peers: map[string]int64{"spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen": 3},
+			Pairs: []summary.InMeshPair{
+				{Phase: "move-demo-a", From: "old", To: "new", Requests: 41, Failures: 2, NotMTLS: 39},
+				{Phase: "move-demo-a", From: "new", To: "", Requests: 3},
+			}}}}}
 	var h, m strings.Builder
 	require.NoError(t, WriteHTML(&h, run, Config{}))
 	require.NoError(t, WriteMarkdown(&m, run, Config{}))
 	assert.Contains(t, h.String(), "<h2>In-mesh calls: gen</h2>")
 	assert.Contains(t, h.String(), "<td>move-demo-a</td><td>old → new</td><td class=\"n\">41</td>")
 	assert.Contains(t, h.String(), "new → no proxy")
-	assert.Contains(t, m.String(), "| move-demo-a | old → new | 41 | 2 | 41 |")
-	assert.Contains(t, m.String(), "identity `spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen`")
+	assert.Contains(t, h.String(), "identity from the TLS handshake seen by app-b.demo-b.svc.cluster.local (proxyless gRPC)")
+	assert.Contains(t, h.String(), "Caller identities the callee saw: <code>spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen</code> (3 calls)")
+	assert.Contains(t, m.String(), "| move-demo-a | old → new | 41 | 0 | 2 | 39 |")
+	assert.Contains(t, m.String(), "| move-demo-a | new → no proxy | 3 | 3 | 0 | 0 |")
+	assert.Contains(t, m.String(), "identity `spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen`; identity from the TLS handshake seen by app-b.demo-b.svc.cluster.local (proxyless gRPC)")
+	assert.Contains(t, m.String(), "Caller identity the callee saw: `spiffe://cluster.local/ns/demo-a/sa/canarygate-gen-gen` (3 calls)")
 }
 
 // A generator that kept up but was delayed says what that costs the proof; a saturated one says its

@@ -156,6 +156,10 @@ func (r *Runner) Run(ctx context.Context, steps []scenarios.Step, kind timeline.
 	return results, stopped
 }
 
+// ErrHarness marks a step error that is canarygate's own (an action that panicked, no executor): the step's
+// outcome is "error" and the run's verdict "error" (exit 3) — it says nothing about the target.
+var ErrHarness = errors.New("harness error")
+
 // NotRun is the result of a step that never started, and why.
 func NotRun(st *scenarios.Step, kind timeline.Kind, why string) Result {
 	return Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1,
@@ -179,7 +183,7 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 	defer cancel()
 	var err error
 	if ex, ok := executors[st.Kind]; !ok {
-		err = fmt.Errorf("no executor for action kind %q in this build", st.Kind)
+		err = fmt.Errorf("%w: no executor for action kind %q in this build", ErrHarness, st.Kind)
 	} else {
 		err = safeExecute(ctx, ex, env)
 	}
@@ -190,6 +194,8 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 		// Not the step's failure: the run was stopped while it ran.
 		res.Outcome = summary.OutcomeInterrupted
 		err = ErrInterrupted
+	case errors.Is(err, ErrHarness):
+		res.Outcome = summary.OutcomeError
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		res.Outcome = summary.OutcomeTimedOut
 		err = fmt.Errorf("timed out after %s: %w", st.Timeout, err)
@@ -215,7 +221,7 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 func safeExecute(ctx context.Context, ex executor, env *Env) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("action panicked: %v", p)
+			err = fmt.Errorf("%w: action panicked: %v", ErrHarness, p)
 		}
 	}()
 	return ex(ctx, env)

@@ -44,6 +44,10 @@ const (
 	// OutcomeInterrupted: the run was interrupted (SIGINT/SIGTERM) while the step ran; it neither passed
 	// nor failed on its own.
 	OutcomeInterrupted = "interrupted"
+	// OutcomeError: the step could not be carried out because of canarygate itself (an action that panicked,
+	// an action kind this build has no executor for): it says nothing about the target, so the run's verdict
+	// is "error" (exit 3), never "gate failed".
+	OutcomeError = "error"
 	// OutcomeRunning is the outcome of the step still running when a mid-run snapshot is taken.
 	OutcomeRunning = "running"
 	// OutcomeNone is the outcome of phases that are not steps (warm-up, cool-down).
@@ -160,9 +164,34 @@ type Stream struct {
 // InMesh is an in-mesh stream's revision × revision record.
 type InMesh struct {
 	Namespace string `json:"namespace"`
-	// Identity is the generators' SPIFFE identity: a call is proven mTLS when the callee's sidecar saw it.
-	Identity string       `json:"identity"`
-	Pairs    []InMeshPair `json:"pairs,omitempty"`
+	// Identity is the generators' SPIFFE identity: a call is proven mTLS when the callee saw it.
+	Identity string `json:"identity"`
+	// Via says how the callee learnt the caller's identity: IdentityViaTLS (proxyless gRPC: the callee's
+	// own TLS handshake) or IdentityViaXFCC (the X-Forwarded-Client-Cert its sidecar added).
+	Via string `json:"via,omitempty"`
+	// Callee is the target's host (the Service the generators call).
+	Callee string       `json:"callee,omitempty"`
+	Pairs  []InMeshPair `json:"pairs,omitempty"`
+	// Peers counts, per caller identity the callee reported, the calls it reported it for.
+	Peers map[string]int64 `json:"peers,omitempty"`
+}
+
+// How a callee learnt its caller's identity (InMesh.Via).
+const (
+	IdentityViaTLS  = "tls"
+	IdentityViaXFCC = "xfcc"
+)
+
+// ViaText says where the identity came from, for messages.
+func (m *InMesh) ViaText() string {
+	callee := m.Callee
+	if callee == "" {
+		callee = "the callee"
+	}
+	if m.Via == IdentityViaTLS {
+		return "identity from the TLS handshake seen by " + callee + " (proxyless gRPC)"
+	}
+	return "identity from the X-Forwarded-Client-Cert " + callee + "'s sidecar added"
 }
 
 // InMeshPair is the calls from generators on revision From to callees on revision To during one phase
@@ -172,11 +201,15 @@ type InMeshPair struct {
 	From     string `json:"from"`
 	To       string `json:"to"`
 	Requests int64  `json:"requests"`
-	// Failures are calls whose status was not expected; NotMTLS calls whose callee did not report the
-	// generators' identity (no X-Forwarded-Client-Cert, or another identity).
+	// Failures are calls whose status was not expected; NotMTLS answered calls whose callee did not report
+	// the generators' identity (plaintext, or another identity). A failed call proves nothing either way:
+	// it is a failure, not counted here.
 	Failures int64 `json:"failures"`
 	NotMTLS  int64 `json:"notMTLS"`
 }
+
+// Proven is the pair's calls proven mTLS from the generators' identity: answered as expected, with it.
+func (p InMeshPair) Proven() int64 { return p.Requests - p.Failures - p.NotMTLS }
 
 // FailureGroup is every failure of one stream in one phase that said the same thing.
 type FailureGroup struct {

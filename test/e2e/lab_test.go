@@ -6,19 +6,34 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
-	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
+)
+
+// oldIstiodConnected is how proxyRevision reports an old istiod's live connection count.
+var oldIstiodConnected = regexp.MustCompile(`/debug/connections: istiod-old-[^:]+: (\d+) connected`)
+
+// strayOnStray is proxyRevision's live finding: the stray pod connected to the stray istiod.
+var strayOnStray = regexp.MustCompile(`demo-a/stray-\S+ is connected to istiod istiod-stray-\S+ \(revision stray\)`)
+
+// oldPilotXDS and drainedPilotXDS are the old istiod's pilot_xds gauge as proxyRevision and the drain
+// record it.
+var (
+	oldPilotXDS     = regexp.MustCompile(`revision old: pilot_xds istiod-old-\S+ (\d+)`)
+	drainedPilotXDS = regexp.MustCompile(`no connected proxy \(pilot_xds: istiod-old-\S+ (\d+)`)
 )
 
 // labArgs are the run arguments of the offline lab, from what hack/lab-env.sh built.
@@ -55,7 +70,8 @@ func TestLabScenarioOnKind(t *testing.T) {
 	var stderr bytes.Buffer
 	f := features.New("Istio canary upgrade in the offline lab").
 		Assess("the rehearsal passes every gate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			code = cli.Main(labArgs(t, "canarygate-e2e-lab", filepath.Join(out, "report")),
+			// The cluster is kept for the drills below (--reuse-cluster) and deleted by the teardown.
+			code = cli.Main(labArgs(t, labCluster, filepath.Join(out, "report"), "--keep-cluster"),
 				streams.IO{In: strings.NewReader(""), Out: os.Stdout, ErrOut: &stderr})
 			if code != 0 {
 				t.Errorf("canarygate exited %d\n%s", code, stderr.String())
@@ -87,13 +103,33 @@ func TestLabScenarioOnKind(t *testing.T) {
 				}
 				t.Logf("%s: %s in %.1fs, %d requests, %d unexpected; %s", name, ph.Outcome, ph.DurationMs()/1000, reqs, fails, strings.Join(ph.Changes, "; "))
 			}
-			// The drain asked the real old istiod for its connections through a port-forward: istiod answers
-			// /debug/connections only to localhost or an authenticated caller, so a 401 or another layout fails
-			// the step; an answer in Istio's layout lists nobody (no xDS stream in the lab).
+			// Live istiod state, read through a port-forward (istiod answers /debug/connections only to localhost
+			// or an authenticated caller): before the moves every demo pod — apps as xDS servers, generators as
+			// xDS clients — holds a stream to the old istiod; at the removal it lists none.
+			if i := run.PhaseIndex("demo-on-old-revision"); i >= 0 {
+				changes := strings.Join(run.Phases[i].Changes, "\n")
+				m := oldIstiodConnected.FindStringSubmatch(changes)
+				if m == nil || !strings.Contains(changes, "each connected to an istiod of revision old and no other") {
+					t.Errorf("demo-on-old-revision did not check the pods against the old istiod's /debug/connections: %s", changes)
+				} else if m[1] == "0" {
+					t.Errorf("the old istiod listed no connected proxy before the moves: %s", changes)
+				}
+				if m := oldPilotXDS.FindStringSubmatch(changes); m == nil || m[1] == "0" {
+					t.Errorf("the old istiod's pilot_xds was not > 0 before the moves: %s", changes)
+				}
+			}
+			for _, step := range []string{"demo-a-on-new-revision", "demo-b-on-new-revision"} {
+				if i := run.PhaseIndex(step); i >= 0 && !strings.Contains(strings.Join(run.Phases[i].Changes, "\n"), "each connected to an istiod of revision new and no other (istiod's /debug/connections") {
+					t.Errorf("%s did not check the pods against istiod's live connections: %v", step, run.Phases[i].Changes)
+				}
+			}
 			if i := run.PhaseIndex("uninstall-old-control-plane"); i >= 0 {
 				changes := strings.Join(run.Phases[i].Changes, "\n")
 				if !strings.Contains(changes, "/debug/connections: istiod-old-") || !strings.Contains(changes, ": 0 connected)") {
 					t.Errorf("the drain did not read the old istiod's /debug/connections: %s", changes)
+				}
+				if m := drainedPilotXDS.FindStringSubmatch(changes); m == nil || m[1] != "0" {
+					t.Errorf("the drain did not see the old istiod's pilot_xds at 0: %s", changes)
 				}
 			}
 			return ctx
@@ -137,21 +173,130 @@ func TestLabScenarioOnKind(t *testing.T) {
 					t.Logf("%s, %s: %s → %s: %d calls, %d unexpected, %d without caller identity", stream, p.Phase, p.From, p.To, p.Requests, p.Failures, p.NotMTLS)
 				}
 			}
-			// The namespaces move one after the other: every pair of revisions calls at some point.
+			// The namespaces move one after the other: every pair of revisions calls at some point, each call
+			// a real mTLS handshake whose callee saw the generators' SPIFFE identity, none in plaintext.
 			for _, pair := range []string{"old→old", "new→old", "old→new", "new→new"} {
 				if pairs[pair] == 0 {
 					t.Errorf("no in-mesh call %s (pairs: %v)", pair, pairs)
 				}
 			}
-			// No Envoy in the lab: no callee sidecar adds X-Forwarded-Client-Cert, so mTLS is not proven.
-			gate := checks.Evaluate(scenarios.Gate{Name: "in-mesh", Kind: scenarios.GateInMeshCalls, Spec: &scenarios.InMeshCalls{}}, run)
-			if gate.Passed || !strings.Contains(gate.Summary, "not proven") {
-				t.Errorf("inMeshCalls in the lab: %v %s (expected not proven: no sidecar data plane)", gate.Passed, gate.Summary)
+			for _, st := range run.Streams {
+				if st.InMesh == nil {
+					continue
+				}
+				if st.InMesh.Via != summary.IdentityViaTLS || st.InMesh.Peers[st.InMesh.Identity] == 0 || len(st.InMesh.Peers) != 1 {
+					t.Errorf("%s: identity via %q, callers seen %v, want only %s from the TLS handshake", st.Name, st.InMesh.Via, st.InMesh.Peers, st.InMesh.Identity)
+				}
+				for _, p := range st.InMesh.Pairs {
+					if p.NotMTLS != 0 || p.Failures != 0 {
+						t.Errorf("%s, %s: %s→%s %d calls, %d not mTLS, %d unexpected", st.Name, p.Phase, p.From, p.To, p.Requests, p.NotMTLS, p.Failures)
+					}
+				}
 			}
-			t.Logf("inMeshCalls: %s", gate.Summary)
+			gate := checkOf(run, scenarios.GateInMeshCalls)
+			if gate == nil || !gate.Passed || !strings.Contains(gate.Summary, "identity from the TLS handshake seen by") {
+				t.Errorf("inMeshCalls: %+v", gate)
+			} else {
+				t.Logf("inMeshCalls: %s\n%s", gate.Summary, strings.Join(gate.Evidence, "\n"))
+			}
+			return ctx
+		}).
+		Assess("drill, a pod on the wrong istiod: only the live view sees it, and it fails", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-wrong-istiod.yaml", 1, "ISTIO_CHARTS="+os.Getenv("CANARYGATE_LAB_CHARTS"),
+				"ISTIO_HUB="+os.Getenv("CANARYGATE_LAB_HUB"), "OLD_TAG="+os.Getenv("CANARYGATE_LAB_OLD_TAG"))
+			step := func(name string) summary.Phase {
+				i := run.PhaseIndex(name)
+				if i < 0 {
+					t.Fatalf("no phase %s", name)
+				}
+				return run.Phases[i]
+			}
+			// proxyRevision: the pod spec passes (the first change line says every pod is on new); istiod's
+			// /debug/connections names the stray pod on istiod-stray.
+			pr := step("demo-a-on-new-revision")
+			if pr.Outcome != summary.OutcomeFailed || !strayOnStray.MatchString(pr.Error) || !strings.Contains(pr.Error, "(istiod's /debug/connections: ") {
+				t.Errorf("proxyRevision: %s: %s", pr.Outcome, pr.Error)
+			}
+			if !strings.Contains(strings.Join(pr.Changes, "\n"), "all on revision new") {
+				t.Errorf("the pod spec check did not pass first (the failure must come from istiod): %v", pr.Changes)
+			}
+			// The drain: the pods say nobody is on stray, istiod-stray lists the pod — refused, naming it.
+			un := step("uninstall-stray")
+			if un.Outcome != summary.OutcomeFailed || !strings.Contains(un.Error, "refusing to uninstall revision stray") || !strings.Contains(un.Error, "/debug/connections lists stray-") {
+				t.Errorf("uninstall-stray: %s: %s", un.Outcome, un.Error)
+			}
+			if rm := step("remove-stray-revision"); rm.Outcome != summary.OutcomePassed {
+				t.Errorf("teardown did not remove the stray revision: %s: %s", rm.Outcome, rm.Error)
+			}
+			t.Logf("proxyRevision: %s\nuninstall: %s", pr.Error, un.Error)
+			return ctx
+		}).
+		Assess("drill, mTLS off: calls in plaintext fail inMeshCalls", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-mtls-off.yaml", 1)
+			c := checkOf(run, scenarios.GateInMeshCalls)
+			if c == nil || c.Passed || !strings.HasPrefix(c.Summary, "not mTLS: ") || !slices.Contains(c.Steps, "calls-in-plaintext") {
+				t.Fatalf("inMeshCalls with mTLS off: %+v", c)
+			}
+			// The pair and the step are named, with the calls answered in plaintext.
+			named := false
+			for _, e := range c.Evidence {
+				named = named || (strings.HasPrefix(e, "demo-a-gen-calls-app-b, calls-in-plaintext: new→new ") && !strings.Contains(e, " 0 answered without"))
+			}
+			if !named {
+				t.Errorf("no evidence naming new→new during calls-in-plaintext: %v", c.Evidence)
+			}
+			t.Logf("inMeshCalls: %s\n%s", c.Summary, strings.Join(c.Evidence, "\n"))
+			return ctx
+		}).
+		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			deleteKindCluster(t, labCluster)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// labCluster is the lab rehearsal's cluster, kept for the drills that run on it after the rehearsal.
+const labCluster = "canarygate-e2e-lab"
+
+// drill runs a short scenario from testdata on the kept lab cluster (--reuse-cluster) and returns its
+// summary, failing the test unless canarygate exited with want.
+func drill(t *testing.T, file string, want int, vars ...string) *summary.Run {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report")
+	var stderr bytes.Buffer
+	args := []string{"run", filepath.Join("testdata", file), "--out", out, "--no-env", "--reuse-cluster",
+		"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
+	for _, v := range vars {
+		args = append(args, "--var", v)
+	}
+	code := cli.Main(args, streams.IO{In: strings.NewReader(""), Out: os.Stdout, ErrOut: &stderr})
+	if code != want {
+		t.Fatalf("drill %s: canarygate exited %d, want %d\n%s", file, code, want, stderr.String())
+	}
+	run, err := summary.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// checkOf is the run's check of a gate kind, or nil.
+func checkOf(run *summary.Run, kind string) *summary.Check {
+	for i := range run.Checks {
+		if run.Checks[i].Kind == kind {
+			return &run.Checks[i]
+		}
+	}
+	return nil
+}
+
+// deleteKindCluster deletes a kind cluster through kind's Go API (its kubeconfig entry goes to a throwaway
+// file, never the user's).
+func deleteKindCluster(t *testing.T, name string) {
+	t.Helper()
+	if err := kindcluster.NewProvider().Delete(name, filepath.Join(t.TempDir(), "kubeconfig")); err != nil {
+		t.Errorf("delete kind cluster %s: %v", name, err)
+	}
 }
 
 // TestLabGateFailsABrokenRollout: the same lab with demo apps that have no readiness probe, start slowly and
