@@ -17,19 +17,21 @@ func TestParseConnectionsReadsIstiodsDebugConnections(t *testing.T) {
 	defer f.Close()
 	got, err := ParseConnections(f)
 	require.NoError(t, err)
-	assert.Equal(t, 3, got.Total)
-	require.Len(t, got.Clients, 3)
+	assert.Equal(t, 4, got.Total)
+	require.Len(t, got.Clients, 4)
 	var proxies []string
 	for _, c := range got.Clients {
 		proxies = append(proxies, c.Proxy)
 	}
+	// Real output of the lab's istiod: each proxy as POD.NAMESPACE, what ProxyID gives for the pod.
 	assert.Equal(t, []string{
-		ProxyID("demo-a", "app-a-7c9d8f6b5-x2k4q"),
-		"istio-ingress-1-30-5f6c7d8b9-abcde.istio-ingress",
-		"canarygate-gen-demo-a-gen-6d5f-9zq.demo-a",
+		ProxyID("demo-a", "app-a-6b9c7c89f8-h7pkk"),
+		ProxyID("demo-a", "app-a-6b9c7c89f8-pnxgp"),
+		ProxyID("demo-b", "app-b-6d48dd75c5-77vzm"),
+		ProxyID("demo-b", "app-b-6d48dd75c5-96w7c"),
 	}, proxies)
-	assert.Equal(t, time.Date(2026, 12, 1, 12, 1, 2, 123456789, time.UTC), got.Clients[0].ConnectedAt)
-	assert.Equal(t, "10.244.0.12:43122", got.Clients[0].Address)
+	assert.Equal(t, time.Date(2026, 12, 6, 2, 42, 20, 660866676, time.UTC), got.Clients[0].ConnectedAt)
+	assert.Equal(t, "10.244.0.15:58154", got.Clients[0].Address)
 }
 
 func TestParseConnectionsRefusesWhatIsNotIstiodsList(t *testing.T) {
