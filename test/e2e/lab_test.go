@@ -291,11 +291,20 @@ func checkOf(run *summary.Run, kind string) *summary.Check {
 }
 
 // deleteKindCluster deletes a kind cluster through kind's Go API (its kubeconfig entry goes to a throwaway
-// file, never the user's).
+// file, never the user's), and the kubeconfig directory the run that kept it left for the user
+// (canarygate-kind-*, naming this cluster's context): nothing of the suite stays in the temporary directory.
 func deleteKindCluster(t *testing.T, name string) {
 	t.Helper()
 	if err := kindcluster.NewProvider().Delete(name, filepath.Join(t.TempDir(), "kubeconfig")); err != nil {
 		t.Errorf("delete kind cluster %s: %v", name, err)
+	}
+	kubeconfigs, _ := filepath.Glob(filepath.Join(os.TempDir(), "canarygate-kind-*", "kubeconfig"))
+	for _, k := range kubeconfigs {
+		if b, err := os.ReadFile(k); err == nil && bytes.Contains(b, []byte("name: kind-"+name+"\n")) {
+			if err := os.RemoveAll(filepath.Dir(k)); err != nil {
+				t.Errorf("remove the kept cluster's kubeconfig directory: %v", err)
+			}
+		}
 	}
 }
 
