@@ -19,8 +19,10 @@ type InMeshCall struct {
 	At       time.Time
 	From, To string
 	Code     uint16
-	// Peer is the caller identity the callee reported ("" for none: plaintext).
+	// Peer is the caller identity the callee reported ("" for none: plaintext); MTLS whether that proves
+	// the call mutual TLS from the generators (agent.Result.MTLSFrom, the one place that rule lives).
 	Peer string
+	MTLS bool
 }
 
 // InMeshPairs counts an in-mesh stream's calls per phase, caller revision and callee revision, and the
@@ -78,7 +80,7 @@ func (p *InMeshPairs) Add(c InMeshCall) {
 	switch {
 	case !slices.Contains(p.expect, int(c.Code)):
 		rec.Failures++
-	case c.Peer == "" || c.Peer != p.identity:
+	case !c.MTLS:
 		rec.NotMTLS++
 	}
 }

@@ -21,8 +21,8 @@ func TestInMeshPairsCountProvenPlaintextAndFailedCallsApart(t *testing.T) {
 	p := NewInMeshPairs(tl, "demo-a", me, "xds:///app-b.demo-b.svc.cluster.local:7070", []int{200})
 	at := time.Now()
 	for _, c := range []InMeshCall{
-		{At: at, From: "old", To: "new", Code: 200, Peer: me},
-		{At: at, From: "old", To: "new", Code: 200, Peer: me},
+		{At: at, From: "old", To: "new", Code: 200, Peer: me, MTLS: true},
+		{At: at, From: "old", To: "new", Code: 200, Peer: me, MTLS: true},
 		{At: at, From: "old", To: "new", Code: 200},                                           // plaintext
 		{At: at, From: "old", To: "new", Code: 200, Peer: "spiffe://cluster.local/ns/x/sa/y"}, // someone else
 		{At: at, From: "old", To: "old", Code: 503},                                           // failed

@@ -88,10 +88,9 @@ type App struct {
 	cfg      Config
 	ready    atomic.Bool
 	inflight atomic.Int64
-	// grpcServing is the gRPC server's serving state (always true without one).
-	grpcServing atomic.Bool
-	// grpcState says why the gRPC server is not serving, for the readiness answer.
-	grpcState atomic.Value
+	// grpcNotServing says why the gRPC server is not serving, for the readiness answer; "" while it serves
+	// (always, without one).
+	grpcNotServing atomic.Pointer[string]
 }
 
 // New returns an app that is ready.
@@ -107,8 +106,7 @@ func New(cfg Config) *App {
 	}
 	a := &App{cfg: cfg}
 	a.ready.Store(true)
-	a.grpcServing.Store(cfg.GRPCAddr == "")
-	a.grpcState.Store("gRPC server not started")
+	a.SetGRPCState(cfg.GRPCAddr == "", "gRPC server not started")
 	return a
 }
 
@@ -120,8 +118,8 @@ func (a *App) Handler() http.Handler {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
-		if !a.grpcServing.Load() {
-			http.Error(w, a.grpcState.Load().(string), http.StatusServiceUnavailable)
+		if why := *a.grpcNotServing.Load(); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -197,12 +195,14 @@ func (a *App) Config() Config { return a.cfg }
 // SetGRPCState records the gRPC server's serving state (package proxyless): while it is not serving the app
 // is not ready, and the readiness answer says why.
 func (a *App) SetGRPCState(serving bool, why string) {
-	a.grpcState.Store(why)
-	a.grpcServing.Store(serving)
+	if serving {
+		why = ""
+	}
+	a.grpcNotServing.Store(&why)
 }
 
 // Ready reports readiness: not draining, and the gRPC server (if any) SERVING.
-func (a *App) Ready() bool { return a.ready.Load() && a.grpcServing.Load() }
+func (a *App) Ready() bool { return a.ready.Load() && *a.grpcNotServing.Load() == "" }
 
 // Serve serves on l until ctx ends, then drains: unready at once (the readiness probe fails, endpoints
 // drop the pod), still serving for cfg.Drain, then a graceful shutdown that waits for requests in flight.

@@ -97,9 +97,10 @@ func (r *rehearsal) inMesh(ctx context.Context, st scenarios.Stream, out chan<- 
 	}
 	stream := meshload.Start(ctx, c, spec, opts...)
 	pairs := r.inMeshPairs(st, spec)
+	identity := spec.Identity()
 	var seq uint64
 	for t := range stream.Results() {
-		pairs.Add(aggregate.InMeshCall{At: t.At, From: t.Revision, To: t.Callee, Code: t.Code, Peer: t.Peer})
+		pairs.Add(aggregate.InMeshCall{At: t.At, From: t.Revision, To: t.Callee, Code: t.Code, Peer: t.Peer, MTLS: t.MTLSFrom(identity)})
 		out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
 			Error: t.Error, Method: http.MethodGet, URL: st.URL}
 		seq++
