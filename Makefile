@@ -47,7 +47,8 @@ e2e:
 # The offline lab by hand: the istio-lab scenario on a kind cluster of this machine (see hack/lab-env.sh).
 lab: build
 	eval "$$(bash hack/lab-env.sh)" && ./$(BIN) run istio-lab --no-env \
-	  --var NODE_IMAGE="$$CANARYGATE_NODE_IMAGE" --var ISTIO_CHARTS="$$CANARYGATE_LAB_CHARTS" --var ISTIO_HUB="$$CANARYGATE_LAB_HUB" \
+	  --var NODE_IMAGE="$$CANARYGATE_NODE_IMAGE" --var ISTIO_CHARTS="$$CANARYGATE_LAB_CHARTS" \
+	  --var OLD_ISTIO_CHARTS="$$CANARYGATE_LAB_OLD_CHARTS" --var ISTIO_HUB="$$CANARYGATE_LAB_HUB" \
 	  --var OLD_TAG="$$CANARYGATE_LAB_OLD_TAG" --var NEW_TAG="$$CANARYGATE_LAB_NEW_TAG" \
 	  $$(for a in $$CANARYGATE_LAB_ARCHIVES; do printf -- '--image-archive %s ' "$$a"; done) $(ARGS)
 

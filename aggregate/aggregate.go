@@ -141,10 +141,17 @@ func failureMessage(r *vegeta.Result) string {
 		}
 		return r.Error
 	}
+	msg := "HTTP " + strconv.Itoa(int(r.Code))
 	if text := http.StatusText(int(r.Code)); text != "" {
-		return fmt.Sprintf("HTTP %d %s", r.Code, text)
+		msg = fmt.Sprintf("HTTP %d %s", r.Code, text)
 	}
-	return "HTTP " + strconv.Itoa(int(r.Code))
+	// vegeta records a bad status as its status line; a line that says more than the code and its text (a
+	// gRPC call's status, carried by grpcecho.Transport: "503 Service Unavailable (grpc Unavailable: …
+	// handshake failed …)") says why, and the report keeps it.
+	if rest, ok := strings.CutPrefix(r.Error, strconv.Itoa(int(r.Code))+" "+http.StatusText(int(r.Code))); ok && strings.TrimSpace(rest) != "" {
+		msg += " " + strings.TrimSpace(rest)
+	}
+	return msg
 }
 
 // Add folds one result in. Results after Close are ignored.

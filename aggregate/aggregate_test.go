@@ -126,3 +126,14 @@ func BenchmarkAggregate100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/result")
 }
+
+// A failed status is named by its code; a status line that says more (a gRPC call's status, as
+// grpcecho.Transport carries it) keeps what it says: why, not only that, a call failed.
+func TestFailureMessageKeepsWhatTheStatusLineSays(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "HTTP 503 Service Unavailable", failureMessage(&vegeta.Result{Code: 503, Error: "503 Service Unavailable"}))
+	assert.Equal(t, `HTTP 503 Service Unavailable (grpc Unavailable: connection error: desc = "transport: authentication handshake failed: x509: certificate signed by unknown authority")`,
+		failureMessage(&vegeta.Result{Code: 503, Error: `503 Service Unavailable (grpc Unavailable: connection error: desc = "transport: authentication handshake failed: x509: certificate signed by unknown authority")`}))
+	assert.Equal(t, "HTTP 599", failureMessage(&vegeta.Result{Code: 599, Error: "599 "}))
+	assert.Equal(t, "dial tcp: connection refused", failureMessage(&vegeta.Result{Error: "dial tcp: connection refused"}))
+}

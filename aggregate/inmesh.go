@@ -65,6 +65,11 @@ func (p *InMeshPairs) Add(c InMeshCall) {
 	if !ok {
 		phase = -1
 	}
+	failed := !slices.Contains(p.expect, int(c.Code))
+	if failed && c.To == "" {
+		// Nobody answered: not "a callee without a proxy" — the callee is unknown.
+		c.To = summary.NoAnswer
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := pairKey{phase, c.From, c.To}
@@ -78,7 +83,7 @@ func (p *InMeshPairs) Add(c InMeshCall) {
 		p.peers[c.Peer]++
 	}
 	switch {
-	case !slices.Contains(p.expect, int(c.Code)):
+	case failed:
 		rec.Failures++
 	case !c.MTLS:
 		rec.NotMTLS++

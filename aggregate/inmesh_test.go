@@ -26,18 +26,22 @@ func TestInMeshPairsCountProvenPlaintextAndFailedCallsApart(t *testing.T) {
 		{At: at, From: "old", To: "new", Code: 200},                                           // plaintext
 		{At: at, From: "old", To: "new", Code: 200, Peer: "spiffe://cluster.local/ns/x/sa/y"}, // someone else
 		{At: at, From: "old", To: "old", Code: 503},                                           // failed
+		{At: at, From: "old", Code: 503},                                                      // no answer
+		{At: at, From: "old", Code: 200, Peer: me, MTLS: true},                                // answered, no proxy
 	} {
 		p.Add(c)
 	}
 	r := p.Record([]summary.Phase{{Name: "move"}})
 	assert.Equal(t, summary.IdentityViaTLS, r.Via)
 	assert.Equal(t, "app-b.demo-b.svc.cluster.local", r.Callee)
-	assert.Equal(t, map[string]int64{me: 2, "spiffe://cluster.local/ns/x/sa/y": 1}, r.Peers)
+	assert.Equal(t, map[string]int64{me: 3, "spiffe://cluster.local/ns/x/sa/y": 1}, r.Peers)
 	assert.Equal(t, []summary.InMeshPair{
+		{Phase: "move", From: "old", To: "", Requests: 1},
+		{Phase: "move", From: "old", To: summary.NoAnswer, Requests: 1, Failures: 1},
 		{Phase: "move", From: "old", To: "new", Requests: 4, NotMTLS: 2},
 		{Phase: "move", From: "old", To: "old", Requests: 1, Failures: 1},
-	}, r.Pairs)
-	assert.Equal(t, int64(2), r.Pairs[0].Proven())
+	}, r.Pairs, "a failed call nobody answered is to an unknown callee, not to one without a proxy")
+	assert.Equal(t, int64(2), r.Pairs[2].Proven())
 
 	http := NewInMeshPairs(tl, "demo-a", me, "http://app-b.demo-b.svc.cluster.local:8080/", []int{200}).Record(nil)
 	assert.Equal(t, summary.IdentityViaXFCC, http.Via)

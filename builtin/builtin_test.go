@@ -146,6 +146,9 @@ func TestEveryRegisteredGateJudges(t *testing.T) {
 		return r
 	}
 	addr := &scenarios.GatewayAddressStable{Namespace: "istio-ingress", Service: "gw"}
+	hooks := &scenarios.WebhooksServe{Grace: scenarios.Duration(500 * time.Millisecond)}
+	hooks.Default()
+	hookKey := checks.WebhookObservationPrefix(hooks) + "ValidatingWebhookConfiguration/istiod-default-validator/validation.istio.io"
 	cases := map[string]struct {
 		spec       scenarios.GateSpec
 		pass, fail func() *summary.Run
@@ -175,6 +178,27 @@ func TestEveryRegisteredGateJudges(t *testing.T) {
 			r := good()
 			r.Streams[0].InMesh = &summary.InMesh{Namespace: "demo-a", Identity: "spiffe://cluster.local/ns/demo-a/sa/g",
 				Pairs: []summary.InMeshPair{{Phase: "upgrade", From: "old", To: "old", Requests: 50, NotMTLS: 50}}}
+			return r
+		}},
+		scenarios.GateWebhooksServe: {hooks, func() *summary.Run {
+			r := good()
+			r.Observations[hookKey] = []summary.Observation{{AtMs: 1, Value: "Fail istio-system/istiod-new ready 1"}}
+			return r
+		}, func() *summary.Run {
+			r := good()
+			// The validator's Service gone from 1.1 s to the end (2 s): longer than the grace period.
+			r.Observations[hookKey] = []summary.Observation{{AtMs: 1, Value: "Fail istio-system/istiod-new ready 1"}, {AtMs: 1100, Value: "Fail istio-system/istiod-new absent"}}
+			return r
+		}},
+		scenarios.GateInjectionUnchanged: {&scenarios.InjectionUnchanged{}, func() *summary.Run {
+			r := good()
+			r.Checks = []summary.Check{{Name: "injection demo-a/app-a", Kind: scenarios.RecordInjectionDiff, Passed: true, Phase: "upgrade",
+				Evidence: []string{"container istio-proxy image: proxyv2:1.29.6 → proxyv2:1.30.3 (expected: proxy image)"}}}
+			return r
+		}, func() *summary.Run {
+			r := good()
+			r.Checks = []summary.Check{{Name: "injection demo-a/app-a", Kind: scenarios.RecordInjectionDiff, Passed: true, Phase: "upgrade",
+				Evidence: []string{`container istio-proxy lifecycle: {"postStart":{}} → (absent)`}}}
 			return r
 		}},
 	}

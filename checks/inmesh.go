@@ -65,6 +65,7 @@ func inMeshCalls(g *scenarios.InMeshCalls, run *summary.Run) summary.Check {
 		}
 		for _, ph := range order {
 			ps := byPhase[ph]
+			delete(ps.to, summary.NoAnswer) // nobody heard from: no revision that coexisted (its calls failed, and say so)
 			for _, from := range slices.Sorted(maps.Keys(ps.from)) {
 				for _, to := range slices.Sorted(maps.Keys(ps.to)) {
 					if has[[3]string{ph, from, to}] == 0 {

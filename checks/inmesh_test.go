@@ -77,6 +77,23 @@ func TestInMeshCallsFailsOnAFailingPair(t *testing.T) {
 	assert.Equal(t, []string{"upgrade"}, c.Steps)
 }
 
+// Calls nobody answered (a trust break: every handshake refused) fail under their own callee, "(no answer)",
+// named with the step; that callee is no revision the others must have called: no "coexisted but made no
+// call" for it.
+func TestInMeshCallsNobodyAnsweredFailAsTheirOwnPair(t *testing.T) {
+	t.Parallel()
+	c := Evaluate(inMeshGate(), inMeshRun(func(im *summary.InMesh) {
+		im.Pairs = append(im.Pairs, summary.InMeshPair{Phase: "upgrade", From: "1-30", To: summary.NoAnswer, Requests: 12, Failures: 12})
+	}))
+	assert.False(t, c.Passed)
+	assert.Equal(t, "12 of 212 in-mesh calls unexpected or not proven", c.Summary)
+	assert.Contains(t, c.Evidence, "ingress, upgrade: 1-30→(no answer) 12 calls, 0 mTLS-proven, 12 unexpected, 0 answered without the generators' identity (not mTLS)")
+	for _, e := range c.Evidence {
+		assert.NotContains(t, e, "coexisted but made no call")
+	}
+	assert.Equal(t, []string{"upgrade"}, c.Steps)
+}
+
 // During "upgrade" 1-30 callers and 1-29 callees coexisted, yet 1-30→1-29 made no call (clients pinned to
 // new pods): the cross-revision path is not proven.
 func TestInMeshCallsFailsWhenACoexistingPairNeverCalled(t *testing.T) {

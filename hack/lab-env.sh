@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds (or finds in the cache) everything the offline lab needs and prints it as shell assignments, for
 # `eval "$(bash hack/lab-env.sh)"`: the kind node image (hack/kind-node-image.sh), the two istiod revisions'
-# images (hack/istio-images.sh), the demo app's image archive, and the Istio charts of the NEW module.
+# images (hack/istio-images.sh), the demo app's image archive, and each revision's Istio charts from its own
+# module (CANARYGATE_LAB_OLD_CHARTS, CANARYGATE_LAB_CHARTS for NEW).
 # Needs a container engine (the node image is built into it). Cold: about 30–40 min on 2 cores; warm: seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,25 @@ mapfile -t istio < <(bash hack/istio-images.sh "$OLD_ISTIO" "$NEW_ISTIO")
 [ "${#istio[@]}" -eq 2 ] || { echo "lab-env: expected two istio image lines" >&2; exit 1; }
 read -r _ hub old_tag old_pilot old_proxy <<<"${istio[0]}"
 read -r _ _ new_tag new_pilot new_proxy <<<"${istio[1]}"
-charts=$(ISTIO_MODULE_VERSION="$NEW_ISTIO" bash hack/istio-charts.sh)
+# Each revision from its own module's charts, as a real upgrade installs them. Istio's master charts all say
+# version 1.0.0; a release stamps its charts with the release's version. So does the lab, in a copy (the module
+# cache is read-only): the minor the source declares (its VERSION file, "-dev" on master as Makefile.core.mk
+# does) and the image tag (date-commit) — the two Helm releases then show which chart each came from.
+stamp_charts() { # module-version tag -> directory of stamped charts
+  local src ver dst
+  src=$(ISTIO_MODULE_VERSION="$1" bash hack/istio-charts.sh)
+  ver="$(tr -d '[:space:]' <"$src/../../VERSION").0-dev.$2"
+  dst="$CACHE/lab/charts-$2"
+  if [ ! -f "$dst/.stamped" ]; then
+    rm -rf "$dst" && mkdir -p "$dst" && cp -r "$src/." "$dst/" && chmod -R u+w "$dst"
+    find "$dst" -name Chart.yaml -exec sed -i -E "s/^version: .*/version: $ver/; s/^appVersion: .*/appVersion: $2/" {} +
+    touch "$dst/.stamped"
+  fi
+  echo "$dst"
+}
+mkdir -p "$CACHE/lab"
+old_charts=$(stamp_charts "$OLD_ISTIO" "$old_tag")
+charts=$(stamp_charts "$NEW_ISTIO" "$new_tag")
 
 mkdir -p "$CACHE/lab"
 demo="$CACHE/lab/demo-app.tar"
@@ -31,6 +50,7 @@ go run ./cmd/canarygate image-archive --binary "$CACHE/lab/demo-app" --ref docke
 cat <<OUT
 export CANARYGATE_NODE_IMAGE='$node'
 export CANARYGATE_LAB_CHARTS='$charts'
+export CANARYGATE_LAB_OLD_CHARTS='$old_charts'
 export CANARYGATE_LAB_HUB='$hub'
 export CANARYGATE_LAB_OLD_TAG='$old_tag'
 export CANARYGATE_LAB_NEW_TAG='$new_tag'

@@ -118,6 +118,44 @@ func TestSidecarRevisionAndControlPlaneFromThePod(t *testing.T) {
 	assert.ErrorContains(t, err, "not valid JSON")
 }
 
+// The revision is right, the proxy is not: the wanted image or version names the pods that differ, and only
+// those.
+func TestWrongProxyImageOrVersionUnderTheRightRevision(t *testing.T) {
+	t.Parallel()
+	newPod := pod(t, "pod-injected-1-30.yaml") // docker.io/istio/proxyv2:1.30.3
+	pinned := newPod
+	pinned.Name = "pinned"
+	pinned.Spec.InitContainers = append([]corev1.Container(nil), newPod.Spec.InitContainers...)
+	for i := range pinned.Spec.InitContainers {
+		if pinned.Spec.InitContainers[i].Name == ProxyContainer {
+			pinned.Spec.InitContainers[i].Image = "docker.io/istio/proxyv2:1.29.6" // sidecar.istio.io/proxyImage
+		}
+	}
+	pods := []corev1.Pod{newPod, pinned}
+	bad, err := Misplaced(pods, "1-30")
+	require.NoError(t, err)
+	assert.Empty(t, bad, "both are of revision 1-30")
+
+	for _, c := range []struct {
+		want ProxyWant
+		bad  []string
+	}{
+		{ProxyWant{Image: "docker.io/istio/proxyv2:1.30.3"}, []string{"demo-a/pinned runs proxy image docker.io/istio/proxyv2:1.29.6, not docker.io/istio/proxyv2:1.30.3"}},
+		{ProxyWant{Version: "1.30.3"}, []string{`demo-a/pinned runs proxy version "1.29.6" (image docker.io/istio/proxyv2:1.29.6), not 1.30.3`}},
+		{ProxyWant{Version: "1.30"}, []string{`demo-a/pinned runs proxy version "1.29.6" (image docker.io/istio/proxyv2:1.29.6), not 1.30`}},
+		{ProxyWant{Version: "1.29.6"}, []string{`demo-a/app-a-6d9c7b9f5-x2k4q runs proxy version "1.30.3" (image docker.io/istio/proxyv2:1.30.3), not 1.29.6`}},
+		{ProxyWant{Version: "1.3"}, []string{`demo-a/app-a-6d9c7b9f5-x2k4q runs proxy version "1.30.3" (image docker.io/istio/proxyv2:1.30.3), not 1.3`,
+			`demo-a/pinned runs proxy version "1.29.6" (image docker.io/istio/proxyv2:1.29.6), not 1.3`}},
+	} {
+		bad, err := WrongProxy(pods, c.want)
+		require.NoError(t, err)
+		assert.Equal(t, c.bad, bad, c.want.String())
+	}
+	assert.True(t, versionMatches("1.30.3-distroless", "1.30.3"), "a variant of the version")
+	assert.True(t, versionMatches("1.30.3", "1.30"), "a release of the minor")
+	assert.False(t, versionMatches("1.30.30", "1.30.3"))
+}
+
 func TestAnAttachedProxyBlocksUninstall(t *testing.T) {
 	t.Parallel()
 	oldPod, newPod := pod(t, "pod-injected-1-29.yaml"), pod(t, "pod-injected-1-30.yaml")

@@ -163,6 +163,50 @@ func Misplaced(pods []corev1.Pod, revision string) ([]string, error) {
 	return out, err
 }
 
+// ProxyWant is the proxy a pod should run beyond its revision: the image (exactly as the pod spec names it)
+// and/or the version (the image tag: equal, a release of it or with a variant suffix — 1.30 matches 1.30.2,
+// 1.30.2 matches 1.30.2 and 1.30.2-distroless, not 1.30.20). A revision label says which istiod injected a pod, not which proxy it runs:
+// sidecar.istio.io/proxyImage, a values override or a stale image cache can put another proxy under the right
+// revision — the seeds' own verification is the image (Banzai: "grep proxyv2:1.7").
+type ProxyWant struct{ Image, Version string }
+
+// IsZero reports whether nothing beyond the revision is wanted.
+func (w ProxyWant) IsZero() bool { return w.Image == "" && w.Version == "" }
+
+// String says what is wanted.
+func (w ProxyWant) String() string {
+	switch {
+	case w.Image != "" && w.Version != "":
+		return fmt.Sprintf("image %s, version %s", w.Image, w.Version)
+	case w.Image != "":
+		return "image " + w.Image
+	default:
+		return "version " + w.Version
+	}
+}
+
+// versionMatches: a tag is the version, a release of it (1.30 matches 1.30.3) or it with a variant suffix.
+func versionMatches(tag, version string) bool {
+	rest, ok := strings.CutPrefix(tag, version)
+	return ok && (rest == "" || rest[0] == '-' || rest[0] == '.')
+}
+
+// WrongProxy lists the injected pods whose proxy is not the wanted image or version (pods without a proxy
+// are Misplaced's to report).
+func WrongProxy(pods []corev1.Pod, want ProxyWant) ([]string, error) {
+	var out []string
+	err := EachProxy(pods, func(p *corev1.Pod, px Proxy) {
+		switch {
+		case !px.Injected:
+		case want.Image != "" && px.Image != want.Image:
+			out = append(out, fmt.Sprintf("%s/%s runs proxy image %s, not %s", p.Namespace, p.Name, px.Image, want.Image))
+		case want.Version != "" && !versionMatches(px.Tag, want.Version):
+			out = append(out, fmt.Sprintf("%s/%s runs proxy version %q (image %s), not %s", p.Namespace, p.Name, px.Tag, px.Image, want.Version))
+		}
+	})
+	return out, err
+}
+
 // Attached lists the pods (in any namespace) whose proxy belongs to revision: a control plane with any left
 // must not be removed.
 func Attached(pods []corev1.Pod, revision string) ([]string, error) {

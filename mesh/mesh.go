@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/helmrelease"
@@ -24,6 +26,7 @@ import (
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
 )
 
 func init() {
@@ -48,6 +51,26 @@ func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, namespaces []string, target string, allAtOnce bool, spacing time.Duration) error {
 	for _, ns := range namespaces {
 		touched.Add(ns)
+		n, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
+		from := n.Labels[istio.RevisionLabel]
+		if from == "" && n.Labels[istio.InjectionLabel] == "enabled" {
+			from = "default"
+		}
+		list, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("namespace %s: list deployments: %w", ns, err)
+		}
+		sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+		names := make([]string, 0, len(list.Items))
+		for _, d := range list.Items {
+			names = append(names, d.Name)
+		}
+		// One pod of each Deployment as the old revision injected it, to compare with one the new revision
+		// injects (best effort: a pod list that fails only loses the comparison).
+		before, seen := newestPods(ctx, c, list.Items, nil)
 		changes, err := kube.LabelNamespace(ctx, c, ns, map[string]string{istio.RevisionLabel: target}, []string{istio.InjectionLabel})
 		if err != nil {
 			return err
@@ -55,20 +78,61 @@ func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, to
 		for _, ch := range changes {
 			env.Changed("namespace %s: %s", ns, ch)
 		}
-		list, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return fmt.Errorf("namespace %s: list deployments: %w", ns, err)
-		}
-		names := make([]string, 0, len(list.Items))
-		for _, d := range list.Items {
-			names = append(names, d.Name)
-		}
-		sort.Strings(names)
 		if err := kube.Restart(ctx, c, ns, names, allAtOnce, spacing, env.Changed); err != nil {
 			return err
 		}
+		after, _ := newestPods(ctx, c, list.Items, seen)
+		for _, d := range names {
+			if b, a := before[d], after[d]; b != nil && a != nil {
+				env.Judged(injectionDiff(env.Step, ns+"/"+d, b, a, from, target))
+			}
+		}
 	}
 	return nil
+}
+
+// newestPods picks, per Deployment, its newest running pod not being deleted and not among skip (pod UIDs);
+// seen holds the UIDs of every pod listed.
+func newestPods(ctx context.Context, c *cluster.Cluster, deps []appsv1.Deployment, skip map[types.UID]bool) (map[string]*corev1.Pod, map[types.UID]bool) {
+	out, seen := map[string]*corev1.Pod{}, map[types.UID]bool{}
+	for _, d := range deps {
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil {
+			continue
+		}
+		pods, err := c.Client.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			continue
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			seen[p.UID] = true
+			if skip[p.UID] || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			if cur := out[d.Name]; cur == nil || p.CreationTimestamp.After(cur.CreationTimestamp.Time) {
+				out[d.Name] = p
+			}
+		}
+	}
+	return out, seen
+}
+
+// injectionDiff is the record of what injection changed for one workload across a move: every field of the
+// pod injection sets that differs, the ones explained by the revision's name or the proxy image marked
+// expected. It is information, judged by the injectionUnchanged gate when the scenario asks.
+func injectionDiff(step *scenarios.Step, workload string, before, after *corev1.Pod, from, to string) summary.Check {
+	diff := istio.DiffInjection(istio.InjectionView(before), istio.InjectionView(after), from, to)
+	c := summary.Check{Name: "injection " + workload, Kind: scenarios.RecordInjectionDiff, Passed: true}
+	if step != nil {
+		c.Phase, c.Steps = step.Name, []string{step.Name}
+	}
+	for _, ch := range diff {
+		c.Evidence = append(c.Evidence, ch.String())
+	}
+	c.Summary = fmt.Sprintf("%s (revision %s) → %s (revision %s): %d field(s) differ, %d beyond the revision's name and the proxy image",
+		before.Name, from, after.Name, to, len(diff), len(istio.Unexpected(diff, nil)))
+	return c
 }
 
 // ErrNotDrained is returned when proxies are still attached to the revision being removed.
@@ -222,22 +286,33 @@ func drained(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenar
 	if err != nil {
 		return err
 	}
+	// By name: the connections the revision's istiod lists (a proxy pilot_xds no longer counts may still be
+	// listed while its stream closes). Where the pods and istiod disagree — a pod whose spec names another
+	// revision but whose proxy.istio.io/config discoveryAddress points here — istiod's live view decides.
+	live, err := readLiveConnections(ctx, env, c, a.Namespace, "app=istiod,"+istio.RevisionLabel+"="+a.Revision)
 	if len(attached) > 0 {
 		shown := attached
 		if len(shown) > 10 {
 			shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(attached)-10))
 		}
-		return fmt.Errorf("%w: refusing to uninstall revision %s: %d proxies still attached (%s)", ErrNotDrained, a.Revision, len(attached), strings.Join(shown, ", "))
+		// A namespace left on the revision: its pods say so, and the user acts on what istiod lists (the
+		// proxies that would lose their control plane), so the refusal names both.
+		listed := "its /debug/connections not read: " + fmt.Sprint(err)
+		switch {
+		case err == nil && len(live.per) == 0:
+			listed = "no running istiod of the revision to ask"
+		case err == nil && live.total == 0 && len(live.byProxy) == 0:
+			listed = "its istiod lists no connection"
+		case err == nil:
+			listed = fmt.Sprintf("its istiod lists %d connected: %s", live.total, live.proxies())
+		}
+		return fmt.Errorf("%w: refusing to uninstall revision %s: %d proxies still attached (%s; %s)", ErrNotDrained, a.Revision, len(attached), strings.Join(shown, ", "), listed)
 	}
 	// The pods say what they were injected with; the revision's istiod says who is connected right now.
-	connected, err := connectedProxies(ctx, env, c, a.Namespace, a.Revision)
-	if err != nil {
-		return err
+	connected, cerr := connectedProxies(ctx, env, c, a.Namespace, a.Revision)
+	if cerr != nil {
+		return cerr
 	}
-	// And by name: the connections istiod lists (a proxy pilot_xds no longer counts may still be listed
-	// while its stream closes). Where the pods and istiod disagree — a pod whose spec names another
-	// revision but whose proxy.istio.io/config discoveryAddress points here — istiod's live view decides.
-	live, err := readLiveConnections(ctx, env, c, a.Namespace, "app=istiod,"+istio.RevisionLabel+"="+a.Revision)
 	if connected.total > 0 {
 		named := "its /debug/connections not read: " + fmt.Sprint(err)
 		if err == nil {
@@ -286,6 +361,17 @@ func proxyRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster, tou
 		return fmt.Errorf("%w: no pod in %s, so nothing shows revision %s runs there", ErrMisplaced, strings.Join(a.Namespaces, ", "), a.Revision)
 	}
 	env.Changed("%d pod(s) in %s: all on revision %s", len(all), strings.Join(a.Namespaces, ", "), a.Revision)
+	if want := a.Want(); !want.IsZero() {
+		// The right revision, and yet another proxy: the pod spec names the image it runs.
+		wrong, err := istio.WrongProxy(all, want)
+		if err != nil {
+			return err
+		}
+		if len(wrong) > 0 {
+			return fmt.Errorf("%w: right revision %s, wrong proxy: %s", ErrMisplaced, a.Revision, strings.Join(wrong, "; "))
+		}
+		env.Changed("%d pod(s) in %s: all run proxy %s", len(all), strings.Join(a.Namespaces, ", "), want)
+	}
 	if a.PodsOnly {
 		return nil
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/mesh"
 	"github.com/canarygate/canarygate/runner"
+	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -75,6 +76,18 @@ func TestMoveNamespaceRelabelsAndRestartsEveryWorkload(t *testing.T) {
 		assert.NotEmpty(t, dep.Spec.Template.Annotations[kube.RestartedAtAnnotation], "%s restarted", d)
 	}
 	assert.Len(t, res.Changes, 4, "two label changes and two rollouts")
+	// What injection changed, per workload: a pod from before the move against one from after it (these
+	// pods have no injector: nothing beyond the restart differs, and the restart is not injection).
+	var records []string
+	for _, c := range res.Checks {
+		if c.Kind == scenarios.RecordInjectionDiff {
+			records = append(records, c.Name)
+			assert.True(t, c.Passed, "information, not a verdict")
+			assert.Empty(t, c.Evidence, "%s: %v", c.Name, c.Evidence)
+			assert.Contains(t, c.Summary, "(revision 1-30): 0 field(s) differ")
+		}
+	}
+	assert.Equal(t, []string{"injection " + ns + "/app-a", "injection " + ns + "/app-z"}, records)
 }
 
 func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(t *testing.T) {
@@ -92,6 +105,7 @@ func TestUninstallRevisionRefusesWhileAProxyIsAttachedAndCleansLeftoverWebhooks(
 	require.Equal(t, summary.OutcomeFailed, res.Outcome)
 	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
 	assert.Contains(t, res.Err.Error(), ns+"/old-proxy-", "names the attached pod")
+	assert.Contains(t, res.Err.Error(), "; no running istiod of the revision to ask)", "and says what istiod lists: here no istiod runs")
 
 	// A validating webhook of the revision that outlived its istiod. It matches nothing and points at a
 	// closed loopback port: nothing is ever called.
@@ -174,6 +188,37 @@ func TestProxyRevisionNamesPodsLeftOnTheOldRevision(t *testing.T) {
 	}
 	res = e.RunStep(ctx, t, fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true}", ns))
 	assert.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+}
+
+// The right revision under the wrong proxy: both pods were injected by 1-30, one runs another image (as
+// sidecar.istio.io/proxyImage leaves it). With image or version asked, the step fails naming that pod only;
+// the image both run passes and says so.
+func TestProxyRevisionWithImageNamesTheWrongProxy(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	ns := e.Namespace(t, "image")
+	status := map[string]string{"sidecar.istio.io/status": `{"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"1-30"}`}
+	for name, image := range map[string]string{"right": "docker.io/istio/proxyv2:1.30.3", "pinned": "docker.io/istio/proxyv2:1.29.6"} {
+		d := deployment(ns, name, status)
+		d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: image})
+		_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), ns, name))
+	}
+	for _, want := range []string{"image: docker.io/istio/proxyv2:1.30.3", "version: '1.30'"} {
+		res := e.RunStep(ctx, t, fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true, %s}", ns, want))
+		require.Equal(t, summary.OutcomeFailed, res.Outcome, want)
+		require.ErrorIs(t, res.Err, mesh.ErrMisplaced)
+		assert.Contains(t, res.Err.Error(), "right revision 1-30, wrong proxy: "+ns+"/pinned-", want)
+		assert.Contains(t, res.Err.Error(), "docker.io/istio/proxyv2:1.29.6", want)
+		assert.NotContains(t, res.Err.Error(), ns+"/right-", want)
+	}
+	require.NoError(t, e.Client.AppsV1().Deployments(ns).Delete(ctx, "pinned", metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}))
+	// Gone with its pods (foreground), or they are terminating: either way no longer judged.
+	require.NoError(t, kube.WaitGone(ctx, e.Cluster(t), appsv1.SchemeGroupVersion.WithKind("Deployment"), ns, "pinned"))
+	res := e.RunStep(ctx, t, fmt.Sprintf("name: check\nproxyRevision: {namespaces: [%s], revision: 1-30, podsOnly: true, image: docker.io/istio/proxyv2:1.30.3}", ns))
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	assert.Contains(t, strings.Join(res.Changes, "\n"), "1 pod(s) in "+ns+": all run proxy image docker.io/istio/proxyv2:1.30.3")
 }
 
 // "Every pod runs revision X" over a namespace with no pod proves nothing: the step fails saying so, rather
@@ -445,6 +490,20 @@ func TestUninstallRevisionWaitsForIstiodToReportNoConnectedProxy(t *testing.T) {
 	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
 	assert.Contains(t, strings.Join(res.Changes, "\n"), "revision 5-01: its istiod reports no connected proxy (pilot_xds: istiod-5-01-")
 	assert.Contains(t, strings.Join(res.Changes, "\n"), ": 0 connected)", "and lists none")
+
+	// A namespace left on the revision: its pod's spec says 5-01 and istiod lists it — the refusal names the
+	// pod from both sources, the one the user has to move and the connection that would lose its istiod.
+	status := `{"initContainers":null,"containers":["istio-proxy"],"volumes":[],"imagePullSecrets":null,"revision":"5-01"}`
+	left := e.Namespace(t, "left")
+	_, err := e.Client.AppsV1().Deployments(left).Create(ctx, deployment(left, "left", map[string]string{"sidecar.istio.io/status": status}), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), left, "left"))
+	listed.Store([]string{"left-6b7c8d9f5-k2m4p." + left})
+	res = e.RunStepWith(ctx, t, readers, step)
+	require.Equal(t, summary.OutcomeFailed, res.Outcome)
+	require.ErrorIs(t, res.Err, mesh.ErrNotDrained)
+	assert.Contains(t, res.Err.Error(), "refusing to uninstall revision 5-01: 1 proxies still attached ("+left+"/left-")
+	assert.Contains(t, res.Err.Error(), "; its istiod lists 1 connected: left-6b7c8d9f5-k2m4p."+left+")")
 }
 
 // With drainTimeout the step waits for the revision to drain instead of refusing at once: the stand-in

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -52,6 +53,7 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 			fmt.Fprintf(&b, "\nCaller identity the callee saw: `%s` (%d calls)\n", md(id), s.InMesh.Peers[id])
 		}
 	}
+	writeInjection(&b, run)
 	var groups []summary.FailureGroup
 	for _, s := range run.Streams {
 		groups = append(groups, s.FailureGroups...)
@@ -74,6 +76,29 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeInjection lists what injection changed for each workload a namespace move restarted (the records
+// moveNamespace makes), folded: the job summary's reader opens it when the injectionUnchanged gate failed or
+// to see what the upgrade changes in every pod.
+func writeInjection(b *strings.Builder, run *summary.Run) {
+	var recs []summary.Check
+	for _, c := range run.Checks {
+		if c.Kind == scenarios.RecordInjectionDiff {
+			recs = append(recs, c)
+		}
+	}
+	if len(recs) == 0 {
+		return
+	}
+	b.WriteString("\n<details><summary>What injection changed</summary>\n")
+	for _, c := range recs {
+		fmt.Fprintf(b, "\n**%s** (%s): %s\n\n", md(strings.TrimPrefix(c.Name, "injection ")), md(c.Phase), md(c.Summary))
+		for _, e := range c.Evidence {
+			fmt.Fprintf(b, "- `%s`\n", strings.ReplaceAll(e, "`", "'"))
+		}
+	}
+	b.WriteString("\n</details>\n")
 }
 
 // revisionLabel names a revision in a matrix; "" is a pod with no proxy (or none reported).

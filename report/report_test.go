@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -170,6 +171,22 @@ func TestInMeshMatrixIsReported(t *testing.T) {
 
 // A generator that kept up but was delayed says what that costs the proof; a saturated one says its
 // requests prove nothing; one on schedule says so.
+// What injection changed, per moved workload, in every report: the job summary folds it, the HTML lists it
+// with the checks, JSON keeps the record.
+func TestInjectionRecordsAreReported(t *testing.T) {
+	rec := summary.Check{Name: "injection demo-a/app-a", Kind: scenarios.RecordInjectionDiff, Passed: true, Phase: "move-demo-a",
+		Summary:  "app-a-1 (revision old) → app-a-2 (revision new): 2 field(s) differ, 1 beyond the revision's name and the proxy image",
+		Evidence: []string{"container istio-proxy image: hub/proxyv2:a → hub/proxyv2:b (expected: proxy image)", "sidecar: container → native sidecar (init container, restartPolicy Always)"}}
+	run := &summary.Run{Scenario: "lab", Verdict: summary.VerdictPass, Checks: []summary.Check{rec}}
+	var h, m strings.Builder
+	require.NoError(t, WriteHTML(&h, run, Config{}))
+	require.NoError(t, WriteMarkdown(&m, run, Config{}))
+	assert.Contains(t, m.String(), "<details><summary>What injection changed</summary>")
+	assert.Contains(t, m.String(), "**demo-a/app-a** (move-demo-a): app-a-1 (revision old) → app-a-2 (revision new): 2 field(s) differ")
+	assert.Contains(t, m.String(), "- `sidecar: container → native sidecar (init container, restartPolicy Always)`")
+	assert.Contains(t, h.String(), "sidecar: container → native sidecar (init container, restartPolicy Always)")
+}
+
 func TestGeneratorStateSaysWhatTheDelaysCost(t *testing.T) {
 	t.Parallel()
 	run := &summary.Run{Scenario: "s", Verdict: summary.VerdictPass, Streams: []summary.Stream{

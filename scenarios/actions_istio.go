@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/canarygate/canarygate/istio"
 )
 
 // Istio action kinds.
@@ -162,6 +164,12 @@ type ProxyRevisionAction struct {
 	// PodsOnly judges from the pods alone, without asking istiod: for proxies that open no xDS stream (the
 	// offline lab's proxyless agents with no gRPC app).
 	PodsOnly bool `yaml:"podsOnly,omitempty" json:"podsOnly,omitempty"`
+	// Image, when set, is the proxy image every pod must run, exactly as the pod spec names it; Version the
+	// proxy version (the image tag: equal, a release of it — 1.30 matches 1.30.2 — or with a variant suffix).
+	// The right revision does not prove the right proxy (sidecar.istio.io/proxyImage, a values override);
+	// the seeds verify the image (Banzai: "grep proxyv2:1.7").
+	Image   string `yaml:"image,omitempty" json:"image,omitempty"`
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
 }
 
 // DefaultConnectWithin is ProxyRevisionAction's default ConnectWithin.
@@ -190,10 +198,19 @@ func (a *ProxyRevisionAction) Validate(_ *Scenario, p Problems, path string) {
 
 // Describe implements ActionSpec.
 func (a *ProxyRevisionAction) Describe() string {
-	if a.PodsOnly {
-		return fmt.Sprintf("check every pod in %s runs the %s proxy and points at istiod-%s (from the pods only)", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision)
+	proxy := "the " + a.Revision + " proxy"
+	if w := a.Want(); !w.IsZero() {
+		proxy += " (" + w.String() + ")"
 	}
-	return fmt.Sprintf("check every pod in %s runs the %s proxy and is connected to istiod-%s (istiod's live xDS connections, within %s)", strings.Join(a.Namespaces, ", "), a.Revision, a.Revision, a.ConnectWithin)
+	if a.PodsOnly {
+		return fmt.Sprintf("check every pod in %s runs %s and points at istiod-%s (from the pods only)", strings.Join(a.Namespaces, ", "), proxy, a.Revision)
+	}
+	return fmt.Sprintf("check every pod in %s runs %s and is connected to istiod-%s (istiod's live xDS connections, within %s)", strings.Join(a.Namespaces, ", "), proxy, a.Revision, a.ConnectWithin)
+}
+
+// Want is the proxy image and version asked for beyond the revision.
+func (a *ProxyRevisionAction) Want() istio.ProxyWant {
+	return istio.ProxyWant{Image: a.Image, Version: a.Version}
 }
 
 // ActionCrossRevisionMTLS proves cross-revision calls.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Gate kinds.
@@ -15,7 +16,97 @@ const (
 	GateStepsSucceeded         = "stepsSucceeded"
 	GateGatewayAddressStable   = "gatewayAddressStable"
 	GateInMeshCalls            = "inMeshCalls"
+	GateWebhooksServe          = "webhooksServe"
+	GateInjectionUnchanged     = "injectionUnchanged"
 )
+
+// RecordInjectionDiff is the kind of the check a namespace move records for each workload it restarted: what
+// injection changed between a pod of the old revision and one of the new (information; judged by
+// injectionUnchanged).
+const RecordInjectionDiff = "injectionDiff"
+
+// InjectionUnchanged fails when a namespace move's injection changed something beyond the revision's name and
+// the proxy image (istio.DiffInjection) that Allow does not name: a new native sidecar, a lost lifecycle hook,
+// an env var or probe that the upgrade's release notes may not have said.
+type InjectionUnchanged struct {
+	Pos Pos `yaml:"-" json:"-"`
+	// Allow are prefixes of the differences expected (as the report names them: "container istio-proxy env
+	// ISTIO_META_", "sidecar", "annotation sidecar.istio.io/status").
+	Allow []string `yaml:"allow,omitempty" json:"allow,omitempty"`
+}
+
+// Validate implements GateSpec.
+func (g *InjectionUnchanged) Validate(s *Scenario, p Problems, path string) {
+	for st := range s.AllSteps() {
+		if _, ok := st.Action.(*MoveNamespaceAction); ok {
+			return
+		}
+	}
+	p.Add(g.Pos, path, "no moveNamespace step: nothing records what injection changed")
+}
+
+// Describe implements GateSpec.
+func (g *InjectionUnchanged) Describe() string {
+	if len(g.Allow) == 0 {
+		return "every namespace move's injection unchanged beyond the revision's name and the proxy image"
+	}
+	return "every namespace move's injection unchanged beyond the revision's name, the proxy image and " + strings.Join(g.Allow, ", ")
+}
+
+// WebhooksServe fails when an Istio admission webhook is not served for longer than Grace while traffic runs.
+// Istio's webhooks are the Mutating- and ValidatingWebhookConfigurations labelled istio.io/rev: each revision's
+// injector and validator, the revision tags, and istiod-default-validator (base chart). Not served means:
+//   - the Service it names is gone, whatever its failurePolicy — a revision removed while a webhook still
+//     names it (istio/istio#60596: the default validator left on a removed revision); with Ignore, config
+//     writes then go unvalidated, with Fail they are refused;
+//   - failurePolicy Fail and no ready endpoint behind the Service: every pod creation or config write it
+//     matches is refused (a new pod cannot be injected, a rollout stalls).
+//
+// A webhook created during a step may be unserved until that step ends: the chart creates it with its istiod,
+// which then starts. Ignore with no ready endpoint is reported, not failed (requests pass unvalidated, as
+// Istio intends before istiod serves: the base chart installs Ignore and istiod patches it to Fail once it
+// serves — manifests/charts/base/templates/defaultrevision-validatingwebhookconfiguration.yaml).
+type WebhooksServe struct {
+	Pos     Pos    `yaml:"-" json:"-"`
+	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// Namespaces are where the webhooks' Services may be (default istio-system); a webhook naming a Service
+	// elsewhere is reported as not watched.
+	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty"`
+	// Grace is how long a webhook may be unserved before it counts (unset or 0: 5s): a Service's endpoints
+	// change for a moment when istiod restarts or the revision's Service is replaced.
+	Grace Duration `yaml:"grace,omitempty" json:"grace,omitempty"`
+}
+
+// DefaultWebhookGrace is WebhooksServe's default Grace.
+const DefaultWebhookGrace = Duration(5 * time.Second)
+
+// Default implements Defaulter.
+func (g *WebhooksServe) Default() {
+	if len(g.Namespaces) == 0 {
+		g.Namespaces = []string{"istio-system"}
+	}
+	if g.Grace == 0 {
+		g.Grace = DefaultWebhookGrace
+	}
+}
+
+// Validate implements GateSpec.
+func (g *WebhooksServe) Validate(s *Scenario, p Problems, path string) {
+	if len(s.Clusters) == 0 {
+		p.Add(g.Pos, path, "needs a cluster: the scenario lists none under clusters")
+	} else if g.Cluster != "" && !slices.ContainsFunc(s.Clusters, func(c Cluster) bool { return c.Name == g.Cluster }) {
+		p.Add(g.Pos.Field("cluster"), join(path, "cluster"), "no cluster named %q under clusters", g.Cluster)
+	}
+	if g.Grace < 0 {
+		p.Add(g.Pos.Field("grace"), join(path, "grace"), "negative: expected a duration (unset or 0 means the default, 5s)")
+	}
+}
+
+// Describe implements GateSpec.
+func (g *WebhooksServe) Describe() string {
+	return fmt.Sprintf("every Istio webhook (istio.io/rev) names a Service that exists and, with failurePolicy Fail, has a ready endpoint — never unserved longer than %s while traffic runs (Services in %s)",
+		g.Grace.D(), strings.Join(g.Namespaces, ", "))
+}
 
 // InMeshCalls judges in-mesh streams per revision pair: in every phase, each caller revision must have
 // called each callee revision present, with no unexpected status and every call seen by the callee's sidecar

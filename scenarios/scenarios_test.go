@@ -138,7 +138,7 @@ steps:
 // shippedVars are the variables a shipped scenario cannot default: the offline lab's are what
 // hack/lab-env.sh builds on the machine (without them it names each one: TestLabNeedsItsVariables).
 var shippedVars = map[string]map[string]string{
-	"istio-lab": {"NODE_IMAGE": "canarygate/kind-node:v1.37.2-test", "ISTIO_CHARTS": "/charts", "OLD_TAG": "old", "NEW_TAG": "new"},
+	"istio-lab": {"NODE_IMAGE": "canarygate/kind-node:v1.37.2-test", "ISTIO_CHARTS": "/charts", "OLD_ISTIO_CHARTS": "/old-charts", "OLD_TAG": "old", "NEW_TAG": "new"},
 }
 
 func TestShippedScenariosParse(t *testing.T) {

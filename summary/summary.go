@@ -195,7 +195,7 @@ func (m *InMesh) ViaText() string {
 }
 
 // InMeshPair is the calls from generators on revision From to callees on revision To during one phase
-// ("" revision: no proxy, or not reported).
+// ("" revision: no proxy, or not reported; To NoAnswer: calls that got no answer).
 type InMeshPair struct {
 	Phase    string `json:"phase"`
 	From     string `json:"from"`
@@ -207,6 +207,10 @@ type InMeshPair struct {
 	Failures int64 `json:"failures"`
 	NotMTLS  int64 `json:"notMTLS"`
 }
+
+// NoAnswer is the callee revision of calls nobody answered (a refused connection, a failed handshake, a
+// timeout): which revision they were meant for is unknown — the callee says its revision in its answer.
+const NoAnswer = "(no answer)"
 
 // Proven is the pair's calls proven mTLS from the generators' identity: answered as expected, with it.
 func (p InMeshPair) Proven() int64 { return p.Requests - p.Failures - p.NotMTLS }

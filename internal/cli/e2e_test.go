@@ -302,7 +302,7 @@ func TestEveryShippedScenarioValidatesAndPlans(t *testing.T) {
 	// The offline lab has no defaults for what hack/lab-env.sh builds on the machine: without them it is
 	// bad input naming each variable (below); with them it is valid.
 	lab := []string{"--var", "NODE_IMAGE=canarygate/kind-node:v1.37.2-test", "--var", "ISTIO_CHARTS=/charts",
-		"--var", "OLD_TAG=old", "--var", "NEW_TAG=new"}
+		"--var", "OLD_ISTIO_CHARTS=/old-charts", "--var", "OLD_TAG=old", "--var", "NEW_TAG=new"}
 	for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
 		name := strings.Fields(line)[0]
 		var vars []string
@@ -320,7 +320,7 @@ func TestEveryShippedScenarioValidatesAndPlans(t *testing.T) {
 func TestTheLabNamesTheVariablesItNeeds(t *testing.T) {
 	res := runCLI(t, "validate", "istio-lab", "--no-env")
 	assert.Equal(t, 2, res.code)
-	for _, v := range []string{"NODE_IMAGE", "ISTIO_CHARTS", "OLD_TAG", "NEW_TAG"} {
+	for _, v := range []string{"NODE_IMAGE", "ISTIO_CHARTS", "OLD_ISTIO_CHARTS", "OLD_TAG", "NEW_TAG"} {
 		assert.Contains(t, res.stderr, "variable "+v+" is not set: pass --var "+v+"=VALUE")
 	}
 }
