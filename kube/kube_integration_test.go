@@ -217,14 +217,23 @@ func TestRestartOfADeploymentThatNeverBecomesReadyFailsNamingIt(t *testing.T) {
 	assert.Regexp(t, `^deployment `+ns+`/healthy: restarted and rolled out in \d`, res.Changes[0], "the healthy one rolled out first")
 }
 
-// allAtOnce restarts every Deployment without waiting for the one before: with Deployments that can never
-// become available, all of them are restarted by the time the step times out — one at a time, only the
+// allAtOnce restarts every Deployment without waiting for the one before, and so does spacing after each
+// restart (Solo's "restart, then sleep"): with Deployments that can never become available, all of them are
+// restarted by the time the step times out — one at a time (spacing after each rollout or none), only the
 // first is.
 func TestRestartAllAtOnceDoesNotWaitForEachRollout(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
-	for _, allAtOnce := range []bool{true, false} {
-		ns := e.Namespace(t, fmt.Sprintf("all-at-once-%v", allAtOnce))
+	for i, c := range []struct {
+		pacing string
+		want   int
+	}{
+		{"allAtOnce: true", 3},
+		{"spacing: 100ms, spacingAfter: restart", 3},
+		{"spacing: 100ms", 1},
+		{"allAtOnce: false", 1},
+	} {
+		ns := e.Namespace(t, fmt.Sprintf("pacing-%d", i))
 		for _, name := range []string{"a", "b", "c"} {
 			d := deployment(ns, name, 1, func(d *appsv1.Deployment) {
 				d.Spec.Template.Spec.NodeSelector = map[string]string{"canarygate.test/no-such-node": "true"}
@@ -232,7 +241,7 @@ func TestRestartAllAtOnceDoesNotWaitForEachRollout(t *testing.T) {
 			_, err := e.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 			require.NoError(t, err)
 		}
-		res := e.RunStep(ctx, t, fmt.Sprintf("name: restart\ntimeout: 3s\nrestart: {namespace: %s, deployments: [a, b, c], allAtOnce: %v}", ns, allAtOnce))
+		res := e.RunStep(ctx, t, fmt.Sprintf("name: restart\ntimeout: 3s\nrestart: {namespace: %s, deployments: [a, b, c], %s}", ns, c.pacing))
 		assert.Equal(t, summary.OutcomeTimedOut, res.Outcome, "nothing can roll out")
 		restarted := 0
 		for _, name := range []string{"a", "b", "c"} {
@@ -242,11 +251,7 @@ func TestRestartAllAtOnceDoesNotWaitForEachRollout(t *testing.T) {
 				restarted++
 			}
 		}
-		if allAtOnce {
-			assert.Equal(t, 3, restarted, "allAtOnce: every Deployment restarted at once")
-		} else {
-			assert.Equal(t, 1, restarted, "one at a time: the second waits for the first to roll out")
-		}
+		assert.Equal(t, c.want, restarted, "%s: the second waits for the first to roll out only when the pause follows rollouts", c.pacing)
 	}
 }
 

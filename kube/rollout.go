@@ -35,18 +35,33 @@ func restart(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 			return nil
 		}
 	}
-	return Restart(ctx, c, a.Namespace, names, a.AllAtOnce, a.Spacing.D(), env.Changed)
+	return Restart(ctx, c, a.Namespace, names, a.Pacing, env.Changed)
 }
 
-// Restart rolls Deployments out again, one at a time (each rollout watched to completion before the next
-// begins, then spacing) or all at once (then every rollout watched).
-func Restart(ctx context.Context, c *cluster.Cluster, ns string, names []string, allAtOnce bool, spacing time.Duration, record func(string, ...any)) error {
-	if allAtOnce {
-		for _, name := range names {
+// Restart rolls Deployments out again as pacing says: one at a time (each rollout watched to completion
+// before the next begins, then spacing), one at a time spaced from each restart (every rollout watched at the
+// end), or all at once (then every rollout watched).
+func Restart(ctx context.Context, c *cluster.Cluster, ns string, names []string, pacing scenarios.Pacing, record func(string, ...any)) error {
+	pause := func(i int) error {
+		if pacing.Spacing <= 0 || i == len(names)-1 {
+			return nil
+		}
+		select {
+		case <-time.After(pacing.Spacing.D()):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if pacing.AllAtOnce || pacing.SpacingAfter == scenarios.SpacingAfterRestart {
+		for i, name := range names {
 			if err := RestartOne(ctx, c, ns, name); err != nil {
 				return err
 			}
 			record("deployment %s/%s: restarted", ns, name)
+			if err := pause(i); err != nil {
+				return err
+			}
 		}
 		for _, name := range names {
 			if err := WaitRolledOut(ctx, c, ns, name); err != nil {
@@ -65,12 +80,8 @@ func Restart(ctx context.Context, c *cluster.Cluster, ns string, names []string,
 			return err
 		}
 		record("deployment %s/%s: restarted and rolled out in %s", ns, name, time.Since(start).Round(100*time.Millisecond))
-		if spacing > 0 && i < len(names)-1 {
-			select {
-			case <-time.After(spacing):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := pause(i); err != nil {
+			return err
 		}
 	}
 	return nil

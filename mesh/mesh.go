@@ -43,12 +43,12 @@ func init() {
 }
 
 func moveNamespace(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, a *scenarios.MoveNamespaceAction) error {
-	return MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.Target(), a.AllAtOnce, a.Spacing.D())
+	return MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.Target(), a.Pacing)
 }
 
 // MoveNamespaces labels namespaces istio.io/rev=target (dropping istio-injection in the same update) and
-// restarts their Deployments, one at a time unless allAtOnce.
-func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, namespaces []string, target string, allAtOnce bool, spacing time.Duration) error {
+// restarts their Deployments as pacing says.
+func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *kube.Touched, namespaces []string, target string, pacing scenarios.Pacing) error {
 	for _, ns := range namespaces {
 		touched.Add(ns)
 		n, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -78,7 +78,7 @@ func MoveNamespaces(ctx context.Context, env *runner.Env, c *cluster.Cluster, to
 		for _, ch := range changes {
 			env.Changed("namespace %s: %s", ns, ch)
 		}
-		if err := kube.Restart(ctx, c, ns, names, allAtOnce, spacing, env.Changed); err != nil {
+		if err := kube.Restart(ctx, c, ns, names, pacing, env.Changed); err != nil {
 			return err
 		}
 		after, _ := newestPods(ctx, c, list.Items, seen)
@@ -406,7 +406,7 @@ func rollback(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched 
 			return err
 		}
 	}
-	if err := MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.To, false, 0); err != nil {
+	if err := MoveNamespaces(ctx, env, c, touched, a.Namespaces, a.To, scenarios.Pacing{}); err != nil {
 		return err
 	}
 	if a.Remove == "" {

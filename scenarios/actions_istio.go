@@ -24,8 +24,8 @@ type MoveNamespaceAction struct {
 	Namespaces []string `yaml:"namespaces" json:"namespaces"`
 	Revision   string   `yaml:"revision,omitempty" json:"revision,omitempty"`
 	Tag        string   `yaml:"tag,omitempty" json:"tag,omitempty"`
-	Spacing    Duration `yaml:"spacing,omitempty" json:"spacing,omitempty"`
-	AllAtOnce  bool     `yaml:"allAtOnce,omitempty" json:"allAtOnce,omitempty"`
+	// Pacing is how each namespace's Deployments are restarted.
+	Pacing `yaml:",inline"`
 }
 
 // Target is the revision or tag the namespaces are labelled with.
@@ -44,12 +44,13 @@ func (a *MoveNamespaceAction) Validate(_ *Scenario, p Problems, path string) {
 	if (a.Revision == "") == (a.Tag == "") {
 		p.Add(a.Pos, path, "expected exactly one of revision or tag")
 	}
+	a.validate(p, a.Pos, path, 0)
 }
 
 // Describe implements ActionSpec.
 func (a *MoveNamespaceAction) Describe() string {
-	return fmt.Sprintf("move namespace %s to %s (label istio.io/rev=%s, remove istio-injection, restart each Deployment)",
-		strings.Join(a.Namespaces, ", "), a.Target(), a.Target())
+	return fmt.Sprintf("move namespace %s to %s (label istio.io/rev=%s, remove istio-injection, restart every Deployment — canarygate's in-mesh generators there too, so they move with it: %s)",
+		strings.Join(a.Namespaces, ", "), a.Target(), a.Target(), a.describe(0))
 }
 
 // UninstallRevisionAction removes a control plane revision — only when no proxy is attached to it — and

@@ -297,18 +297,13 @@ type RestartAction struct {
 	Namespace string `yaml:"namespace" json:"namespace"`
 	// Deployments to restart, in this order; empty means every Deployment in the namespace, by name.
 	Deployments []string `yaml:"deployments,omitempty" json:"deployments,omitempty"`
-	// AllAtOnce restarts them together instead of one at a time.
-	AllAtOnce bool `yaml:"allAtOnce,omitempty" json:"allAtOnce,omitempty"`
-	// Spacing is a pause after each rollout before the next restart (the Solo guide waits 20 s).
-	Spacing Duration `yaml:"spacing,omitempty" json:"spacing,omitempty"`
+	Pacing      `yaml:",inline"`
 }
 
 // Validate implements ActionSpec.
 func (a *RestartAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "namespace", a.Namespace, "the namespace of the Deployments")
-	if a.Spacing < 0 {
-		p.Add(a.Pos.Field("spacing"), join(path, "spacing"), "negative: expected a duration of 0 or more")
-	}
+	a.validate(p, a.Pos, path, len(a.Deployments))
 }
 
 // Describe implements ActionSpec.
@@ -317,14 +312,58 @@ func (a *RestartAction) Describe() string {
 	if len(a.Deployments) > 0 {
 		what = "Deployments " + a.Namespace + "/" + strings.Join(a.Deployments, ", "+a.Namespace+"/")
 	}
-	how := "one at a time"
-	if a.AllAtOnce {
-		how = "all at once"
+	return fmt.Sprintf("rollout restart %s, %s", what, a.describe(len(a.Deployments)))
+}
+
+// Spacing modes: what the pause between two restarts follows.
+const (
+	SpacingAfterRollout = "rollout"
+	SpacingAfterRestart = "restart"
+)
+
+// Pacing is how a step restarts several Deployments: one at a time (default), each rollout watched to
+// completion before the next restart; or all together.
+type Pacing struct {
+	// AllAtOnce restarts them together, then watches every rollout.
+	AllAtOnce bool `yaml:"allAtOnce,omitempty" json:"allAtOnce,omitempty"`
+	// Spacing is a pause between two restarts (the Solo guide sleeps 20 s).
+	Spacing Duration `yaml:"spacing,omitempty" json:"spacing,omitempty"`
+	// SpacingAfter is what the pause follows: "rollout" (default: the rollout watched to completion, then the
+	// pause) or "restart" (the restart issued, then the pause, then the next restart — Solo's `kubectl rollout
+	// restart …; sleep 20` — with every rollout watched at the end).
+	SpacingAfter string `yaml:"spacingAfter,omitempty" json:"spacingAfter,omitempty"`
+}
+
+// validate: n is how many Deployments are named (0: every one in the namespace, a number unknown here).
+func (pc Pacing) validate(p Problems, pos Pos, path string, n int) {
+	switch {
+	case pc.Spacing < 0:
+		p.Add(pos.Field("spacing"), join(path, "spacing"), "negative: expected a duration of 0 or more")
+	case pc.Spacing > 0 && pc.AllAtOnce:
+		p.Add(pos.Field("spacing"), join(path, "spacing"), "with allAtOnce every Deployment restarts together: there is nothing to space (drop one of them)")
+	case pc.Spacing > 0 && n == 1:
+		p.Add(pos.Field("spacing"), join(path, "spacing"), "spaces restarts of several Deployments: with one there is nothing to space (pause with a soak step instead)")
 	}
-	if a.Spacing > 0 {
-		how += fmt.Sprintf(", %s apart", a.Spacing)
+	if pc.SpacingAfter != "" && pc.SpacingAfter != SpacingAfterRollout && pc.SpacingAfter != SpacingAfterRestart {
+		p.Add(pos.Field("spacingAfter"), join(path, "spacingAfter"), "%q: expected %s (the pause follows each completed rollout) or %s (it follows the restart, rollouts watched at the end)", pc.SpacingAfter, SpacingAfterRollout, SpacingAfterRestart)
+	} else if pc.SpacingAfter != "" && pc.Spacing == 0 {
+		p.Add(pos.Field("spacingAfter"), join(path, "spacingAfter"), "without spacing there is no pause for it to place")
 	}
-	return fmt.Sprintf("rollout restart %s, %s, each rollout watched to completion", what, how)
+}
+
+// describe says how n Deployments (0: every one in the namespace) are restarted.
+func (pc Pacing) describe(n int) string {
+	switch {
+	case pc.AllAtOnce:
+		return "all at once, then every rollout watched to completion"
+	case n == 1:
+		return "its rollout watched to completion"
+	case pc.Spacing > 0 && pc.SpacingAfter == SpacingAfterRestart:
+		return fmt.Sprintf("one at a time, %s between restarts (not waiting for each rollout), every rollout watched at the end", pc.Spacing)
+	case pc.Spacing > 0:
+		return fmt.Sprintf("one at a time, each rollout watched to completion, then %s before the next", pc.Spacing)
+	}
+	return "one at a time, each rollout watched to completion"
 }
 
 // Wait conditions.

@@ -241,3 +241,33 @@ steps: [{name: s, soak: {duration: 1s}}]
 		assert.Contains(t, ie.Errors[0].Error(), tc.says, name)
 	}
 }
+
+// How a step paces its restarts is said exactly, and what cannot be done is bad input with its line: spacing
+// with allAtOnce, spacing one Deployment, spacingAfter without spacing or with an unknown value.
+func TestRestartPacingIsDescribedAndValidated(t *testing.T) {
+	step := func(restart string) (*scenarios.Scenario, error) {
+		return scenarios.Parse("p.yaml", []byte("name: p\ntraffic:\n  streams: [{name: a, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - name: r\n    restart: "+restart+"\n"), scenarios.Vars{})
+	}
+	for restart, want := range map[string]string{
+		"{namespace: n, deployments: [a, b]}":                                      "rollout restart Deployments n/a, n/b, one at a time, each rollout watched to completion",
+		"{namespace: n, deployments: [a]}":                                         "rollout restart Deployments n/a, its rollout watched to completion",
+		"{namespace: n, allAtOnce: true}":                                          "rollout restart every Deployment in n, all at once, then every rollout watched to completion",
+		"{namespace: n, deployments: [a, b], spacing: 20s}":                        "rollout restart Deployments n/a, n/b, one at a time, each rollout watched to completion, then 20s before the next",
+		"{namespace: n, deployments: [a, b], spacing: 20s, spacingAfter: restart}": "rollout restart Deployments n/a, n/b, one at a time, 20s between restarts (not waiting for each rollout), every rollout watched at the end",
+		"{namespace: n, spacing: 20s, spacingAfter: rollout}":                      "rollout restart every Deployment in n, one at a time, each rollout watched to completion, then 20s before the next",
+	} {
+		s, err := step(restart)
+		require.NoError(t, err, restart)
+		assert.Equal(t, want, s.Steps[0].Action.Describe(), restart)
+	}
+	for restart, want := range map[string]string{
+		"{namespace: n, allAtOnce: true, spacing: 20s}":       "p.yaml:6:46: steps[0].restart.spacing: with allAtOnce every Deployment restarts together",
+		"{namespace: n, deployments: [a], spacing: 20s}":      "steps[0].restart.spacing: spaces restarts of several Deployments: with one there is nothing to space",
+		"{namespace: n, spacingAfter: restart}":               "steps[0].restart.spacingAfter: without spacing there is no pause for it to place",
+		"{namespace: n, spacing: 1s, spacingAfter: sometime}": `steps[0].restart.spacingAfter: "sometime": expected rollout`,
+	} {
+		_, err := step(restart)
+		require.Error(t, err, restart)
+		assert.Contains(t, err.Error(), want, restart)
+	}
+}
