@@ -209,6 +209,10 @@ type Result struct {
 // policy): bad input, like a scenario that does not parse.
 var ErrPolicy = errors.New("scenario breaks Istio's version rules")
 
+// ErrNotRunnable is returned before anything runs when the scenario, valid as it is, cannot run on this
+// machine (scenarios.Scenario.NotRunnable: a step's command not on PATH): bad input.
+var ErrNotRunnable = errors.New("scenario cannot run on this machine")
+
 // ErrMissingExecutor is returned before anything runs when a scenario uses an action kind this build cannot run.
 var ErrMissingExecutor = errors.New("no executor for action kind")
 
@@ -281,6 +285,9 @@ type rehearsal struct {
 func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
 	if err := policy.Resolve(sc, opts.Policy); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
+	}
+	if len(sc.NotRunnable) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrNotRunnable, &scenarios.NotRunnableError{File: sc.File, Problems: sc.NotRunnable})
 	}
 	if missing := runner.Missing(sc); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)

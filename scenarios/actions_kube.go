@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -84,6 +85,17 @@ func (a *HelmAction) Validate(_ *Scenario, p Problems, path string) {
 	}
 	if a.verb == "install" && a.Install {
 		p.Add(a.Pos.Field("install"), join(path, "install"), "only helmUpgrade takes install")
+	}
+	// Local files are this machine's, like a step's command: missing here, the scenario may still be right.
+	if a.Chart != "" && a.Repo == "" && !strings.HasPrefix(a.Chart, "oci://") {
+		if _, err := os.Stat(a.Chart); err != nil {
+			p.NotRunnable(a.Pos.Field("chart"), join(path, "chart"), "%q: no chart directory or archive here (expected a local chart path, a chart name with repo, or an oci:// reference)", a.Chart)
+		}
+	}
+	for i, f := range a.ValuesFiles {
+		if _, err := os.Stat(f); err != nil {
+			p.NotRunnable(a.Pos.Field("valuesFiles"), fmt.Sprintf("%s.valuesFiles[%d]", path, i), "%q: no such values file here", f)
+		}
 	}
 }
 

@@ -75,6 +75,9 @@ func (e *InvalidError) Error() string {
 type problems struct {
 	file string
 	errs []FieldError
+	// notRunnable are problems of this machine, not of the scenario (a step's command not on PATH): validate
+	// warns, run refuses before anything starts.
+	notRunnable []FieldError
 	// paths holds the field paths that already have a problem.
 	paths map[string]bool
 	more  int
@@ -119,3 +122,25 @@ type Problems struct{ p *problems }
 
 // Add records a problem at pos for the field path.
 func (v Problems) Add(pos Pos, path, format string, args ...any) { v.p.add(pos, path, format, args...) }
+
+// NotRunnable records what keeps the scenario from running on this machine, though it is valid (a step's
+// command not on PATH): a lint job elsewhere can still check it. Scenario.NotRunnable lists them.
+func (v Problems) NotRunnable(pos Pos, path, format string, args ...any) {
+	v.p.notRunnable = append(v.p.notRunnable, FieldError{File: v.p.file, Pos: Pos{Line: pos.Line, Column: pos.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// NotRunnableError is what keeps a valid scenario from running here: bad input for run, a warning for validate.
+type NotRunnableError struct {
+	File     string
+	Problems []FieldError
+}
+
+func (e *NotRunnableError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: cannot run on this machine (%d problem(s); validate passes it)", e.File, len(e.Problems))
+	for _, fe := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(fe.Error())
+	}
+	return b.String()
+}

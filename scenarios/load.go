@@ -54,6 +54,7 @@ func Parse(file string, data []byte, vars Vars) (*Scenario, error) {
 	if err := dec.err(); err != nil {
 		return nil, err
 	}
+	s.NotRunnable = dec.notRunnable
 	return s, nil
 }
 

@@ -16,6 +16,9 @@ type Scenario struct {
 	Pos Pos `yaml:"-" json:"-"`
 	// File is where the scenario was read from (a path, or scenarios/NAME.yaml for a shipped one).
 	File string `yaml:"-" json:"file,omitempty"`
+	// NotRunnable lists what keeps this valid scenario from running on this machine (a step's command not on
+	// PATH): validate warns about it, run refuses before anything starts.
+	NotRunnable []FieldError `yaml:"-" json:"-"`
 
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`

@@ -271,3 +271,12 @@ func TestRestartPacingIsDescribedAndValidated(t *testing.T) {
 		assert.Contains(t, err.Error(), want, restart)
 	}
 }
+
+// A step command this machine lacks leaves the scenario valid (another machine has it) and is listed as what
+// keeps it from running here.
+func TestACommandNotOnPathIsNotRunnableNotInvalid(t *testing.T) {
+	s, err := scenarios.Parse("c.yaml", []byte("name: c\ntraffic:\n  streams: [{name: a, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - name: mesh\n    run: {command: az-not-installed, args: [aks, mesh, enable]}\n"), scenarios.Vars{})
+	require.NoError(t, err)
+	require.Len(t, s.NotRunnable, 1)
+	assert.Equal(t, `c.yaml:6:11: steps[0].run.command: "az-not-installed" is not found on PATH (expected a program name on PATH or a path to an executable)`, s.NotRunnable[0].Error())
+}

@@ -288,6 +288,31 @@ func TestMalformedScenariosExit2NamingLineAndField(t *testing.T) {
 	}
 }
 
+// A valid scenario this machine cannot run (a step's command missing here): validate passes it with a warning
+// naming the file and line, --strict and run refuse it (exit 2) the same way.
+func TestNotRunnableScenariosWarnAtValidateAndExit2AtRun(t *testing.T) {
+	files, err := filepath.Glob("testdata/notrunnable/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			m := regexp.MustCompile(`(?m)^# want: (\d+) (.+)$`).FindStringSubmatch(string(data))
+			require.NotNil(t, m, "each case says what it wants")
+			for _, c := range []struct {
+				args []string
+				code int
+			}{{[]string{"validate", f}, 0}, {[]string{"validate", f, "--strict"}, 2}, {[]string{"run", f, "--out", t.TempDir()}, 2}} {
+				res := runCLI(t, append(c.args, "--no-env")...)
+				assert.Equal(t, c.code, res.code, "%v", c.args)
+				assert.Contains(t, res.stderr, f+":"+m[1]+":", "names the file and line")
+				assert.Contains(t, res.stderr, m[2], "names the field or the problem")
+			}
+		})
+	}
+}
+
 func TestUsageErrorsExit2(t *testing.T) {
 	assert.Equal(t, 2, runCLI(t, "run").code)
 	assert.Equal(t, 2, runCLI(t, "run", "http-example", "--no-such-flag").code)

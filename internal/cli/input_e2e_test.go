@@ -44,6 +44,21 @@ func TestBadInputIsCaughtBeforeAnythingStarts(t *testing.T) {
 	}
 }
 
+// A step command this machine lacks is not a fault of the scenario: validate passes it with a warning naming
+// the line (a lint job without az or istioctl can still check the file), --strict makes it bad input, and
+// run refuses it before anything starts (above).
+func TestACommandNotOnPathIsAWarningForValidate(t *testing.T) {
+	res := runCLI(t, "validate", "http-example", "--no-env", "--var", "UPGRADE_CMD=az-not-installed")
+	assert.Equal(t, 0, res.code)
+	assert.Contains(t, res.stderr, `⚠ scenarios/http-example.yaml:`)
+	assert.Contains(t, res.stderr, `steps[0].run.command: "az-not-installed" is not found on PATH (expected a program name on PATH or a path to an executable) (run refuses this before anything starts)`)
+	assert.Contains(t, res.stdout, "✓ http-example")
+
+	res = runCLI(t, "validate", "http-example", "--no-env", "--var", "UPGRADE_CMD=az-not-installed", "--strict")
+	assert.Equal(t, 2, res.code)
+	assert.Contains(t, res.stderr, "✗ http-example (scenarios/http-example.yaml): valid, but not runnable on this machine (--strict)")
+}
+
 func TestFormatsAreCheckedAndCaseInsensitive(t *testing.T) {
 	t.Setenv(envOK, "upgraded")
 	srv := testserver.New(time.Second)

@@ -33,6 +33,9 @@ func NewCommand(s streams.IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range sc.NotRunnable {
+				fmt.Fprintf(s.ErrOut, "⚠ %v (run refuses this before anything starts)\n", w)
+			}
 			switch output {
 			case "text":
 				Write(s.Out, sc)

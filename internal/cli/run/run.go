@@ -65,7 +65,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			})
 			p.Done()
 			if res == nil {
-				if errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) {
+				if errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) || errors.Is(err, harness.ErrNotRunnable) {
 					return exitcode.With(exitcode.BadInput, err)
 				}
 				if cmd.Context().Err() != nil {

@@ -15,6 +15,7 @@ import (
 // NewCommand returns the validate command.
 func NewCommand(s streams.IO) *cobra.Command {
 	var f load.Flags
+	var strict bool
 	cmd := &cobra.Command{
 		Use:   "validate SCENARIO...",
 		Short: "Check scenarios: every problem with file:line, field and what was expected",
@@ -32,6 +33,16 @@ func NewCommand(s streams.IO) *cobra.Command {
 					fmt.Fprintf(s.ErrOut, "✗ %v\n", err)
 					continue
 				}
+				// What only this machine lacks (a step's command not on PATH) is a warning: the file is valid and a
+				// lint job elsewhere must be able to say so; run refuses it before anything starts.
+				for _, w := range sc.NotRunnable {
+					fmt.Fprintf(s.ErrOut, "⚠ %v (run refuses this before anything starts)\n", w)
+				}
+				if strict && len(sc.NotRunnable) > 0 {
+					bad++
+					fmt.Fprintf(s.ErrOut, "✗ %s (%s): valid, but not runnable on this machine (--strict)\n", sc.Name, sc.File)
+					continue
+				}
 				fmt.Fprintf(s.Out, "✓ %s (%s): valid, %d step(s), %d stream(s), %d check(s)\n", sc.Name, sc.File, len(sc.Steps)+len(sc.Teardown), len(sc.Traffic.Streams), len(sc.Checks))
 			}
 			if bad > 0 {
@@ -41,5 +52,6 @@ func NewCommand(s streams.IO) *cobra.Command {
 		},
 	}
 	f.Add(cmd.Flags())
+	cmd.Flags().BoolVar(&strict, "strict", false, "fail (exit 2) when a scenario cannot run on this machine (a step's command not on PATH), not only warn")
 	return cmd
 }
