@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/kube"
 	"github.com/canarygate/canarygate/runner"
+	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
 
@@ -190,6 +192,29 @@ func TestRestartRollsDeploymentsOutOneAtATime(t *testing.T) {
 		assert.NotEmpty(t, got.Spec.Template.Annotations[kube.RestartedAtAnnotation])
 	}
 	assert.Len(t, res.Changes, 3)
+}
+
+// "Restart every Deployment in the namespace" leaves canarygate's own generators running (the load being
+// measured), saying so; includeGenerators restarts them too.
+func TestRestartByNamespaceLeavesTheGeneratorsUnlessAsked(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	for _, include := range []bool{false, true} {
+		ns := e.Namespace(t, fmt.Sprintf("gens-%v", include))
+		gen := deployment(ns, "canarygate-gen-calls", 1, func(d *appsv1.Deployment) {
+			d.Labels = map[string]string{scenarios.GeneratorStreamLabel: "calls"}
+		})
+		createAvailable(t, e, deployment(ns, "app", 1), gen)
+		res := e.RunStep(ctx, t, fmt.Sprintf("name: restart\ntimeout: 1m\nrestart: {namespace: %s, includeGenerators: %v}", ns, include))
+		require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+		for name, want := range map[string]bool{"app": true, "canarygate-gen-calls": include} {
+			d, err := e.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, want, d.Spec.Template.Annotations[kube.RestartedAtAnnotation] != "", "%s restarted (includeGenerators: %v)", name, include)
+		}
+		left := "deployment " + ns + "/canarygate-gen-calls: canarygate's generator of stream calls, left running (includeGenerators: true restarts it)"
+		assert.Equal(t, !include, slices.Contains(res.Changes, left), "%v", res.Changes)
+	}
 }
 
 func TestRestartOfADeploymentThatNeverBecomesReadyFailsNamingIt(t *testing.T) {

@@ -27,6 +27,10 @@ func restart(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 			return fmt.Errorf("list deployments in %s: %w", a.Namespace, err)
 		}
 		for _, d := range list.Items {
+			if _, gen := d.Labels[scenarios.GeneratorStreamLabel]; gen && !a.IncludeGenerators {
+				env.Changed("deployment %s/%s: canarygate's generator of stream %s, left running (includeGenerators: true restarts it)", a.Namespace, d.Name, d.Labels[scenarios.GeneratorStreamLabel])
+				continue
+			}
 			names = append(names, d.Name)
 		}
 		sort.Strings(names)

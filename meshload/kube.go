@@ -19,12 +19,13 @@ import (
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/meshload/agent"
+	"github.com/canarygate/canarygate/scenarios"
 )
 
 // Labels and environment of the generators canarygate deploys.
 const (
 	// StreamLabel names the stream a generator pod belongs to; ManagedLabel marks what canarygate created.
-	StreamLabel  = "canarygate.dev/stream"
+	StreamLabel  = scenarios.GeneratorStreamLabel
 	ManagedLabel = "app.kubernetes.io/managed-by"
 	Manager      = "canarygate"
 )

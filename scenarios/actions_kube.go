@@ -307,20 +307,32 @@ func (a *AnnotateAction) Describe() string {
 type RestartAction struct {
 	Pos       Pos    `yaml:"-" json:"-"`
 	Namespace string `yaml:"namespace" json:"namespace"`
-	// Deployments to restart, in this order; empty means every Deployment in the namespace, by name.
-	Deployments []string `yaml:"deployments,omitempty" json:"deployments,omitempty"`
-	Pacing      `yaml:",inline"`
+	// Deployments to restart, in this order; empty means every Deployment in the namespace, by name — except
+	// canarygate's own in-mesh generators (label GeneratorStreamLabel) unless IncludeGenerators: restarting
+	// the load in the middle of measuring it is rarely what "restart the apps" means.
+	Deployments       []string `yaml:"deployments,omitempty" json:"deployments,omitempty"`
+	IncludeGenerators bool     `yaml:"includeGenerators,omitempty" json:"includeGenerators,omitempty"`
+	Pacing            `yaml:",inline"`
 }
+
+// GeneratorStreamLabel marks the Deployments and pods of canarygate's in-mesh generators with their stream.
+const GeneratorStreamLabel = "canarygate.dev/stream"
 
 // Validate implements ActionSpec.
 func (a *RestartAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "namespace", a.Namespace, "the namespace of the Deployments")
+	if a.IncludeGenerators && len(a.Deployments) > 0 {
+		p.Add(a.Pos.Field("includeGenerators"), join(path, "includeGenerators"), "only without deployments: a list restarts exactly what it names")
+	}
 	a.validate(p, a.Pos, path, len(a.Deployments))
 }
 
 // Describe implements ActionSpec.
 func (a *RestartAction) Describe() string {
-	what := "every Deployment in " + a.Namespace
+	what := "every Deployment in " + a.Namespace + " but canarygate's generators"
+	if a.IncludeGenerators {
+		what = "every Deployment in " + a.Namespace + ", canarygate's generators included"
+	}
 	if len(a.Deployments) > 0 {
 		what = "Deployments " + a.Namespace + "/" + strings.Join(a.Deployments, ", "+a.Namespace+"/")
 	}

@@ -251,20 +251,22 @@ func TestRestartPacingIsDescribedAndValidated(t *testing.T) {
 	for restart, want := range map[string]string{
 		"{namespace: n, deployments: [a, b]}":                                      "rollout restart Deployments n/a, n/b, one at a time, each rollout watched to completion",
 		"{namespace: n, deployments: [a]}":                                         "rollout restart Deployments n/a, its rollout watched to completion",
-		"{namespace: n, allAtOnce: true}":                                          "rollout restart every Deployment in n, all at once, then every rollout watched to completion",
+		"{namespace: n, allAtOnce: true}":                                          "rollout restart every Deployment in n but canarygate's generators, all at once, then every rollout watched to completion",
 		"{namespace: n, deployments: [a, b], spacing: 20s}":                        "rollout restart Deployments n/a, n/b, one at a time, each rollout watched to completion, then 20s before the next",
 		"{namespace: n, deployments: [a, b], spacing: 20s, spacingAfter: restart}": "rollout restart Deployments n/a, n/b, one at a time, 20s between restarts (not waiting for each rollout), every rollout watched at the end",
-		"{namespace: n, spacing: 20s, spacingAfter: rollout}":                      "rollout restart every Deployment in n, one at a time, each rollout watched to completion, then 20s before the next",
+		"{namespace: n, includeGenerators: true}":                                  "rollout restart every Deployment in n, canarygate's generators included, one at a time, each rollout watched to completion",
+		"{namespace: n, spacing: 20s, spacingAfter: rollout}":                      "rollout restart every Deployment in n but canarygate's generators, one at a time, each rollout watched to completion, then 20s before the next",
 	} {
 		s, err := step(restart)
 		require.NoError(t, err, restart)
 		assert.Equal(t, want, s.Steps[0].Action.Describe(), restart)
 	}
 	for restart, want := range map[string]string{
-		"{namespace: n, allAtOnce: true, spacing: 20s}":       "p.yaml:6:46: steps[0].restart.spacing: with allAtOnce every Deployment restarts together",
-		"{namespace: n, deployments: [a], spacing: 20s}":      "steps[0].restart.spacing: spaces restarts of several Deployments: with one there is nothing to space",
-		"{namespace: n, spacingAfter: restart}":               "steps[0].restart.spacingAfter: without spacing there is no pause for it to place",
-		"{namespace: n, spacing: 1s, spacingAfter: sometime}": `steps[0].restart.spacingAfter: "sometime": expected rollout`,
+		"{namespace: n, allAtOnce: true, spacing: 20s}":             "p.yaml:6:46: steps[0].restart.spacing: with allAtOnce every Deployment restarts together",
+		"{namespace: n, deployments: [a], spacing: 20s}":            "steps[0].restart.spacing: spaces restarts of several Deployments: with one there is nothing to space",
+		"{namespace: n, spacingAfter: restart}":                     "steps[0].restart.spacingAfter: without spacing there is no pause for it to place",
+		"{namespace: n, spacing: 1s, spacingAfter: sometime}":       `steps[0].restart.spacingAfter: "sometime": expected rollout`,
+		"{namespace: n, deployments: [a], includeGenerators: true}": "steps[0].restart.includeGenerators: only without deployments",
 	} {
 		_, err := step(restart)
 		require.Error(t, err, restart)
