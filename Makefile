@@ -36,7 +36,8 @@ check: lint
 	$(GO) test -race -short -count=1 ./...
 
 integration:
-	export CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" && \
+	export CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
+		CANARYGATE_ISTIO_OLD_CHARTS="$$(bash hack/istio-charts.sh old)" && \
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:

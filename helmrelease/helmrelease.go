@@ -17,11 +17,6 @@ import (
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/canarygate/canarygate/base/ctxcall"
@@ -37,26 +32,10 @@ func init() {
 	runner.Register(scenarios.ActionHelmUninstall, func() *scenarios.HelmUninstallAction { return &scenarios.HelmUninstallAction{} }, kube.Step(uninstall))
 }
 
-// getter is Helm's view of a cluster: canarygate's own rest config, discovery and mapper, and the release
-// namespace.
-type getter struct {
-	c  *cluster.Cluster
-	ns string
-}
-
-func (g getter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.c.Config), nil }
-func (g getter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
-	return g.c.Discovery(), nil
-}
-func (g getter) ToRESTMapper() (meta.RESTMapper, error) { return g.c.Mapper(), nil }
-func (g getter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
-	return clientcmd.NewNonInteractiveClientConfig(*clientcmdapi.NewConfig(), "", &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.ns}}, nil)
-}
-
 // Configuration returns a Helm action configuration for a namespace of the cluster; Helm's log goes to logf.
 func Configuration(c *cluster.Cluster, ns string, logf func(string, ...any)) (*action.Configuration, error) {
 	cfg := new(action.Configuration)
-	if err := cfg.Init(getter{c: c, ns: ns}, ns, "secret", action.DebugLog(logf)); err != nil {
+	if err := cfg.Init(c.RESTClientGetter(ns), ns, "secret", action.DebugLog(logf)); err != nil {
 		return nil, fmt.Errorf("helm: %w", err)
 	}
 	return cfg, nil

@@ -1,8 +1,10 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+	kubectlwait "k8s.io/kubectl/pkg/cmd/wait"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/runner"
@@ -22,6 +26,9 @@ import (
 
 func waitFor(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *Touched, a *scenarios.WaitForAction) error {
 	touched.Add(a.Namespace)
+	if a.IsKubectlCondition() {
+		return kubectlWait(ctx, env, c, a)
+	}
 	var err error
 	switch a.Condition {
 	case scenarios.WaitReady:
@@ -37,6 +44,48 @@ func waitFor(ctx context.Context, env *runner.Env, c *cluster.Cluster, touched *
 		return fmt.Errorf("%s: %w", a.Describe(), err)
 	}
 	env.Changed("%s: done", a.Describe())
+	return nil
+}
+
+// kubectlWait waits with kubectl's own wait code (k8s.io/kubectl/pkg/cmd/wait, what `kubectl wait --for`
+// runs: a watch per object, conditions and JSONPath judged as kubectl judges them) on canarygate's clients,
+// for any kind the API server serves — custom resources included. The step's context bounds it.
+func kubectlWait(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenarios.WaitForAction) error {
+	gvk := schema.FromAPIVersionAndKind(a.APIVersion, a.Kind)
+	m, err := c.Mapping(gvk)
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.Describe(), err)
+	}
+	// kubectl's resource.version.group form names the kind unambiguously (a bare resource name may match
+	// several groups).
+	arg := m.Resource.Resource
+	if m.Resource.Group != "" {
+		arg += "." + m.Resource.Version + "." + m.Resource.Group
+	}
+	var out bytes.Buffer
+	flags := kubectlwait.NewWaitFlags(c.RESTClientGetter(a.Namespace), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	flags.ForCondition = []string{a.Condition}
+	flags.Timeout = -1 // the step's context is the bound
+	if a.Selector != "" {
+		flags.ResourceBuilderFlags.LabelSelector = &a.Selector
+	} else {
+		arg += "/" + a.Name
+	}
+	o, err := flags.ToOptions([]string{arg})
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.Describe(), err)
+	}
+	if err := o.RunWaitContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return fmt.Errorf("%s: %w", a.Describe(), err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l != "" {
+			env.Changed("%s", l)
+		}
+	}
 	return nil
 }
 

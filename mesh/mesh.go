@@ -222,6 +222,9 @@ func UninstallRevision(ctx context.Context, env *runner.Env, c *cluster.Cluster,
 	if waited := time.Since(start); a.DrainTimeout > 0 && waited >= time.Second {
 		env.Changed("revision %s: drained after %s", a.Revision, waited.Round(time.Second))
 	}
+	if err := skewAfter(ctx, env, c, a.Skew, nil, a.Revision, false); err != nil {
+		return fmt.Errorf("refusing to uninstall revision %s: %w", a.Revision, err)
+	}
 
 	if err := helmrelease.Uninstall(ctx, env, c, touched, &scenarios.HelmUninstallAction{
 		Release: a.Release, Namespace: a.Namespace, Wait: true, Timeout: a.Timeout, IgnoreNotFound: true}); err != nil {

@@ -387,17 +387,24 @@ func TestIstioActionsFailForTheRightReason(t *testing.T) {
 // istiodStandIn).
 func istiodPods(t *testing.T, e *testenv.Env, ns, rev string) {
 	t.Helper()
+	istiodRunning(t, e, ns, rev, "example.invalid/pilot:1")
+}
+
+// istiodRunning is a revision's istiod Deployment, its pods labelled as Istio's chart labels them and
+// running the given pilot image (kwok runs nothing).
+func istiodRunning(t *testing.T, e *testenv.Env, ns, rev, image string) {
+	t.Helper()
 	labels := map[string]string{"app": "istiod", "istio.io/rev": rev}
 	_, err := e.Client.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "istiod-" + rev, Namespace: ns},
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: "example.invalid/pilot:1"}}}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "discovery", Image: image}}}},
 		},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	require.NoError(t, kube.WaitPodsReady(context.Background(), e.Cluster(t), ns, "app=istiod"))
+	require.NoError(t, kube.WaitPodsReady(context.Background(), e.Cluster(t), ns, "app=istiod,istio.io/rev="+rev))
 }
 
 func istiodStandIn(t *testing.T, connected *atomic.Int64) cluster.PodReader {

@@ -131,6 +131,11 @@ func SetTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenari
 	if err != nil {
 		return fmt.Errorf("set tag %s: %w", a.Tag, err)
 	}
+	// Proxies whose discovery address is the tag's Service follow it without a restart: judged first.
+	ns := tagNamespace(injector)
+	if err := skewAfter(ctx, env, c, a.Skew, map[string]string{ns + "/" + TagService(a.Tag, a.Revision, ns).Name: a.Revision}, "", true); err != nil {
+		return fmt.Errorf("set tag %s: %w", a.Tag, err)
+	}
 	want := TagWebhook(injector, a.Tag, a.Revision)
 	hooks := c.Client.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	// istiod patches the caBundle of every webhook labelled with its revision: between our Get and Update it
@@ -160,7 +165,7 @@ func SetTag(ctx context.Context, env *runner.Env, c *cluster.Cluster, a *scenari
 		return fmt.Errorf("set tag %s: %w", a.Tag, err)
 	}
 	env.Changed("%s", change)
-	svc := TagService(a.Tag, a.Revision, tagNamespace(injector))
+	svc := TagService(a.Tag, a.Revision, ns)
 	if err := applyTagService(ctx, c, svc); err != nil {
 		return fmt.Errorf("set tag %s: service %s/%s: %w", a.Tag, svc.Namespace, svc.Name, err)
 	}

@@ -67,6 +67,37 @@ type UninstallRevisionAction struct {
 	// istiod reports no connected proxy) before refusing; 0 checks once. Pods restarted by the previous step
 	// are typically still terminating (draining) when this step starts.
 	DrainTimeout Duration `yaml:"drainTimeout,omitempty" json:"drainTimeout,omitempty"`
+	// Skew: what to do, before uninstalling, about proxies that would be left served by an istiod outside the
+	// control plane/data plane skew Istio supports (SkewWarn, the default; SkewFail; SkewOff).
+	Skew string `yaml:"skew,omitempty" json:"skew,omitempty"`
+}
+
+// Skew modes: Istio's supported-releases page allows the control plane one minor ahead of the data plane and
+// the data plane never ahead; a step that changes which istiod serves proxies judges them against it.
+const (
+	SkewWarn = "warn"
+	SkewFail = "fail"
+	SkewOff  = "off"
+)
+
+// validateSkew checks a skew mode.
+func validateSkew(p Problems, pos Pos, path, v string) {
+	switch v {
+	case "", SkewWarn, SkewFail, SkewOff:
+	default:
+		p.Add(pos.Field("skew"), join(path, "skew"), "expected %s, %s or %s, got %q", SkewWarn, SkewFail, SkewOff, v)
+	}
+}
+
+// describeSkew is what plan says of a skew mode.
+func describeSkew(v string) string {
+	switch v {
+	case SkewFail:
+		return "; refuses if a proxy would be left served by an istiod too far from its version (Istio's skew: the control plane at most one minor ahead, never behind)"
+	case SkewOff:
+		return ""
+	}
+	return "; warns of any proxy left served by an istiod too far from its version (Istio's skew: the control plane at most one minor ahead, never behind)"
 }
 
 // Default implements Defaulter.
@@ -88,6 +119,7 @@ func (a *UninstallRevisionAction) Validate(_ *Scenario, p Problems, path string)
 	if a.DrainTimeout < 0 {
 		p.Add(a.Pos.Field("drainTimeout"), join(path, "drainTimeout"), "expected a duration ≥ 0")
 	}
+	validateSkew(p, a.Pos, path, a.Skew)
 }
 
 // Describe implements ActionSpec.
@@ -96,7 +128,7 @@ func (a *UninstallRevisionAction) Describe() string {
 	if a.DrainTimeout > 0 {
 		wait = " (waiting up to " + a.DrainTimeout.String() + ")"
 	}
-	return fmt.Sprintf("uninstall revision %s (helm release %s/%s) once no proxy is attached%s; remove its leftover webhooks", a.Revision, a.Namespace, a.Release, wait)
+	return fmt.Sprintf("uninstall revision %s (helm release %s/%s) once no proxy is attached%s; remove its leftover webhooks%s", a.Revision, a.Namespace, a.Release, wait, describeSkew(a.Skew))
 }
 
 // Revision tag action kinds.
@@ -112,6 +144,11 @@ type SetTagAction struct {
 	Pos      Pos    `yaml:"-" json:"-"`
 	Tag      string `yaml:"tag" json:"tag"`
 	Revision string `yaml:"revision" json:"revision"`
+	// Skew: what to do about proxies whose discovery address is the tag's Service (they follow the tag
+	// without a restart) when the revision it now points at is outside the skew Istio supports for them
+	// (SkewWarn, the default; SkewFail; SkewOff). Pods injected through the tag point at their revision's
+	// own istiod and move only when restarted.
+	Skew string `yaml:"skew,omitempty" json:"skew,omitempty"`
 }
 
 // Validate implements ActionSpec.
@@ -121,11 +158,12 @@ func (a *SetTagAction) Validate(_ *Scenario, p Problems, path string) {
 	if a.Tag != "" && a.Tag == a.Revision {
 		p.Add(a.Pos.Field("tag"), join(path, "tag"), "a tag cannot be named like the revision it points at")
 	}
+	validateSkew(p, a.Pos, path, a.Skew)
 }
 
 // Describe implements ActionSpec.
 func (a *SetTagAction) Describe() string {
-	return fmt.Sprintf("point revision tag %s at %s (MutatingWebhookConfiguration istio-revision-tag-%s)", a.Tag, a.Revision, a.Tag)
+	return fmt.Sprintf("point revision tag %s at %s (MutatingWebhookConfiguration istio-revision-tag-%s)%s", a.Tag, a.Revision, a.Tag, describeSkew(a.Skew))
 }
 
 // RemoveTagAction deletes a revision tag's webhook.

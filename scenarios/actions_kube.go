@@ -1,12 +1,21 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	kubectlwait "k8s.io/kubectl/pkg/cmd/wait"
 
 	"github.com/canarygate/canarygate/fixtures"
 )
@@ -87,13 +96,13 @@ func (a *HelmAction) Validate(_ *Scenario, p Problems, path string) {
 		p.Add(a.Pos.Field("install"), join(path, "install"), "only helmUpgrade takes install")
 	}
 	// Local files are this machine's, like a step's command: missing here, the scenario may still be right.
-	if a.Chart != "" && a.Repo == "" && !strings.HasPrefix(a.Chart, "oci://") {
+	if a.Chart != "" && a.Repo == "" && !strings.HasPrefix(a.Chart, "oci://") && !Placeholder(a.Chart) {
 		if _, err := os.Stat(a.Chart); err != nil {
 			p.NotRunnable(a.Pos.Field("chart"), join(path, "chart"), "%q: no chart directory or archive here (expected a local chart path, a chart name with repo, or an oci:// reference)", a.Chart)
 		}
 	}
 	for i, f := range a.ValuesFiles {
-		if _, err := os.Stat(f); err != nil {
+		if _, err := os.Stat(f); err != nil && !Placeholder(f) {
 			p.NotRunnable(a.Pos.Field("valuesFiles"), fmt.Sprintf("%s.valuesFiles[%d]", path, i), "%q: no such values file here", f)
 		}
 	}
@@ -402,16 +411,62 @@ const (
 type WaitForAction struct {
 	Pos       Pos `yaml:"-" json:"-"`
 	ObjectRef `yaml:",inline" json:",inline"`
-	// Selector picks pods (condition ready) instead of a named object.
-	Selector  string `yaml:"selector,omitempty" json:"selector,omitempty"`
+	// Selector picks pods (condition ready), or with a kubectl condition objects of the kind, instead of a
+	// named object.
+	Selector string `yaml:"selector,omitempty" json:"selector,omitempty"`
+	// Condition is available, ready, exists or gone, or any condition `kubectl wait --for` takes, on any
+	// kind — custom resources included: condition=NAME[=VALUE] (a status condition), jsonpath={EXPR}[=VALUE]
+	// (a field; without a value, until it has one — a LoadBalancer's address), create, delete. kubectl's own
+	// wait code judges those (k8s.io/kubectl/pkg/cmd/wait), so they mean exactly what they mean there.
 	Condition string `yaml:"condition" json:"condition"`
+}
+
+// IsKubectlCondition reports whether the condition is one of kubectl wait's (--for) rather than canarygate's.
+func (a *WaitForAction) IsKubectlCondition() bool {
+	c := strings.ToLower(a.Condition)
+	return c == "create" || c == "delete" || strings.HasPrefix(a.Condition, "condition=") || strings.HasPrefix(a.Condition, "jsonpath=")
+}
+
+// kubectlWaitCondition parses a condition with kubectl wait's own flag handling, offline: the same errors
+// kubectl would give, before anything runs.
+func kubectlWaitCondition(cond string) error {
+	flags := kubectlwait.NewWaitFlags(offlineGetter{}, genericiooptions.NewTestIOStreamsDiscard())
+	flags.ForCondition = []string{cond}
+	_, err := flags.ToOptions([]string{"pods/x"})
+	return err
+}
+
+// offlineGetter lets kubectl's wait flags be parsed without a cluster: nothing is ever requested through it.
+type offlineGetter struct{}
+
+func (offlineGetter) ToRESTConfig() (*rest.Config, error) { return &rest.Config{Host: "https://127.0.0.1:1"}, nil }
+func (offlineGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return nil, errors.New("offline")
+}
+func (offlineGetter) ToRESTMapper() (meta.RESTMapper, error) { return nil, errors.New("offline") }
+func (offlineGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	return clientcmd.NewNonInteractiveClientConfig(*clientcmdapi.NewConfig(), "", &clientcmd.ConfigOverrides{}, nil)
 }
 
 // Validate implements ActionSpec.
 func (a *WaitForAction) Validate(_ *Scenario, p Problems, path string) {
 	conds := []string{WaitAvailable, WaitReady, WaitExists, WaitGone}
+	if a.IsKubectlCondition() {
+		name, _, _ := strings.Cut(strings.TrimPrefix(a.Condition, "condition="), "=")
+		if strings.HasPrefix(a.Condition, "condition=") && name == "" {
+			// kubectl takes it, and would wait for a condition with no type.
+			p.Add(a.Pos.Field("condition"), join(path, "condition"), "%q: expected a condition type, e.g. condition=Ready or condition=Ready=False", a.Condition)
+		} else if err := kubectlWaitCondition(a.Condition); err != nil {
+			p.Add(a.Pos.Field("condition"), join(path, "condition"), "%q: %v (kubectl wait --for syntax: condition=NAME[=VALUE], jsonpath={EXPR}[=VALUE], create, delete)", a.Condition, err)
+		}
+		a.validate(p, a.Pos, path, a.Selector == "")
+		if a.Selector != "" && a.Name != "" {
+			p.Add(a.Pos.Field("selector"), join(path, "selector"), "expected a name or a selector, not both")
+		}
+		return
+	}
 	if !slices.Contains(conds, a.Condition) {
-		p.Add(a.Pos.Field("condition"), join(path, "condition"), "%q: expected one of %v", a.Condition, conds)
+		p.Add(a.Pos.Field("condition"), join(path, "condition"), "%q: expected one of %v, or a kubectl wait condition (condition=NAME[=VALUE], jsonpath={EXPR}[=VALUE], create, delete)", a.Condition, conds)
 		return
 	}
 	switch a.Condition {
@@ -444,6 +499,13 @@ func (a *WaitForAction) Default() {
 func (a *WaitForAction) Describe() string {
 	if a.Condition == WaitReady {
 		return fmt.Sprintf("wait until pods %s in %s are ready", a.Selector, a.Namespace)
+	}
+	if a.IsKubectlCondition() {
+		what := a.String()
+		if a.Selector != "" {
+			what = fmt.Sprintf("every %s %s matching %s in %s", a.APIVersion, a.Kind, a.Selector, a.Namespace)
+		}
+		return fmt.Sprintf("wait until %s meets %s (kubectl wait --for)", what, a.Condition)
 	}
 	return fmt.Sprintf("wait until %s is %s", a.ObjectRef, a.Condition)
 }

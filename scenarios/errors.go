@@ -81,6 +81,9 @@ type problems struct {
 	// paths holds the field paths that already have a problem.
 	paths map[string]bool
 	more  int
+	// unset holds the declared variables left as ${NAME} placeholders (Vars.Lenient): a problem about a
+	// value holding one is about a value nobody has given yet, not checked (validate says so per variable).
+	unset map[string]bool
 }
 
 func (p *problems) add(pos Pos, path, format string, args ...any) {
@@ -94,11 +97,17 @@ func (p *problems) add(pos Pos, path, format string, args ...any) {
 		}
 		p.paths[path] = true
 	}
+	msg := fmt.Sprintf(format, args...)
+	for name := range p.unset {
+		if strings.Contains(msg, "${"+name+"}") {
+			return
+		}
+	}
 	if len(p.errs) >= MaxProblems {
 		p.more++
 		return
 	}
-	p.errs = append(p.errs, FieldError{File: p.file, Pos: Pos{Line: pos.Line, Column: pos.Column}, Path: path, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, FieldError{File: p.file, Pos: Pos{Line: pos.Line, Column: pos.Column}, Path: path, Msg: msg})
 }
 
 // full reports whether no further problem will be kept (only counted).

@@ -48,6 +48,12 @@ func Parse(file string, data []byte, vars Vars) (*Scenario, error) {
 		dec.problems.add(Pos{Line: 1, Column: 1}, "", "expected a scenario mapping with name, traffic and steps")
 		return nil, dec.err()
 	}
+	// The declared variables first: every other field's ${NAME} may need their descriptions.
+	dec.vars.Declared = declaredVars(dec, n)
+	if dec.vars.Lenient && dec.vars.Unset == nil {
+		dec.vars.Unset = map[string]bool{}
+	}
+	dec.unset = dec.vars.Unset
 	dec.decodeStruct(n, "", reflectValue(s), nil)
 	s.applyDefaults()
 	s.validate(Problems{&dec.problems})
@@ -55,7 +61,44 @@ func Parse(file string, data []byte, vars Vars) (*Scenario, error) {
 		return nil, err
 	}
 	s.NotRunnable = dec.notRunnable
+	for name := range dec.vars.Unset {
+		if _, ok := s.Vars[name]; ok {
+			s.UnsetVars = append(s.UnsetVars, name)
+		}
+	}
+	sort.Strings(s.UnsetVars)
 	return s, nil
+}
+
+// declaredVars reads the scenario's vars block (NAME: description), checking each entry: a valid name and a
+// one-line description, written as is (no ${…} inside).
+func declaredVars(dec *decoder, root *yaml.Node) map[string]string {
+	out := map[string]string{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "vars" {
+			continue
+		}
+		m := resolve(root.Content[i+1])
+		if m == nil || m.Kind != yaml.MappingNode {
+			dec.expected(root.Content[i+1], "vars", "a mapping of variable name to a one-line description")
+			return out
+		}
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			k, v := m.Content[j], resolve(m.Content[j+1])
+			path := "vars." + k.Value
+			switch {
+			case !validVarName(k.Value):
+				dec.add(k, path, "%q is not a variable name: expected letters, digits and _ (not starting with a digit)", k.Value)
+			case v == nil || v.Kind != yaml.ScalarNode || strings.TrimSpace(v.Value) == "" || v.Tag == "!!null":
+				dec.add(m.Content[j+1], path, "expected a one-line description of what %s is and who sets it", k.Value)
+			case strings.Contains(v.Value, "${"):
+				dec.add(v, path, "a description is written as is: no ${…} inside")
+			default:
+				out[k.Value] = strings.TrimSpace(v.Value)
+			}
+		}
+	}
+	return out
 }
 
 // yamlErrorPos finds "line N" in a yaml syntax error.

@@ -22,6 +22,12 @@ type Scenario struct {
 
 	Name        string `yaml:"name" json:"name"`
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Vars declares the variables the scenario needs that have no default, each with a one-line
+	// description of what it is and who sets it: validate and plan then check the rest with them unset,
+	// and run's error names the description.
+	Vars map[string]string `yaml:"vars,omitempty" json:"vars,omitempty"`
+	// UnsetVars lists the declared variables validate or plan left unset (placeholders ${NAME} remain).
+	UnsetVars []string `yaml:"-" json:"-"`
 	// Clusters the steps act on; a step names one with its cluster field (the first is the default).
 	Clusters []Cluster `yaml:"clusters,omitempty" json:"clusters,omitempty"`
 	Traffic  Traffic   `yaml:"traffic" json:"traffic"`

@@ -157,8 +157,41 @@ func TestLabNeedsItsVariables(t *testing.T) {
 	_, err := scenarios.Load("istio-lab", scenarios.Vars{})
 	require.Error(t, err)
 	for v := range shippedVars["istio-lab"] {
-		assert.Contains(t, err.Error(), "variable "+v+" is not set")
+		assert.Contains(t, err.Error(), "variable "+v+" is not set: ", "run's error says what it is")
 	}
+	assert.Contains(t, err.Error(), "variable NEW_TAG is not set: the image tag of NEW's istiod and proxy, built here — hack/lab-env.sh sets it (pass --var NEW_TAG=VALUE")
+	// Lenient (validate, plan): checked without them, placeholders left, the unset ones listed.
+	sc, err := scenarios.Load("istio-lab", scenarios.Vars{Lenient: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ISTIO_CHARTS", "NEW_TAG", "NODE_IMAGE", "OLD_ISTIO_CHARTS", "OLD_TAG"}, sc.UnsetVars)
+	assert.Equal(t, "${NODE_IMAGE}", sc.Clusters[0].NodeImage)
+	assert.Empty(t, sc.NotRunnable, "paths that depend on an unset variable are not checked")
+	for v := range shippedVars["istio-lab"] {
+		assert.Contains(t, sc.Vars, v, "every variable the lab needs is declared")
+	}
+}
+
+// A declared variable is named and described; a bad vars block is bad input with file:line; lenient
+// parsing never excuses a variable nobody declared.
+func TestDeclaredVariables(t *testing.T) {
+	const body = "clusters: [{name: c, provider: existing}]\ntraffic: {streams: [{name: s, url: \"${URL}\"}]}\nsteps: [{name: x, soak: {duration: 1s}}]\n"
+	_, err := scenarios.Parse("v.yaml", []byte("name: v\nvars: {URL: the target — CI sets it}\n"+body), scenarios.Vars{Lenient: true})
+	require.NoError(t, err)
+	_, err = scenarios.Parse("v.yaml", []byte("name: v\n"+body), scenarios.Vars{Lenient: true})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "variable URL is not set: pass --var URL=VALUE", "undeclared: still an error")
+	_, err = scenarios.Parse("v.yaml", []byte("name: v\nvars:\n  1URL: x\n  EMPTY: \"\"\n  REF: uses ${X}\n"+body), scenarios.Vars{Lenient: true})
+	require.Error(t, err)
+	for _, want := range []string{
+		`v.yaml:3:3: vars.1URL: "1URL" is not a variable name`,
+		"v.yaml:4:10: vars.EMPTY: expected a one-line description of what EMPTY is and who sets it",
+		"v.yaml:5:8: vars.REF: a description is written as is: no ${…} inside",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	_, err = scenarios.Parse("v.yaml", []byte("name: v\nvars: [URL]\n"+body), scenarios.Vars{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "v.yaml:2:7: vars: expected a mapping of variable name to a one-line description")
 }
 
 // FuzzParse: whatever the bytes, Parse returns a scenario or an *InvalidError, and never panics.
@@ -281,4 +314,32 @@ func TestACommandNotOnPathIsNotRunnableNotInvalid(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, s.NotRunnable, 1)
 	assert.Equal(t, `c.yaml:6:11: steps[0].run.command: "az-not-installed" is not found on PATH (expected a program name on PATH or a path to an executable)`, s.NotRunnable[0].Error())
+}
+
+// waitFor takes kubectl wait's conditions on any kind; a condition kubectl would refuse is bad input at
+// validate, with kubectl's own reason and file:line — nothing runs first.
+func TestWaitForKubectlConditionsAreCheckedAtValidate(t *testing.T) {
+	const head = "name: w\nclusters: [{name: c, provider: existing}]\ntraffic: {streams: [{name: s, url: \"http://127.0.0.1:1/\"}]}\nsteps:\n"
+	ok := []string{
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: "jsonpath={.status.phase}=Ready"}`,
+		`{apiVersion: v1, kind: Service, name: lb, namespace: n, condition: "jsonpath={.status.loadBalancer.ingress[0].ip}"}`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, selector: tier=mesh, namespace: n, condition: condition=Ready=False}`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: delete}`,
+	}
+	for _, w := range ok {
+		sc, err := scenarios.Parse("w.yaml", []byte(head+"  - {name: x, waitFor: "+w+"}\n"), scenarios.Vars{})
+		require.NoError(t, err, w)
+		assert.Contains(t, sc.Steps[0].Action.Describe(), "(kubectl wait --for)")
+	}
+	for w, want := range map[string]string{
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: "jsonpath={.status.phase"}`: `w.yaml:5:`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: "condition="}`:               `steps[0].waitFor.condition: "condition=":`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, namespace: n, condition: delete}`:                               `steps[0].waitFor.name: required`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: a, selector: x=y, namespace: n, condition: delete}`:       `expected a name or a selector, not both`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: a, namespace: n, condition: rolled}`:                     `"rolled": expected one of [available ready exists gone], or a kubectl wait condition`,
+	} {
+		_, err := scenarios.Parse("w.yaml", []byte(head+"  - {name: x, waitFor: "+w+"}\n"), scenarios.Vars{})
+		require.Error(t, err, w)
+		assert.Contains(t, err.Error(), want, w)
+	}
 }

@@ -15,7 +15,20 @@ type Vars struct {
 	// Used, when not nil, collects the names the scenario referenced (so that a --var nobody reads — a typo —
 	// can be reported).
 	Used map[string]bool
+	// Declared are the variables the scenario declares in its vars block, each with what it is and who sets
+	// it ("NODE_IMAGE: the offline node image — make lab sets it"); Parse fills it from the file. An unset
+	// declared variable's error says that description.
+	Declared map[string]string
+	// Lenient lets an unset declared variable (with no default) stay a ${NAME} placeholder instead of an
+	// error, so that validate and plan check everything else of a scenario whose values another tool
+	// provides (hack/lab-env.sh for istio-lab); Unset, when not nil, collects those names.
+	Lenient bool
+	Unset   map[string]bool
 }
+
+// Placeholder reports whether a value still holds a ${NAME} an unset declared variable left in it (Lenient):
+// whatever depends on it (a local path) cannot be checked yet.
+func Placeholder(s string) bool { return strings.Contains(s, "${") }
 
 // ValidName reports whether s can name a variable: letters, digits (not first) and _.
 func ValidName(s string) bool { return validVarName(s) }
@@ -60,6 +73,13 @@ func (v Vars) Expand(s string) (string, error) {
 			b.WriteString(val)
 		case hasDef:
 			b.WriteString(def)
+		case v.Declared[name] != "" && v.Lenient:
+			b.WriteString("${" + name + "}")
+			if v.Unset != nil {
+				v.Unset[name] = true
+			}
+		case v.Declared[name] != "":
+			return s, fmt.Errorf("variable %s is not set: %s (pass --var %s=VALUE or set it in the environment)", name, v.Declared[name], name)
 		default:
 			return s, fmt.Errorf("variable %s is not set: pass --var %s=VALUE, set it in the environment, or write ${%s:-default}", name, name, name)
 		}

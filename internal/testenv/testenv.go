@@ -89,6 +89,21 @@ func IstioCharts(t testing.TB) string {
 	return dir
 }
 
+// IstioOldCharts is the lab's OLD Istio module's chart directory (CANARYGATE_ISTIO_OLD_CHARTS, set by make
+// integration from hack/istio-charts.sh old), skipped or failed as IstioCharts is.
+func IstioOldCharts(t testing.TB) string {
+	t.Helper()
+	IstioCharts(t)
+	dir := os.Getenv("CANARYGATE_ISTIO_OLD_CHARTS")
+	if dir == "" {
+		if Required() {
+			t.Fatal("CANARYGATE_ISTIO_OLD_CHARTS is not set: run make test (hack/istio-charts.sh old finds the charts)")
+		}
+		t.Skip("set CANARYGATE_ISTIO_OLD_CHARTS=$(bash hack/istio-charts.sh old) to compare two Istio modules' charts")
+	}
+	return dir
+}
+
 // Main starts a control plane for a test package, runs its tests and stops it. Packages call it from TestMain;
 // when the binaries are not configured outside CI, tests that call Get skip.
 func Main(m *testing.M, env **Env) int {

@@ -25,6 +25,9 @@ type Flags struct {
 	StrictVars bool
 	// AllowSkip accepts istiod upgrades beyond the rules of package policy (refused otherwise).
 	AllowSkip bool
+	// Lenient (validate, plan) leaves the scenario's declared variables that are not set as ${NAME}
+	// placeholders and checks the rest (scenarios.Vars.Lenient); run needs them set.
+	Lenient bool
 }
 
 // Add registers the flags.
@@ -39,7 +42,7 @@ func (f *Flags) Add(fs *pflag.FlagSet) {
 // misspelt TAGRET would otherwise run against the default silently) is a warning on warn, or with
 // --strict-vars an error.
 func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario, error) {
-	vars := scenarios.Vars{Values: map[string]string{}, Env: !f.NoEnv, Used: map[string]bool{}}
+	vars := scenarios.Vars{Values: map[string]string{}, Env: !f.NoEnv, Used: map[string]bool{}, Lenient: f.Lenient}
 	var order []string
 	for _, kv := range f.Vars {
 		k, v, ok := strings.Cut(kv, "=")
@@ -82,6 +85,14 @@ func (f *Flags) Scenario(nameOrPath string, warn io.Writer) (*scenarios.Scenario
 		}
 	}
 	return s, nil
+}
+
+// UnsetVars writes, for validate and plan, each declared variable the scenario was checked without, with its
+// description: what run will need.
+func UnsetVars(w io.Writer, s *scenarios.Scenario) {
+	for _, name := range s.UnsetVars {
+		fmt.Fprintf(w, "⚠ %s is not set: %s — checked without it (${%s} in what it fills); run needs it\n", name, s.Vars[name], name)
+	}
 }
 
 func orNone(names []string) string {

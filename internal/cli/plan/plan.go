@@ -4,6 +4,8 @@ package plan
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,7 +23,7 @@ import (
 // NewCommand returns the plan command.
 func NewCommand(s streams.IO) *cobra.Command {
 	var (
-		f      load.Flags
+		f      = load.Flags{Lenient: true}
 		output string
 	)
 	cmd := &cobra.Command{
@@ -59,6 +61,16 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 	fmt.Fprintf(w, "Scenario %s (%s)\n", sc.Name, sc.File)
 	if sc.Description != "" {
 		fmt.Fprintf(w, "  %s\n", strings.Join(strings.Fields(sc.Description), " "))
+	}
+	if len(sc.Vars) > 0 {
+		fmt.Fprintln(w, "Variables it needs:")
+		for _, name := range slices.Sorted(maps.Keys(sc.Vars)) {
+			state := "set"
+			if slices.Contains(sc.UnsetVars, name) {
+				state = "not set: ${" + name + "} below, run needs it"
+			}
+			fmt.Fprintf(w, "  %s: %s (%s)\n", name, sc.Vars[name], state)
+		}
 	}
 	for _, c := range sc.Clusters {
 		fmt.Fprintf(w, "Cluster %s: provider %s%s\n", c.Name, c.Provider, clusterDetail(c))

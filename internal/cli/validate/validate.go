@@ -14,7 +14,7 @@ import (
 
 // NewCommand returns the validate command.
 func NewCommand(s streams.IO) *cobra.Command {
-	var f load.Flags
+	f := load.Flags{Lenient: true}
 	var strict bool
 	cmd := &cobra.Command{
 		Use:   "validate SCENARIO...",
@@ -35,6 +35,7 @@ func NewCommand(s streams.IO) *cobra.Command {
 				}
 				// What only this machine lacks (a step's command not on PATH) is a warning: the file is valid and a
 				// lint job elsewhere must be able to say so; run refuses it before anything starts.
+				load.UnsetVars(s.ErrOut, sc)
 				for _, w := range sc.NotRunnable {
 					fmt.Fprintf(s.ErrOut, "⚠ %v (run refuses this before anything starts)\n", w)
 				}
