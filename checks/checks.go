@@ -253,9 +253,19 @@ func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check
 	c := summary.Check{Passed: true}
 	var steps, bad int
 	var notRun []string
-	for _, p := range run.Phases {
+	for i, p := range run.Phases {
 		if !p.IsStep() || p.Outcome == summary.OutcomeRunning {
 			// Mid-run, the check step itself is still running: it is judged by its own outcome.
+			continue
+		}
+		switch {
+		case p.Outcome == summary.OutcomeSkipped:
+			// Not taken on purpose (its when): neither succeeded nor failed.
+			c.Evidence = append(c.Evidence, fmt.Sprintf("step %q skipped: %s", p.Name, p.Error))
+			continue
+		case run.Decided(i):
+			// Its failure chose the branch the run then took: the verdict says so ("rolled back").
+			c.Evidence = append(c.Evidence, fmt.Sprintf("step %q %s and decided the branch: %s", p.Name, p.Outcome, p.Error))
 			continue
 		}
 		if p.Kind != string(timeline.KindStep) && !g.IncludeSetupAndTeardown {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -481,6 +482,7 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 			r.harnessErr = errors.Join(r.harnessErr, fmt.Errorf("step %s: %w", st.Name, st.Err))
 		}
 	}
+	rolledBack := markDecisions(run)
 	run.Checks = append(run.Checks, checks.EvaluateAll(r.sc.Checks, run)...)
 	if c := r.sc.Compare; c != nil {
 		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: summary.Ms(c.P99Increase.D()),
@@ -490,11 +492,66 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 		run.ResultsFile = summary.ResultsFileName
 	}
 	run.Verdict = Verdict(ctx.Err() != nil, r.harnessErr, run.Checks)
+	if rolledBack && (run.Verdict == summary.VerdictPass || run.Verdict == summary.VerdictFail && onlyBeforeTheDecision(run)) {
+		// The upgrade was rolled back, and the rollback itself — every step after the decision — was clean:
+		// what failed, failed before (and is why it rolled back).
+		run.Verdict = summary.VerdictRolledBack
+	}
 	run.Interrupted = run.Verdict == summary.VerdictInterrupted
 	if run.Verdict == summary.VerdictError {
 		run.Error = r.harnessErr.Error()
 	}
 	return run
+}
+
+// markDecisions marks the failed checks of every step whose failure decided the run's branch (a when:
+// failed step ran) as decisions, and says which step decided in run.DecidedBy; it reports whether the run
+// took a failure branch.
+func markDecisions(run *summary.Run) bool {
+	var decided []string
+	for i, p := range run.Phases {
+		if !run.Decided(i) {
+			continue
+		}
+		why := p.Name + " " + p.Outcome
+		if p.Error != "" {
+			why += ": " + p.Error
+		}
+		decided = append(decided, why)
+		for j := range run.Checks {
+			if run.Checks[j].Phase == p.Name && !run.Checks[j].Passed {
+				run.Checks[j].Decision = true
+			}
+		}
+	}
+	run.DecidedBy = strings.Join(decided, "; ")
+	return len(decided) > 0
+}
+
+// onlyBeforeTheDecision reports whether every failed check (decisions aside) blames only steps up to the
+// last one that decided a branch: the failures that led to the rollback, none during it. A failed check
+// that blames no step cannot be placed, so it is not.
+func onlyBeforeTheDecision(run *summary.Run) bool {
+	last := -1
+	for i := range run.Phases {
+		if run.Decided(i) {
+			last = i
+		}
+	}
+	for _, c := range run.Checks {
+		if c.Passed || c.Decision {
+			continue
+		}
+		if len(c.Steps) == 0 {
+			return false
+		}
+		for _, st := range c.Steps {
+			if i := run.PhaseIndex(st); i < 0 || i > last {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Verdict maps what happened to the run's verdict, in this order: an interrupted run is "interrupted"; a
@@ -506,7 +563,8 @@ func Verdict(interrupted bool, harnessErr error, cs []summary.Check) string {
 		return summary.VerdictInterrupted
 	case harnessErr != nil:
 		return summary.VerdictError
-	case checks.AllPassed(cs):
+	case checks.AllPassed(slices.DeleteFunc(slices.Clone(cs), func(c summary.Check) bool { return c.Decision })):
+		// A decision's failed check chose the branch; the run is judged on everything else.
 		return summary.VerdictPass
 	default:
 		return summary.VerdictFail
@@ -634,6 +692,7 @@ func fillStep(ph *summary.Phase, s runner.Result) {
 	ph.Output = s.Output
 	ph.Changes = s.Changes
 	ph.Diagnostics = s.Diagnostics
+	ph.When, ph.Decides, ph.Branch = s.When, s.Decides, s.Branch
 }
 
 // resultSink is where every result goes as it comes: the vegeta results file (report.ResultsFile) when

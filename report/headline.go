@@ -25,7 +25,7 @@ func Headline(run *summary.Run) string {
 		parts = append(parts, fmt.Sprintf("%d × %s%s", g.Count, shortError(g), where))
 	}
 	for _, c := range run.Checks {
-		if c.Passed || isTrafficCheck(c.Kind) && len(traffic) > 0 {
+		if c.Passed || c.Decision || isTrafficCheck(c.Kind) && len(traffic) > 0 {
 			continue
 		}
 		s := "check " + c.Name + " failed"
@@ -40,6 +40,11 @@ func Headline(run *summary.Run) string {
 		return fmt.Sprintf("Every gate passed: %d requests, 0 unexpected.", run.TotalRequests())
 	case summary.VerdictError:
 		return "Harness error, no verdict on the target: " + run.Error
+	case summary.VerdictRolledBack:
+		if what != "" {
+			return fmt.Sprintf("Rolled back: %s. Before the decision: %s; the rollback itself passed every gate.", run.DecidedBy, what)
+		}
+		return fmt.Sprintf("Rolled back: %s; the rollback itself passed every gate.", run.DecidedBy)
 	case summary.VerdictInterrupted:
 		where := interruptedAt(run)
 		if what == "" {

@@ -236,7 +236,7 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;
 main{max-width:1040px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .banner{padding:16px 20px;border-radius:8px;color:#fff;margin-bottom:18px}
-.pass{background:#1f883d}.fail,.error,.interrupted{background:#cf222e}.interrupted{background:#9a6700}
+.pass{background:#1f883d}.fail,.error,.interrupted{background:#cf222e}.interrupted,.rolled{background:#9a6700}
 .banner p{margin:4px 0 0}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13px}
 th,td{border:1px solid #d8dee4;padding:5px 8px;text-align:left;vertical-align:top}

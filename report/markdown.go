@@ -26,7 +26,11 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	}
 	b.WriteString("| check | result | summary |\n|---|---|---|\n")
 	for _, c := range run.Checks {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", md(c.Name), passFail(c.Passed), md(c.Summary))
+		result := passFail(c.Passed)
+		if c.Decision {
+			result = "↩️ decided: rolled back"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", md(checkLabel(c)), result, md(c.Summary))
 	}
 	b.WriteString("\n| step | outcome | start | duration | requests | rate (achieved/asked) | unexpected | p99 (ms) | status codes |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rows(run) {
@@ -110,10 +114,22 @@ func revisionLabel(r string) string {
 }
 
 func verdictIcon(v string) string {
-	if v == summary.VerdictPass {
+	switch v {
+	case summary.VerdictPass:
 		return "✅"
+	case summary.VerdictRolledBack:
+		return "↩️"
 	}
 	return "❌"
+}
+
+// checkLabel names a check as a reader needs it: a mid-run check by its step, since the same gate may be
+// judged at several points of the run (a final noUnexpectedStatus and one in a step).
+func checkLabel(c summary.Check) string {
+	if c.Phase != "" {
+		return c.Name + " (at step " + c.Phase + ")"
+	}
+	return c.Name
 }
 
 func passFail(ok bool) string {

@@ -98,6 +98,12 @@ type Result struct {
 	Diagnostics []string
 	// Checks are the gates the step judged (check steps).
 	Checks []summary.Check
+	// When is the step's condition ("failed: health"), Decides whether a later step's condition names it.
+	When    string
+	Decides bool
+	// Branch is set when the step ran because an earlier step failed (its when: failed): the run took the
+	// other branch (a rollback).
+	Branch bool
 }
 
 // Observer hears about steps as they start and end (progress lines).
@@ -121,6 +127,9 @@ type Runner struct {
 	// Finished, when set, receives each step's result as soon as the step ends (before the next starts), so
 	// that a mid-run snapshot knows every step finished so far.
 	Finished func(Result)
+
+	// outcomes holds every finished step's outcome, across Run calls (setup, steps, teardown), for when.
+	outcomes map[string]string
 }
 
 // DefaultMaxOutput is how much of a step's output the report keeps.
@@ -133,6 +142,9 @@ var ErrInterrupted = errors.New("interrupted")
 // when ctx ends, the running step is cancelled ("interrupted") and the rest are not run. Each step not run
 // says why. It returns the results and whether a step failed in a way that stops the run.
 func (r *Runner) Run(ctx context.Context, steps []scenarios.Step, kind timeline.Kind) (results []Result, stopped bool) {
+	if r.outcomes == nil {
+		r.outcomes = map[string]string{}
+	}
 	why := ""
 	for i := range steps {
 		st := &steps[i]
@@ -141,19 +153,56 @@ func (r *Runner) Run(ctx context.Context, steps []scenarios.Step, kind timeline.
 		}
 		if why != "" {
 			results = append(results, NotRun(st, kind, why))
+			r.outcomes[st.Name] = summary.OutcomeNotRun
+			continue
+		}
+		if skip := r.notTaken(st); skip != "" {
+			res := NotRun(st, kind, skip)
+			res.Outcome = summary.OutcomeSkipped
+			results = append(results, res)
+			r.outcomes[st.Name] = res.Outcome
+			if r.Observer != nil {
+				r.Observer.StepFinished(res)
+			}
 			continue
 		}
 		res := r.runOne(ctx, st, kind)
+		res.Branch = st.When != nil && st.When.OnFailure()
 		results = append(results, res)
+		r.outcomes[st.Name] = res.Outcome
 		switch {
 		case res.Outcome == summary.OutcomeInterrupted:
 			why = fmt.Sprintf("the run was interrupted during %s", st.Name)
+		case st.Decides && Failed(res.Outcome):
+			// Its failure is the decision a later step's when waits for, not the end of the run.
 		case res.Outcome != summary.OutcomePassed && !st.ContinueOnError:
 			stopped = true
 			why = fmt.Sprintf("step %s %s", st.Name, res.Outcome)
 		}
 	}
 	return results, stopped
+}
+
+// Failed reports whether an outcome is the step's own failure (failed or timed out): what when: failed
+// means. Interrupted, error, skipped and not run are not: they decide nothing about the target.
+func Failed(outcome string) bool {
+	return outcome == summary.OutcomeFailed || outcome == summary.OutcomeTimedOut
+}
+
+// notTaken says why a conditional step is skipped ("" when it runs).
+func (r *Runner) notTaken(st *scenarios.Step) string {
+	w := st.When
+	if w == nil {
+		return ""
+	}
+	got := r.outcomes[w.Step()]
+	switch {
+	case w.OnFailure() && Failed(got), !w.OnFailure() && got == summary.OutcomePassed:
+		return ""
+	case got == "":
+		got = "did not run"
+	}
+	return fmt.Sprintf("not taken: runs only if %s %s, and it %s", w.Step(), map[bool]string{true: "failed", false: "passed"}[w.OnFailure()], got)
 }
 
 // ErrHarness marks a step error that is canarygate's own (an action that panicked, no executor): the step's
@@ -163,11 +212,18 @@ var ErrHarness = errors.New("harness error")
 // NotRun is the result of a step that never started, and why.
 func NotRun(st *scenarios.Step, kind timeline.Kind, why string) Result {
 	return Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), Phase: -1,
-		Outcome: summary.OutcomeNotRun, Err: errors.New(why)}
+		Outcome: summary.OutcomeNotRun, Err: errors.New(why), When: when(st), Decides: st.Decides}
+}
+
+func when(st *scenarios.Step) string {
+	if st.When == nil {
+		return ""
+	}
+	return st.When.String()
 }
 
 func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timeline.Kind) Result {
-	res := Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe()}
+	res := Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), When: when(st), Decides: st.Decides}
 	if r.Observer != nil {
 		r.Observer.StepStarted(st.Name, kind)
 	}

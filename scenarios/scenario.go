@@ -151,9 +151,37 @@ type Step struct {
 	ContinueOnError bool     `yaml:"continueOnError,omitempty" json:"continueOnError,omitempty"`
 	// Cluster names the cluster the action works on (default: the first one).
 	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// When makes the step conditional on an earlier step's outcome: one scenario rehearses "complete if
+	// healthy, else roll back" (AKS). A step not taken is skipped, with the reason, never failed.
+	When *StepCondition `yaml:"when,omitempty" json:"when,omitempty"`
+	// Decides is set (by validation) on a step a later step's when names: its failure is a decision — the
+	// run goes on down the branch that asked for it — rather than the end of the run.
+	Decides bool `yaml:"-" json:"decides,omitempty"`
 	// Kind is the action's kind ("run", "soak", ...), the key under which it was written.
 	Kind   string     `yaml:"-" json:"kind"`
 	Action ActionSpec `yaml:"-" json:"action"`
+}
+
+// StepCondition names an earlier step (a check step, typically) whose outcome decides whether a step runs:
+// exactly one of Passed (it passed) and Failed (it failed or timed out).
+type StepCondition struct {
+	Pos    Pos    `yaml:"-" json:"-"`
+	Passed string `yaml:"passed,omitempty" json:"passed,omitempty"`
+	Failed string `yaml:"failed,omitempty" json:"failed,omitempty"`
+}
+
+// Step returns the step the condition names.
+func (c *StepCondition) Step() string { return c.Passed + c.Failed }
+
+// OnFailure reports whether the step runs when the named step failed (a rollback branch).
+func (c *StepCondition) OnFailure() bool { return c.Failed != "" }
+
+// String is "failed: NAME" or "passed: NAME".
+func (c *StepCondition) String() string {
+	if c.OnFailure() {
+		return "failed: " + c.Failed
+	}
+	return "passed: " + c.Passed
 }
 
 // Gate is one check of the finished (or, in a check step, the running) timeline.

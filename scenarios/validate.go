@@ -158,12 +158,19 @@ func (s *Scenario) validate(p Problems) {
 	}
 	clusterNames := s.validateClusters(p)
 	seenStep := map[string]bool{PhaseWarmup: true, PhaseCooldown: true}
+	earlier := map[string]*Step{}
 	for _, group := range []struct {
 		key   string
 		steps []Step
 	}{{"setup", s.Setup}, {"steps", s.Steps}, {"teardown", s.Teardown}} {
 		for i := range group.steps {
-			s.validateStep(p, &group.steps[i], fmt.Sprintf("%s[%d]", group.key, i), seenStep, clusterNames)
+			st := &group.steps[i]
+			path := fmt.Sprintf("%s[%d]", group.key, i)
+			s.validateStep(p, st, path, seenStep, clusterNames)
+			validateWhen(p, st, path, earlier)
+			if _, dup := earlier[st.Name]; !dup {
+				earlier[st.Name] = st
+			}
 		}
 	}
 	for i, g := range s.Checks {
@@ -310,6 +317,25 @@ func (s *Scenario) validateStep(p Problems, st *Step, path string, seen, cluster
 	}
 	if st.Action != nil {
 		st.Action.Validate(s, p, join(path, st.Kind))
+	}
+}
+
+// validateWhen checks a step's condition: exactly one of passed and failed, naming an earlier step (the
+// outcome must be known when the step's turn comes), which is then marked as deciding.
+func validateWhen(p Problems, st *Step, path string, earlier map[string]*Step) {
+	w := st.When
+	if w == nil {
+		return
+	}
+	switch {
+	case (w.Passed == "") == (w.Failed == ""):
+		p.Add(w.Pos, path+".when", "expected exactly one of passed: STEP or failed: STEP")
+	case w.Step() == st.Name:
+		p.Add(w.Pos, path+".when", "a step cannot depend on its own outcome")
+	case earlier[w.Step()] == nil:
+		p.Add(w.Pos, path+".when", "no earlier step named %q: a condition names a step that runs before this one", w.Step())
+	default:
+		earlier[w.Step()].Decides = true
 	}
 }
 

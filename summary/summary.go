@@ -29,6 +29,9 @@ const (
 	VerdictFail        = "fail"
 	VerdictError       = "error"
 	VerdictInterrupted = "interrupted"
+	// VerdictRolledBack: a step whose condition was another's failure (when: failed) ran — the upgrade would
+	// not have completed; Run.DecidedBy says which step decided. Exit 1, like a failed gate.
+	VerdictRolledBack = "rolled back"
 )
 
 // Step outcomes.
@@ -66,6 +69,9 @@ type Run struct {
 	DurationMs    float64   `json:"durationMs"`
 	Verdict       string    `json:"verdict"`
 	Interrupted   bool      `json:"interrupted,omitempty"`
+	// DecidedBy names the step whose failure sent the run down its failure branch (the rollback), and why:
+	// set with VerdictRolledBack.
+	DecidedBy string `json:"decidedBy,omitempty"`
 	// Error is a harness or infrastructure failure that kept the run from finishing.
 	Error   string   `json:"error,omitempty"`
 	Phases  []Phase  `json:"phases"`
@@ -124,6 +130,26 @@ type Phase struct {
 	Changes []string `json:"changes,omitempty"`
 	// Diagnostics holds what was gathered when the step failed (events, logs).
 	Diagnostics []string `json:"diagnostics,omitempty"`
+	// When is the step's condition ("failed: health"); Decides says a later step's condition names this
+	// step; Branch says the step ran because the step its condition names failed.
+	When    string `json:"when,omitempty"`
+	Decides bool   `json:"decides,omitempty"`
+	Branch  bool   `json:"branch,omitempty"`
+}
+
+// Decided reports whether the phase failed as a decision: it failed, and a step whose condition is its
+// failure ran (the run took that branch), so its failure is the run's choice, not the run's end.
+func (r *Run) Decided(i int) bool {
+	p := r.Phases[i]
+	if !p.Decides || (p.Outcome != OutcomeFailed && p.Outcome != OutcomeTimedOut) {
+		return false
+	}
+	for _, q := range r.Phases {
+		if q.Branch && q.When == "failed: "+p.Name && q.Ran() {
+			return true
+		}
+	}
+	return false
 }
 
 // DurationMs is the phase's length.
@@ -323,6 +349,9 @@ type Check struct {
 	Failures []Failure `json:"failures,omitempty"`
 	// Phase is set for checks evaluated mid-run by a check step.
 	Phase string `json:"phase,omitempty"`
+	// Decision marks a failed mid-run check whose step's failure decided the run's branch (Run.Decided): it
+	// is reported, and the verdict is "rolled back" rather than "fail" on its account.
+	Decision bool `json:"decision,omitempty"`
 	// Steps names the steps (phases) a failed check blames, in timeline order.
 	Steps []string `json:"steps,omitempty"`
 }

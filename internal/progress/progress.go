@@ -56,6 +56,11 @@ func (p *Printer) StepFinished(r runner.Result) {
 		fmt.Fprintf(p.w, "✓ %s %s (%s)\n", r.Kind, r.Name, d)
 		return
 	}
+	if r.Outcome == summary.OutcomeSkipped {
+		// Not taken on purpose (its when): neither a pass nor a failure.
+		fmt.Fprintf(p.w, "– %s %s skipped: %v\n", r.Kind, r.Name, r.Err)
+		return
+	}
 	msg := ""
 	if r.Err != nil {
 		msg = ": " + strings.SplitN(r.Err.Error(), "\n", 2)[0]

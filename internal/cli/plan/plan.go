@@ -139,7 +139,14 @@ func line(w io.Writer, n int, st scenarios.Step) {
 			flags = append(flags, "cluster "+st.Cluster)
 		}
 	}
-	fmt.Fprintf(w, "  %2d. %-28s [%s] %s (%s)\n", n, st.Name, st.Kind, st.Action.Describe(), strings.Join(flags, ", "))
+	if st.Decides {
+		flags = append(flags, "its outcome decides the branch: a failure goes on to the steps that ask for it")
+	}
+	prefix := ""
+	if w := st.When; w != nil {
+		prefix = fmt.Sprintf("only if %s %s: ", w.Step(), map[bool]string{true: "failed (the rollback branch: verdict \"rolled back\")", false: "passed"}[w.OnFailure()])
+	}
+	fmt.Fprintf(w, "  %2d. %-28s [%s] %s%s (%s)\n", n, st.Name, st.Kind, prefix, st.Action.Describe(), strings.Join(flags, ", "))
 }
 
 // supportLine says on which Kubernetes the scenario's Istio versions are supported together, and warns

@@ -108,7 +108,8 @@ func CodeFor(r *summary.Run) int {
 	switch r.Verdict {
 	case summary.VerdictPass:
 		return exitcode.OK
-	case summary.VerdictFail:
+	case summary.VerdictFail, summary.VerdictRolledBack:
+		// Rolled back: the upgrade would not have completed — a gate's answer, not a pass.
 		return exitcode.GateFailed
 	case summary.VerdictInterrupted:
 		return exitcode.Interrupted
@@ -121,19 +122,29 @@ func printVerdict(s streams.IO, res *harness.Result) {
 	r := res.Run
 	for _, c := range r.Checks {
 		mark := "✓"
-		if !c.Passed {
+		switch {
+		case c.Decision:
+			mark = "↩"
+		case !c.Passed:
 			mark = "✗"
 		}
 		where := ""
 		if !c.Passed && len(c.Steps) > 0 {
 			where = " — during " + strings.Join(c.Steps, ", ")
 		}
-		fmt.Fprintf(s.Out, "%s check %s: %s%s\n", mark, c.Name, c.Summary, where)
+		name := c.Name
+		if c.Phase != "" {
+			name += " (at step " + c.Phase + ")"
+		}
+		fmt.Fprintf(s.Out, "%s check %s: %s%s\n", mark, name, c.Summary, where)
 	}
 	mark := "✓"
 	if r.Verdict != summary.VerdictPass {
 		mark = "✗"
-		fmt.Fprintf(s.Out, "✗ %s\n", report.Headline(r))
+		if r.Verdict == summary.VerdictRolledBack {
+			mark = "↩"
+		}
+		fmt.Fprintf(s.Out, "%s %s\n", mark, report.Headline(r))
 	}
 	var written []string
 	for _, f := range []string{report.HTMLFile, report.JUnitFile, report.JSONFile, report.MarkdownFile, summary.ResultsFileName} {
