@@ -82,7 +82,13 @@ func (a *RunAction) resolve() error {
 
 // Describe implements ActionSpec.
 func (a *RunAction) Describe() string {
-	return "run " + strings.TrimSpace(a.Command+" "+strings.Join(a.Args, " "))
+	line := strings.TrimSpace(a.Command + " " + strings.Join(a.Args, " "))
+	// A script (sh -c with several lines) on one line of the plan: its first line and how many follow.
+	if first, rest, multi := strings.Cut(line, "\n"); multi {
+		n := strings.Count(strings.TrimSpace(rest), "\n") + 1
+		return fmt.Sprintf("run %s … (%d more line(s))", strings.TrimSpace(first), n)
+	}
+	return "run " + line
 }
 
 // SoakAction holds the rehearsal under load for a while (e.g. to let proxies of two revisions talk).
@@ -100,6 +106,13 @@ func (a *SoakAction) Validate(_ *Scenario, p Problems, path string) {
 
 // Describe implements ActionSpec.
 func (a *SoakAction) Describe() string { return fmt.Sprintf("hold under load for %s", a.Duration) }
+
+// Clusterless marks actions that never touch a cluster (plan does not say "cluster X" for them).
+type Clusterless interface{ clusterless() }
+
+func (*SoakAction) clusterless()  {}
+func (*HTTPAction) clusterless()  {}
+func (*CheckAction) clusterless() {}
 
 // DefaultTimeout gives a soak room beyond its own duration.
 func (a *SoakAction) DefaultTimeout() Duration { return a.Duration + Duration(time.Minute) }

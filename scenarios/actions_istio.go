@@ -128,7 +128,7 @@ func (a *UninstallRevisionAction) Describe() string {
 	if a.DrainTimeout > 0 {
 		wait = " (waiting up to " + a.DrainTimeout.String() + ")"
 	}
-	return fmt.Sprintf("uninstall revision %s (helm release %s/%s) once no proxy is attached%s; remove its leftover webhooks%s", a.Revision, a.Namespace, a.Release, wait, describeSkew(a.Skew))
+	return fmt.Sprintf("uninstall revision %s once no proxy is attached%s: helm release %s/%s if it exists (an operator install has none: skipped, said), then the revision's webhooks left behind — also ones no Helm release owns, never another release's%s", a.Revision, wait, a.Namespace, a.Release, describeSkew(a.Skew))
 }
 
 // Revision tag action kinds.
@@ -241,10 +241,21 @@ func (a *ProxyRevisionAction) Describe() string {
 	if w := a.Want(); !w.IsZero() {
 		proxy += " (" + w.String() + ")"
 	}
+	istiod := IstiodOf(a.Revision, a.IstiodNamespace)
 	if a.PodsOnly {
-		return fmt.Sprintf("check every pod in %s runs %s and points at istiod-%s (from the pods only)", strings.Join(a.Namespaces, ", "), proxy, a.Revision)
+		return fmt.Sprintf("check every pod in %s runs %s and points at %s (from the pods only)", strings.Join(a.Namespaces, ", "), proxy, istiod)
 	}
-	return fmt.Sprintf("check every pod in %s runs %s and is connected to istiod-%s (istiod's live xDS connections, within %s)", strings.Join(a.Namespaces, ", "), proxy, a.Revision, a.ConnectWithin)
+	return fmt.Sprintf("check every pod in %s runs %s and is connected to %s (istiod's live xDS connections, within %s)", strings.Join(a.Namespaces, ", "), proxy, istiod, a.ConnectWithin)
+}
+
+// IstiodOf names a revision's istiod as it exists: Helm installs run istiod-<revision> in ns; operator
+// installs (Banzai's, Solo's) name revisions <control plane>.<namespace>, their istiod istiod-<control plane>
+// in that namespace (istio.AddressServes reads addresses the same way).
+func IstiodOf(revision, ns string) string {
+	if cp, cpNS, ok := strings.Cut(revision, "."); ok && cp != "" && cpNS != "" {
+		return fmt.Sprintf("istiod-%s in %s (operator revision %s)", cp, cpNS, revision)
+	}
+	return fmt.Sprintf("istiod-%s in %s", revision, ns)
 }
 
 // Want is the proxy image and version asked for beyond the revision.

@@ -343,3 +343,19 @@ func TestWaitForKubectlConditionsAreCheckedAtValidate(t *testing.T) {
 		assert.Contains(t, err.Error(), want, w)
 	}
 }
+
+// A multi-line script is one line of the plan (it broke the numbered list): its first line and how many
+// follow. Actions that touch no cluster say so by type, for plan.
+func TestPlanLinesOfScriptsAndClusterlessActions(t *testing.T) {
+	a := &scenarios.RunAction{Command: "sh", Args: []string{"-c", "kubectl rollout restart deploy -n demo-a\nsleep 20\nkubectl rollout restart deploy -n demo-b\n"}}
+	assert.Equal(t, "run sh -c kubectl rollout restart deploy -n demo-a … (2 more line(s))", a.Describe())
+	assert.Equal(t, "run ./upgrade.sh 1-30", (&scenarios.RunAction{Command: "./upgrade.sh", Args: []string{"1-30"}}).Describe())
+	for _, spec := range []scenarios.ActionSpec{&scenarios.SoakAction{}, &scenarios.HTTPAction{}, &scenarios.CheckAction{}} {
+		_, ok := spec.(scenarios.Clusterless)
+		assert.True(t, ok, "%T", spec)
+	}
+	_, ok := scenarios.ActionSpec(&scenarios.RestartAction{}).(scenarios.Clusterless)
+	assert.False(t, ok)
+	assert.Equal(t, "istiod-cp-1-30 in istio-system-1 (operator revision cp-1-30.istio-system-1)", scenarios.IstiodOf("cp-1-30.istio-system-1", "istio-system"))
+	assert.Equal(t, "istiod-1-30 in istio-system", scenarios.IstiodOf("1-30", "istio-system"))
+}

@@ -131,7 +131,7 @@ func line(w io.Writer, n int, st scenarios.Step) {
 	if st.ContinueOnError {
 		flags = append(flags, "continue on error")
 	}
-	if st.Cluster != "" {
+	if _, none := st.Action.(scenarios.Clusterless); st.Cluster != "" && !none {
 		if st.Kind == scenarios.ActionRun {
 			// The user's own command is handed the cluster's credentials, not the ambient kubeconfig.
 			flags = append(flags, "KUBECONFIG of cluster "+st.Cluster)
