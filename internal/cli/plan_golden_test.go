@@ -41,11 +41,11 @@ func TestPlanGolden(t *testing.T) {
 
 			inPlan := false
 			for _, l := range strings.Split(res.stdout, "\n") {
-				switch {
-				case l == "Plan:":
+				switch l {
+				case "Plan:":
 					inPlan = true
 					continue
-				case l == "Checks:":
+				case "Checks:":
 					inPlan = false
 				}
 				if !inPlan || strings.HasPrefix(l, "      (") {
