@@ -276,6 +276,8 @@ type rehearsal struct {
 	observed *observations
 	reports  reportOnce
 
+	// clock holds the streams on their own clock (a start step, a fixed duration).
+	clock ownClock
 	// steps are the results of every step (setup, steps, teardown), skipped ones included.
 	steps []runner.Result
 	// harnessErr is what spoiled the measurement on the harness's side: the verdict is then "error".
@@ -327,12 +329,21 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 		for k, v := range st.Headers {
 			h.Set(k, v)
 		}
-		r.targets = append(r.targets, loadgen.Target{
+		t := loadgen.Target{
 			Name: st.Name, Method: st.Method, URL: st.URL, Header: h, Body: []byte(st.Body),
 			Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Timeout: st.Timeout.D(),
 			MaxWorkers: uint64(st.MaxWorkers), Connections: st.Connections, MaxConnections: st.MaxConnections,
-			NoKeepAlive: !st.KeepsAlive(),
-		})
+			NoKeepAlive: !st.KeepsAlive(), Duration: st.Duration.D(),
+		}
+		if st.From != "" {
+			t.Start = r.clock.startWith(st.From)
+		}
+		if st.Duration > 0 {
+			done := make(chan struct{})
+			t.Done = done
+			r.clock.fixed = append(r.clock.fixed, fixedStream{start: t.Start, done: done})
+		}
+		r.targets = append(r.targets, t)
 	}
 	r.agg = aggregate.New(r.tl, specs)
 	if slices.Contains(r.formats, scenarios.FormatVegeta) {
@@ -345,7 +356,7 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 	}
 	r.finished = &finishedSteps{}
 	r.observed = &observations{tl: r.tl}
-	r.runner = &runner.Runner{Scenario: sc, Timeline: r.tl, Snapshot: r.live, Observer: r.opts.Observer,
+	r.runner = &runner.Runner{Scenario: sc, Timeline: r.tl, Snapshot: r.live, Observer: clockObserver{clock: &r.clock, next: r.opts.Observer},
 		Clusters: clusters, Readers: r.opts.Readers, Processes: r.procs, Finished: r.finished.add}
 	return nil
 }
@@ -446,6 +457,8 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	if ctx.Err() == nil {
 		r.tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
 		sleep(ctx, sc.Traffic.Cooldown.D())
+		// Streams on their own clock run their whole duration, however soon the steps ended.
+		r.clock.wait(ctx)
 	}
 	stopLoad()
 	stopMesh()

@@ -26,6 +26,15 @@ type Target struct {
 	Connections, MaxConnections int
 	// NoKeepAlive opens a connection per request.
 	NoKeepAlive bool
+	// Start, when set, holds the attack until it is closed (a stream that begins with a step); an attack
+	// whose Start never closes never sends.
+	Start <-chan struct{}
+	// Duration, when set, ends the attack that long after it began, whatever else happens (a stream on its
+	// own clock, as `vegeta attack -duration=900s` beside the upgrade).
+	Duration time.Duration
+	// Done, when set, is closed once the attack has ended and its results are delivered (or it never began
+	// because ctx ended first).
+	Done chan struct{}
 }
 
 // Defaults for attacks.
@@ -99,17 +108,35 @@ func Attack(ctx context.Context, targets []Target, opts ...Option) <-chan *veget
 		if tgt.Header == nil {
 			tgt.Header = http.Header{}
 		}
-		res := atk.Attack(vegeta.NewStaticTargeter(tgt), t.Rate, 0, t.Name)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if t.Done != nil {
+				defer close(t.Done)
+			}
+			if t.Start != nil {
+				select {
+				case <-t.Start:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			res := atk.Attack(vegeta.NewStaticTargeter(tgt), t.Rate, t.Duration, t.Name)
+			stopped := make(chan struct{})
+			defer close(stopped)
+			go func() {
+				select {
+				case <-ctx.Done():
+					atk.Stop()
+				case <-stopped:
+				}
+			}()
 			for r := range res {
 				out <- r
 			}
-		}()
-		go func() {
-			<-ctx.Done()
-			atk.Stop()
 		}()
 	}
 	go func() {

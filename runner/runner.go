@@ -224,10 +224,12 @@ func when(st *scenarios.Step) string {
 
 func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timeline.Kind) Result {
 	res := Result{Name: st.Name, Kind: kind, Action: st.Kind, Description: st.Action.Describe(), When: when(st), Decides: st.Decides}
+	// The phase begins before anyone hears of it: a stream that starts with this step (scenarios.Stream.From)
+	// sends its first request inside the step's phase.
+	res.Phase = r.Timeline.Begin(st.Name, kind)
 	if r.Observer != nil {
 		r.Observer.StepStarted(st.Name, kind)
 	}
-	res.Phase = r.Timeline.Begin(st.Name, kind)
 	maxOut := r.MaxOutput
 	if maxOut <= 0 {
 		maxOut = DefaultMaxOutput

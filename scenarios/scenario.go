@@ -89,6 +89,9 @@ type Traffic struct {
 	// Cooldown is load after the last step, before traffic stops: late failures show here.
 	Cooldown Duration `yaml:"cooldown" json:"cooldown"`
 	Streams  []Stream `yaml:"streams" json:"streams"`
+	// None says the scenario puts no load on purpose (the istioctl, Banzai and AKS documents run none): no
+	// streams, warm-up and cool-down 0 unless given, and no gate that judges traffic.
+	None bool `yaml:"none,omitempty" json:"none,omitempty"`
 }
 
 // Stream is one constant-rate flow of identical requests.
@@ -121,7 +124,15 @@ type Stream struct {
 	// revision, moving with it — call the URL (cluster DNS), and canarygate pulls their results through the
 	// API server. Without it the stream runs from this machine.
 	InMesh *InMesh `yaml:"inMesh,omitempty" json:"inMesh,omitempty"`
+	// From starts the stream when that step begins instead of with the warm-up; Duration runs it that long
+	// from its start and then stops it, whatever the steps do (Solo: "vegeta attack -duration=900s" beside
+	// the upgrade) — the run's cool-down lasts until every such stream that started has ended.
+	From     string   `yaml:"from,omitempty" json:"from,omitempty"`
+	Duration Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
 }
+
+// OnOwnClock reports whether the stream keeps a clock of its own (a start step or a fixed duration).
+func (st Stream) OnOwnClock() bool { return st.From != "" || st.Duration > 0 }
 
 // InMesh places a stream's generators in a cluster (package meshload).
 type InMesh struct {

@@ -44,10 +44,16 @@ func DefaultGates() []Gate {
 
 // applyDefaults fills in what the user left out. It runs before validation so that validation sees what will run.
 func (s *Scenario) applyDefaults() {
-	if s.Traffic.Pos.Fields == nil || !has(s.Traffic.Pos, "warmup") {
+	switch {
+	case s.Traffic.None && !has(s.Traffic.Pos, "warmup"):
+		s.Traffic.Warmup = 0 // no baseline to take
+	case s.Traffic.Pos.Fields == nil || !has(s.Traffic.Pos, "warmup"):
 		s.Traffic.Warmup = DefaultWarmup
 	}
-	if !has(s.Traffic.Pos, "cooldown") {
+	switch {
+	case s.Traffic.None && !has(s.Traffic.Pos, "cooldown"):
+		s.Traffic.Cooldown = 0
+	case !has(s.Traffic.Pos, "cooldown"):
 		s.Traffic.Cooldown = DefaultCooldown
 	}
 	for i := range s.Traffic.Streams {
@@ -58,6 +64,10 @@ func (s *Scenario) applyDefaults() {
 	}
 	if len(s.Checks) == 0 && !has(s.Pos, "checks") && !s.RecordOnly {
 		s.Checks = DefaultGates()
+		if s.Traffic.None {
+			// Nothing to count responses of: the steps are what is judged.
+			s.Checks = slices.DeleteFunc(s.Checks, func(g Gate) bool { return JudgesTraffic(g.Kind) })
+		}
 	}
 	for i := range s.Checks {
 		if d, ok := s.Checks[i].Spec.(Defaulter); ok {
@@ -193,7 +203,7 @@ func (s *Scenario) validateTop(p Problems) {
 		p.Add(s.Pos.Field("recordOnly"), "recordOnly", "recordOnly: true with checks listed: expected one or the other")
 	}
 	if !has(s.Pos, "traffic") {
-		p.Add(s.Pos, "traffic", "required: at least one traffic stream under traffic.streams")
+		p.Add(s.Pos, "traffic", "required: at least one traffic stream under traffic.streams, or traffic: {none: true}")
 	}
 	if s.Traffic.Warmup < 0 {
 		p.Add(s.Traffic.Pos.Field("warmup"), "traffic.warmup", "%s is negative: expected a duration of 0 or more", s.Traffic.Warmup)
@@ -201,9 +211,32 @@ func (s *Scenario) validateTop(p Problems) {
 	if s.Traffic.Cooldown < 0 {
 		p.Add(s.Traffic.Pos.Field("cooldown"), "traffic.cooldown", "%s is negative: expected a duration of 0 or more", s.Traffic.Cooldown)
 	}
-	if has(s.Pos, "traffic") && len(s.Traffic.Streams) == 0 {
-		p.Add(s.Traffic.Pos.Field("streams"), "traffic.streams", "required: at least one traffic stream")
+	switch {
+	case s.Traffic.None && len(s.Traffic.Streams) > 0:
+		p.Add(s.Traffic.Pos.Field("none"), "traffic.none", "none: true with streams listed: expected one or the other")
+	case s.Traffic.None:
+		for i, g := range s.Checks {
+			if JudgesTraffic(g.Kind) {
+				p.Add(g.Pos, fmt.Sprintf("checks[%d].%s", i, g.Kind), "%s judges traffic, and this scenario has none (traffic: {none: true})", g.Kind)
+			}
+		}
+		for st := range s.AllSteps() {
+			if c, ok := st.Action.(*CheckAction); ok && c.Spec != nil && JudgesTraffic(c.Kind) {
+				p.Add(st.Pos, "steps."+st.Name, "check %s judges traffic, and this scenario has none (traffic: {none: true})", c.Kind)
+			}
+		}
+	case has(s.Pos, "traffic") && len(s.Traffic.Streams) == 0:
+		p.Add(s.Traffic.Pos.Field("streams"), "traffic.streams", "required: at least one traffic stream (or none: true, for a scenario that puts no load on purpose)")
 	}
+}
+
+// JudgesTraffic reports whether a gate kind judges the streams' responses: meaningless without traffic.
+func JudgesTraffic(kind string) bool {
+	switch kind {
+	case GateNoUnexpectedStatus, GateMaxErrorRatio, GateMaxConsecutiveFailures, GateInMeshCalls:
+		return true
+	}
+	return false
 }
 
 func (s *Scenario) validateStream(p Problems, i int, seen map[string]bool) {
@@ -240,6 +273,15 @@ func (s *Scenario) validateStream(p Problems, i int, seen map[string]bool) {
 	validateCodes(p, st.Pos, path, st.Expect)
 	if st.InMesh != nil {
 		s.validateInMesh(p, st, path)
+	}
+	if st.Duration < 0 {
+		p.Add(st.Pos.Field("duration"), path+".duration", "%s is negative: expected a duration such as 900s", st.Duration)
+	}
+	if st.InMesh != nil && st.OnOwnClock() {
+		p.Add(st.Pos.Field("from"), path, "from and duration apply to streams from this machine; in-mesh generators run from the warm-up to the cool-down")
+	}
+	if st.From != "" && !slices.ContainsFunc(s.Steps, func(x Step) bool { return x.Name == st.From }) {
+		p.Add(st.Pos.Field("from"), path+".from", "no step named %q under steps: a stream starts with one of the steps", st.From)
 	}
 }
 

@@ -76,7 +76,11 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 		fmt.Fprintf(w, "Cluster %s: provider %s%s\n", c.Name, c.Provider, clusterDetail(c))
 	}
 	supportLine(w, sc)
-	fmt.Fprintln(w, "Traffic (runs from the warm-up to the end of the cool-down):")
+	if sc.Traffic.None {
+		fmt.Fprintln(w, "Traffic: none (traffic: {none: true}): the steps alone are judged")
+	} else {
+		fmt.Fprintln(w, "Traffic (runs from the warm-up to the end of the cool-down, unless a stream says otherwise):")
+	}
 	for _, st := range sc.Traffic.Streams {
 		host := ""
 		if h, ok := st.Headers["Host"]; ok {
@@ -95,8 +99,8 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 				st.Name, st.Method, st.URL, st.Rate, st.Timeout, st.Expect, im.Replicas, im.Namespace, st.Name, im.Image)
 			continue
 		}
-		fmt.Fprintf(w, "  %-18s %s %s%s at %s, timeout %s, success = status %v; at most %d workers, %s\n",
-			st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect, st.MaxWorkers, conns)
+		fmt.Fprintf(w, "  %-18s %s %s%s at %s, timeout %s, success = status %v; at most %d workers, %s%s\n",
+			st.Name, st.Method, st.URL, host, st.Rate, st.Timeout, st.Expect, st.MaxWorkers, conns, ownClock(st))
 	}
 	n := 0
 	fmt.Fprintln(w, "Plan:")
@@ -124,6 +128,21 @@ func Write(w io.Writer, sc *scenarios.Scenario) {
 		fmt.Fprintf(w, "  - %s: %s\n", g.Name, g.Spec.Describe())
 	}
 	fmt.Fprintf(w, "Reports: %s in %s\n", strings.Join(sc.Report.Formats, ", "), sc.Report.Dir)
+}
+
+// ownClock says when a stream on its own clock runs.
+func ownClock(st scenarios.Stream) string {
+	from := "the warm-up"
+	if st.From != "" {
+		from = "the start of step " + st.From
+	}
+	switch {
+	case st.Duration > 0:
+		return fmt.Sprintf("; on its own clock: %s from %s, whatever the steps do (the cool-down waits for it)", st.Duration, from)
+	case st.From != "":
+		return "; from " + from + " to the end of the cool-down"
+	}
+	return ""
 }
 
 func line(w io.Writer, n int, st scenarios.Step) {
