@@ -124,8 +124,15 @@ func WebhooksServe(g *scenarios.WebhooksServe, run *summary.Run) summary.Check {
 	case j.judged == 0:
 		c.Passed = false
 		c.Summary = fmt.Sprintf("no Istio webhook (istio.io/rev) naming a Service in %s was observed: nothing shows one served", strings.Join(g.Namespaces, ", "))
-	case len(j.failed) > 0:
-		c.Summary = "webhook not served: " + strings.Join(j.failed, "; ")
+	case len(j.failed) > 0 || len(j.flipped) > 0:
+		var parts []string
+		if len(j.failed) > 0 {
+			parts = append(parts, "webhook not served: "+strings.Join(j.failed, "; "))
+		}
+		if len(j.flipped) > 0 {
+			parts = append(parts, "failurePolicy flipped Fail → Ignore: "+strings.Join(j.flipped, "; "))
+		}
+		c.Summary = strings.Join(parts, "; ")
 	case c.Passed:
 		c.Summary = fmt.Sprintf("%d Istio webhook(s) served throughout (never unserved longer than %s)", j.judged, g.Grace.D())
 	default:
@@ -141,7 +148,8 @@ type webhookJudge struct {
 	c                                   summary.Check
 	end, grace                          float64
 	judged                              int
-	failed, ignoredUnserved, notWatched []string
+	failed, flipped, ignoredUnserved    []string
+	notWatched                          []string
 }
 
 // stepAt is the step running at atMs, or -1 (warm-up, cool-down, before the first phase).
@@ -159,7 +167,7 @@ func (j *webhookJudge) webhook(name string, obs []summary.Observation) {
 	created := j.stepAt(obs[0].AtMs)
 	counted, prevGone := false, false
 	since, why := -1.0, "" // the open unserved stretch: when it began and (the latest) why
-	var last string
+	var last, policy string
 	for _, o := range obs {
 		st, err := ParseWebhookState(o.Value)
 		if err != nil {
@@ -170,8 +178,13 @@ func (j *webhookJudge) webhook(name string, obs []summary.Observation) {
 		last = o.Value
 		if prevGone && !st.Gone {
 			created = j.stepAt(o.AtMs)
+			policy = "" // re-created: its chart's policy again, until istiod patches it
 		}
 		prevGone = st.Gone
+		if st.Policy != "" {
+			j.flip(name, policy, st.Policy, o.AtMs)
+			policy = st.Policy
+		}
 		counted = counted || (st.Watched && !st.Gone)
 		if !st.Watched && !st.Gone && st.URL == "" && !slices.Contains(j.notWatched, name) {
 			j.notWatched = append(j.notWatched, name)
@@ -199,6 +212,31 @@ func (j *webhookJudge) webhook(name string, obs []summary.Observation) {
 		j.judged++
 	}
 	j.c.Evidence = append(j.c.Evidence, fmt.Sprintf("%s: %d observation(s), last %s", name, len(obs), last))
+}
+
+// flip judges a change of a live webhook's failurePolicy. Istio intends Fail once the webhook is served: its
+// charts create the validators with Ignore and istiod's webhook controller patches them to Fail when it
+// serves (manifests/charts/base/templates/defaultrevision-validatingwebhookconfiguration.yaml,
+// pilot/pkg/webhooks/validation/controller); injectors are Fail from the start. A webhook going back from
+// Fail to Ignore while it exists — two controllers fighting over it, a chart upgrade rewriting it
+// (istio/istio#59760, #59367, #61614) — lets admissions through unvalidated or uninjected: failed, naming
+// the webhook, when and the step. Ignore → Fail is the intended patch.
+func (j *webhookJudge) flip(name, from, to string, atMs float64) {
+	if from != "Fail" || to != "Ignore" {
+		return
+	}
+	if atMs > j.end {
+		return // after traffic ended (teardown): not the rehearsal's
+	}
+	j.c.Passed = false
+	p := phaseAt(j.run, atMs)
+	blame(&j.c, j.run, []int{p})
+	in := ""
+	if p >= 0 {
+		in = fmt.Sprintf(", in %q", j.run.Phases[p].Name)
+	}
+	j.c.Evidence = append(j.c.Evidence, fmt.Sprintf("%s: failurePolicy flipped Fail → Ignore at %.1fs%s: admissions it should judge pass unjudged whenever it cannot answer (Istio sets Fail once the webhook serves)", name, atMs/1000, in))
+	j.flipped = append(j.flipped, fmt.Sprintf("%s (at %.1fs%s)", name, atMs/1000, in))
 }
 
 // stretch judges one unserved stretch of a webhook, from..to (capped at the end of traffic).

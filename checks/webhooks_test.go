@@ -170,3 +170,25 @@ func TestWebhooksServeEndsWhereTrafficEnded(t *testing.T) {
 	c := WebhooksServe(g, r)
 	assert.True(t, c.Passed, "0.5 s unserved at the end of cool-down: %s %v", c.Summary, c.Evidence)
 }
+
+// A live webhook's failurePolicy going back from Fail to Ignore (istio/istio#59760, #61614: controllers
+// fighting over it) fails, naming the webhook, when and the step; Ignore → Fail (istiod patching what the
+// chart created) and a webhook re-created with its chart's Ignore pass.
+func TestWebhooksServeFailsWhenAFailurePolicyFlipsBackToIgnore(t *testing.T) {
+	t.Parallel()
+	c := WebhooksServe(webhooksGate(), webhookRun(map[string][]summary.Observation{
+		validator: {{AtMs: 100, Value: "Ignore istio-system/istiod-old ready 1"}, {AtMs: 300, Value: "Fail istio-system/istiod-old ready 1"},
+			{AtMs: 2600, Value: "Ignore istio-system/istiod-old ready 1"}},
+		injectorNew: {{AtMs: 100, Value: "Fail istio-system/istiod-new ready 1"}},
+	}))
+	assert.False(t, c.Passed)
+	assert.Equal(t, `failurePolicy flipped Fail → Ignore: `+validator+` (at 2.6s, in "upgrade")`, c.Summary)
+	assert.Contains(t, c.Evidence, validator+`: failurePolicy flipped Fail → Ignore at 2.6s, in "upgrade": admissions it should judge pass unjudged whenever it cannot answer (Istio sets Fail once the webhook serves)`)
+	assert.Equal(t, []string{"upgrade"}, c.Steps)
+
+	c = WebhooksServe(webhooksGate(), webhookRun(map[string][]summary.Observation{
+		validator: {{AtMs: 100, Value: "Ignore istio-system/istiod-old ready 1"}, {AtMs: 300, Value: "Fail istio-system/istiod-old ready 1"},
+			{AtMs: 2600, Value: "gone"}, {AtMs: 2700, Value: "Ignore istio-system/istiod-old ready 1"}, {AtMs: 2900, Value: "Fail istio-system/istiod-old ready 1"}},
+	}))
+	assert.True(t, c.Passed, "%s %v", c.Summary, c.Evidence)
+}
