@@ -393,6 +393,50 @@ func TestLabScenarioOnKind(t *testing.T) {
 			t.Logf("inMeshCalls: %s\n%s\nerrors: %v", c.Summary, strings.Join(c.Evidence, "\n"), why)
 			return ctx
 		}).
+		Assess("drill, the AKS tag flow: complete when the canary is healthy, roll back when it is not", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			hub, newTag := os.Getenv("CANARYGATE_LAB_HUB"), os.Getenv("CANARYGATE_LAB_NEW_TAG")
+			vars := []string{"ISTIO_CHARTS=" + os.Getenv("CANARYGATE_LAB_CHARTS"), "ISTIO_HUB=" + hub, "NEW_TAG=" + newTag}
+			step := func(run *summary.Run, name string) summary.Phase {
+				i := run.PhaseIndex(name)
+				if i < 0 {
+					t.Fatalf("no phase %s", name)
+				}
+				return run.Phases[i]
+			}
+			// Healthy canary (NEW's proxy, on the node): completed, the rollback branch skipped, exit 0.
+			run := drill(t, "lab-aks-tags.yaml", 0, append(vars, "CANARY_PROXY="+hub+"/proxyv2:"+newTag)...)
+			if run.Verdict != summary.VerdictPass {
+				t.Errorf("healthy canary: verdict %s, want pass", run.Verdict)
+			}
+			for _, name := range []string{"promote-prod-stable", "demo-a-on-stable", "demo-a-on-canary-revision"} {
+				if p := step(run, name); p.Outcome != summary.OutcomePassed {
+					t.Errorf("healthy canary: %s %s (%s)", name, p.Outcome, p.Error)
+				}
+			}
+			if p := step(run, "roll-back"); p.Outcome != summary.OutcomeSkipped || p.Error != "not taken: runs only if canary-demo-a failed, and it passed" {
+				t.Errorf("healthy canary: roll-back %s (%s), want skipped", p.Outcome, p.Error)
+			}
+			// A canary whose proxy cannot be pulled: its rollout stalls (demo-a's old pod keeps serving), the
+			// run rolls back — verdict "rolled back", exit 1, naming the step that decided — and the traffic
+			// of the whole run, the rollback's included, stays clean.
+			run = drill(t, "lab-aks-tags.yaml", 1, append(vars, "CANARY_PROXY=canarygate.local/missing/proxyv2:none")...)
+			if run.Verdict != summary.VerdictRolledBack || !strings.HasPrefix(run.DecidedBy, "canary-demo-a ") {
+				t.Errorf("broken canary: verdict %s decided by %q, want rolled back by canary-demo-a", run.Verdict, run.DecidedBy)
+			}
+			if p := step(run, "promote-prod-stable"); p.Outcome != summary.OutcomeSkipped {
+				t.Errorf("broken canary: promote-prod-stable %s, want skipped", p.Outcome)
+			}
+			for _, name := range []string{"roll-back", "demo-a-back-on-new"} {
+				if p := step(run, name); p.Outcome != summary.OutcomePassed {
+					t.Errorf("broken canary: %s %s (%s)", name, p.Outcome, p.Error)
+				}
+			}
+			if c := checkOf(run, scenarios.GateNoUnexpectedStatus); c == nil || !c.Passed {
+				t.Errorf("broken canary: the traffic was not clean: %+v", c)
+			}
+			t.Logf("rolled back: %s", run.DecidedBy)
+			return ctx
+		}).
 		Assess("drill, a broken rollout: the gate fails and blames the restart (last: it leaves the apps broken)", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// Demo apps with no readiness probe, a slow start and no drain: restarting app-a under load
 			// refuses connections, and noUnexpectedStatus fails (exit 1) naming the step that restarted it.
