@@ -47,7 +47,38 @@ func TagWebhook(injector *admissionv1.MutatingWebhookConfiguration, tag, rev str
 		retarget(h.ObjectSelector, rev, tag)
 		w.Webhooks = append(w.Webhooks, h)
 	}
+	if tag == DefaultTag && len(injector.Webhooks) > 0 {
+		w.Webhooks = append(w.Webhooks, defaultTagWebhooks(injector.Webhooks[0])...)
+	}
 	return w
+}
+
+// DefaultTag is the revision tag that also takes the legacy labels: istio-injection=enabled namespaces and
+// sidecar.istio.io/inject=true pods with no revision label.
+const DefaultTag = "default"
+
+// defaultTagWebhooks are the two webhooks the "default" tag adds, as Istio renders them
+// (manifests/charts/istio-control/istio-discovery/templates/revision-tags-mwc.yaml, "When the tag is
+// default", cases 1 and 2 — what `istioctl tag set default` creates): a namespace labelled
+// istio-injection=enabled, and a pod labelled sidecar.istio.io/inject=true in a namespace with neither label,
+// are injected by the revision the tag points at. Without them a namespace "istio-injection=enabled" — the
+// documents' starting point — is injected by nobody.
+func defaultTagWebhooks(from admissionv1.MutatingWebhook) []admissionv1.MutatingWebhook {
+	sel := func(reqs ...metav1.LabelSelectorRequirement) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchExpressions: reqs}
+	}
+	req := func(key string, op metav1.LabelSelectorOperator, values ...string) metav1.LabelSelectorRequirement {
+		return metav1.LabelSelectorRequirement{Key: key, Operator: op, Values: values}
+	}
+	ns := *from.DeepCopy()
+	ns.Name = "namespace.sidecar-injector.istio.io"
+	ns.NamespaceSelector = sel(req(istio.InjectionLabel, metav1.LabelSelectorOpIn, "enabled"))
+	ns.ObjectSelector = sel(req("sidecar.istio.io/inject", metav1.LabelSelectorOpNotIn, "false"))
+	obj := *from.DeepCopy()
+	obj.Name = "object.sidecar-injector.istio.io"
+	obj.NamespaceSelector = sel(req(istio.InjectionLabel, metav1.LabelSelectorOpDoesNotExist), req(istio.RevisionLabel, metav1.LabelSelectorOpDoesNotExist))
+	obj.ObjectSelector = sel(req("sidecar.istio.io/inject", metav1.LabelSelectorOpIn, "true"), req(istio.RevisionLabel, metav1.LabelSelectorOpDoesNotExist))
+	return []admissionv1.MutatingWebhook{ns, obj}
 }
 
 // retarget replaces the revision by the tag in istio.io/rev selector terms.

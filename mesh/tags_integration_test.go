@@ -120,3 +120,45 @@ func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	_, err = e.Client.CoreV1().Services("istio-system").Get(ctx, "istiod-revision-tag-prod-canary", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the tag's Service goes with it")
 }
+
+// The "default" tag takes the legacy labels too, as Istio's chart (revision-tags-mwc.yaml) and istioctl make
+// it: an istio-injection=enabled namespace, and a sidecar.istio.io/inject=true pod where the namespace has
+// neither label, are injected by the revision the tag points at.
+func TestTheDefaultTagTakesTheLegacyInjectionLabels(t *testing.T) {
+	e := testenv.Need(t, env)
+	ctx := context.Background()
+	injector(t, e, "9-97")
+	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("default"), metav1.DeleteOptions{})
+		_ = e.Client.CoreV1().Services("istio-system").Delete(context.Background(), "istiod-revision-tag-default", metav1.DeleteOptions{})
+	})
+	res := e.RunStep(ctx, t, "name: tag\nsetTag: {tag: default, revision: 9-97}")
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	got, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-default", metav1.GetOptions{})
+	require.NoError(t, err)
+	byName := map[string]admissionv1.MutatingWebhook{}
+	for _, w := range got.Webhooks {
+		byName[w.Name] = w
+	}
+	require.Len(t, byName, 4, "rev.namespace, rev.object, namespace, object")
+	ns := byName["namespace.sidecar-injector.istio.io"]
+	assert.Equal(t, []metav1.LabelSelectorRequirement{{Key: "istio-injection", Operator: metav1.LabelSelectorOpIn, Values: []string{"enabled"}}}, ns.NamespaceSelector.MatchExpressions)
+	obj := byName["object.sidecar-injector.istio.io"]
+	assert.Equal(t, []metav1.LabelSelectorRequirement{{Key: "sidecar.istio.io/inject", Operator: metav1.LabelSelectorOpIn, Values: []string{"true"}}, {Key: "istio.io/rev", Operator: metav1.LabelSelectorOpDoesNotExist}}, obj.ObjectSelector.MatchExpressions)
+	assert.Equal(t, "https://127.0.0.1:1/inject/cluster/Kubernetes/net/network1", *ns.ClientConfig.URL, "injected by the revision's istiod")
+	assert.Equal(t, []string{"default"}, byName["rev.namespace.sidecar-injector.istio.io"].NamespaceSelector.MatchExpressions[0].Values)
+
+	// Any other tag has the two revision webhooks only.
+	t.Cleanup(func() {
+		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("other"), metav1.DeleteOptions{})
+	})
+	res = e.RunStep(ctx, t, "name: tag\nsetTag: {tag: other, revision: 9-97}")
+	require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+	other, err := e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-revision-tag-other", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Len(t, other.Webhooks, 2)
+}

@@ -393,6 +393,23 @@ func TestLabScenarioOnKind(t *testing.T) {
 			t.Logf("inMeshCalls: %s\n%s\nerrors: %v", c.Summary, strings.Join(c.Evidence, "\n"), why)
 			return ctx
 		}).
+		Assess("drill, the istioctl label swap: from istio-injection=enabled to istio.io/rev=canary under load", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-label-swap.yaml", 0, "ISTIO_CHARTS="+os.Getenv("CANARYGATE_LAB_CHARTS"),
+				"ISTIO_HUB="+os.Getenv("CANARYGATE_LAB_HUB"), "NEW_TAG="+os.Getenv("CANARYGATE_LAB_NEW_TAG"))
+			// The documents' starting point, real: demo-a labelled only istio-injection=enabled, its pods
+			// injected by "new" through the default tag's legacy webhook; then swapped to the canary, whose
+			// istiod lists every pod's xDS stream.
+			for name, want := range map[string]string{"demo-a-injected-through-the-default-tag": "all on revision new", "demo-a-on-canary": "all on revision canary"} {
+				i := run.PhaseIndex(name)
+				if i < 0 || run.Phases[i].Outcome != summary.OutcomePassed || !strings.Contains(strings.Join(run.Phases[i].Changes, "\n"), want) {
+					t.Errorf("%s: %+v", name, run.Phases[max(i, 0)])
+				}
+			}
+			if c := checkOf(run, scenarios.GateNoUnexpectedStatus); c == nil || !c.Passed || run.TotalRequests() == 0 {
+				t.Errorf("label swap under load: %+v, %d requests", c, run.TotalRequests())
+			}
+			return ctx
+		}).
 		Assess("drill, the AKS tag flow: complete when the canary is healthy, roll back when it is not", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			hub, newTag := os.Getenv("CANARYGATE_LAB_HUB"), os.Getenv("CANARYGATE_LAB_NEW_TAG")
 			vars := []string{"ISTIO_CHARTS=" + os.Getenv("CANARYGATE_LAB_CHARTS"), "ISTIO_HUB=" + hub, "NEW_TAG=" + newTag}
