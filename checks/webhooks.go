@@ -143,13 +143,13 @@ func WebhooksServe(g *scenarios.WebhooksServe, run *summary.Run) summary.Check {
 
 // webhookJudge walks each webhook's observations for WebhooksServe.
 type webhookJudge struct {
-	g                                   *scenarios.WebhooksServe
-	run                                 *summary.Run
-	c                                   summary.Check
-	end, grace                          float64
-	judged                              int
-	failed, flipped, ignoredUnserved    []string
-	notWatched                          []string
+	g                                *scenarios.WebhooksServe
+	run                              *summary.Run
+	c                                summary.Check
+	end, grace                       float64
+	judged                           int
+	failed, flipped, ignoredUnserved []string
+	notWatched                       []string
 }
 
 // stepAt is the step running at atMs, or -1 (warm-up, cool-down, before the first phase).

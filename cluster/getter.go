@@ -12,7 +12,9 @@ import (
 // RESTClientGetter is the cluster as kubectl's and Helm's libraries want it (genericclioptions): canarygate's
 // own rest config, discovery and mapper, with ns as the default namespace — so kubectl's wait and Helm's
 // actions run on the same clients as the rest of the run.
-func (c *Cluster) RESTClientGetter(ns string) genericclioptions.RESTClientGetter { return getter{c: c, ns: ns} }
+func (c *Cluster) RESTClientGetter(ns string) genericclioptions.RESTClientGetter {
+	return getter{c: c, ns: ns}
+}
 
 type getter struct {
 	c  *Cluster
@@ -24,6 +26,7 @@ func (g getter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) 
 	return g.c.Discovery(), nil
 }
 func (g getter) ToRESTMapper() (meta.RESTMapper, error) { return g.c.Mapper(), nil }
+
 // ToRawKubeConfigLoader is read for the default namespace only (clients come from ToRESTConfig); it must
 // still be a usable config — one cluster, user and context — or kubectl's builder refuses it.
 func (g getter) ToRawKubeConfigLoader() clientcmd.ClientConfig {

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/action"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"helm.sh/helm/v3/pkg/action"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/helmrelease"

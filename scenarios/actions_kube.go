@@ -439,7 +439,9 @@ func kubectlWaitCondition(cond string) error {
 // offlineGetter lets kubectl's wait flags be parsed without a cluster: nothing is ever requested through it.
 type offlineGetter struct{}
 
-func (offlineGetter) ToRESTConfig() (*rest.Config, error) { return &rest.Config{Host: "https://127.0.0.1:1"}, nil }
+func (offlineGetter) ToRESTConfig() (*rest.Config, error) {
+	return &rest.Config{Host: "https://127.0.0.1:1"}, nil
+}
 func (offlineGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
 	return nil, errors.New("offline")
 }

@@ -33,11 +33,11 @@ type Scenario struct {
 	Traffic  Traffic   `yaml:"traffic" json:"traffic"`
 	// Setup steps run before traffic starts (install the old revision, deploy the apps); when one fails,
 	// the rehearsal does not start and teardown runs.
-	Setup []Step `yaml:"setup,omitempty" json:"setup,omitempty"`
-	Steps []Step `yaml:"steps" json:"steps"`
+	Setup StepList `yaml:"setup,omitempty" json:"setup,omitempty"`
+	Steps StepList `yaml:"steps" json:"steps"`
 	// Teardown steps always run, after the steps, whatever happened to them.
-	Teardown []Step `yaml:"teardown,omitempty" json:"teardown,omitempty"`
-	Checks   []Gate `yaml:"checks,omitempty" json:"checks,omitempty"`
+	Teardown StepList `yaml:"teardown,omitempty" json:"teardown,omitempty"`
+	Checks   []Gate   `yaml:"checks,omitempty" json:"checks,omitempty"`
 	// RecordOnly says the scenario judges nothing on purpose (checks: [] is refused otherwise): the run
 	// only measures and reports, and its verdict says no gate was applied.
 	RecordOnly bool   `yaml:"recordOnly,omitempty" json:"recordOnly,omitempty"`
@@ -377,7 +377,7 @@ func (g Gate) MarshalYAML() (any, error) {
 // AllSteps yields every step in run order — setup, steps, teardown — as pointers into the scenario.
 func (s *Scenario) AllSteps() iter.Seq[*Step] {
 	return func(yield func(*Step) bool) {
-		for _, list := range [][]Step{s.Setup, s.Steps, s.Teardown} {
+		for _, list := range []StepList{s.Setup, s.Steps, s.Teardown} {
 			for i := range list {
 				if !yield(&list[i]) {
 					return

@@ -333,9 +333,9 @@ func TestWaitForKubectlConditionsAreCheckedAtValidate(t *testing.T) {
 	}
 	for w, want := range map[string]string{
 		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: "jsonpath={.status.phase"}`: `w.yaml:5:`,
-		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: "condition="}`:               `steps[0].waitFor.condition: "condition=":`,
-		`{apiVersion: canarygate.test/v1, kind: Widget, namespace: n, condition: delete}`:                               `steps[0].waitFor.name: required`,
-		`{apiVersion: canarygate.test/v1, kind: Widget, name: a, selector: x=y, namespace: n, condition: delete}`:       `expected a name or a selector, not both`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: w1, namespace: n, condition: "condition="}`:              `steps[0].waitFor.condition: "condition=":`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, namespace: n, condition: delete}`:                              `steps[0].waitFor.name: required`,
+		`{apiVersion: canarygate.test/v1, kind: Widget, name: a, selector: x=y, namespace: n, condition: delete}`:      `expected a name or a selector, not both`,
 		`{apiVersion: canarygate.test/v1, kind: Widget, name: a, namespace: n, condition: rolled}`:                     `"rolled": expected one of [available ready exists gone], or a kubectl wait condition`,
 	} {
 		_, err := scenarios.Parse("w.yaml", []byte(head+"  - {name: x, waitFor: "+w+"}\n"), scenarios.Vars{})
@@ -358,4 +358,52 @@ func TestPlanLinesOfScriptsAndClusterlessActions(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, "istiod-cp-1-30 in istio-system-1 (operator revision cp-1-30.istio-system-1)", scenarios.IstiodOf("cp-1-30.istio-system-1", "istio-system"))
 	assert.Equal(t, "istiod-1-30 in istio-system", scenarios.IstiodOf("1-30", "istio-system"))
+}
+
+// forEach repeats a group of steps per cluster (or item) where it stands: STEP[ITEM] names, ${cluster} and
+// the item's variables inside, each step on its item's cluster unless it names one, and a when naming a step
+// of the group names that step of the same item. Bad groups are bad input with file:line.
+func TestForEachExpandsAGroupPerClusterOrItem(t *testing.T) {
+	const head = "name: f\nclusters: [{name: east, provider: existing}, {name: west, provider: existing}]\ntraffic: {streams: [{name: s, url: \"http://127.0.0.1:1/\"}]}\nsteps:\n"
+	sc, err := scenarios.Parse("f.yaml", []byte(head+`  - forEach: {clusters: [east, west]}
+    steps:
+      - {name: label, labelNamespace: {namespaces: ["demo-${cluster}"], set: {istio.io/rev: "1-30"}}}
+      - {name: check, check: {noUnexpectedStatus: {}}}
+      - {name: fix, when: {failed: check}, soak: {duration: 1s}}
+  - {name: after, soak: {duration: 1s}}
+`), scenarios.Vars{})
+	require.NoError(t, err)
+	var names, clusters []string
+	for _, st := range sc.Steps {
+		names = append(names, st.Name)
+		clusters = append(clusters, st.Cluster)
+	}
+	assert.Equal(t, []string{"label[east]", "check[east]", "fix[east]", "label[west]", "check[west]", "fix[west]", "after"}, names)
+	assert.Equal(t, []string{"east", "east", "east", "west", "west", "west", "east"}, clusters, "the item's cluster; after the group, the default")
+	assert.Equal(t, []string{"demo-west"}, sc.Steps[3].Action.(*scenarios.LabelNamespaceAction).Namespaces)
+	assert.Equal(t, "check[west]", sc.Steps[5].When.Failed)
+	assert.True(t, sc.Steps[4].Decides)
+
+	sc, err = scenarios.Parse("f.yaml", []byte(head+`  - forEach: {items: [{cluster: west, NS: a}, {name: second, NS: b}, {NS: c}]}
+    steps: [{name: s, labelNamespace: {namespaces: ["${NS}"], set: {x: "y"}}}]
+`), scenarios.Vars{})
+	require.NoError(t, err)
+	assert.Equal(t, "s[west]", sc.Steps[0].Name)
+	assert.Equal(t, "west", sc.Steps[0].Cluster)
+	assert.Equal(t, "s[second]", sc.Steps[1].Name)
+	assert.Equal(t, "s[3]", sc.Steps[2].Name)
+	assert.Equal(t, []string{"c"}, sc.Steps[2].Action.(*scenarios.LabelNamespaceAction).Namespaces)
+
+	for group, want := range map[string]string{
+		"  - forEach: {clusters: [east], items: [{a: b}]}\n    steps: [{name: s, soak: {duration: 1s}}]\n":           "f.yaml:5:14: steps[0].forEach: expected exactly one of clusters and items",
+		"  - forEach: {clusters: []}\n    steps: [{name: s, soak: {duration: 1s}}]\n":                                "steps[0].forEach.clusters: expected a non-empty list of cluster names",
+		"  - forEach: {clusters: [east, east]}\n    steps: [{name: s, soak: {duration: 1s}}]\n":                      `item "east" twice`,
+		"  - forEach: {clusters: [east]}\n":                                                                          "steps[0].steps: required: the steps to repeat for each item",
+		"  - forEach: {clusters: [north]}\n    steps: [{name: s, labelNamespace: {namespaces: [a], set: {x: y}}}]\n": `no cluster named "north" under clusters`,
+		"  - forEach: {items: [{1x: y}]}\n    steps: [{name: s, soak: {duration: 1s}}]\n":                            `"1x" is not a variable name`,
+	} {
+		_, err := scenarios.Parse("f.yaml", []byte(head+group), scenarios.Vars{})
+		require.Error(t, err, group)
+		assert.Contains(t, err.Error(), want, group)
+	}
 }
