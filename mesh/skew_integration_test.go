@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/canarygate/canarygate/internal/testenv"
@@ -29,10 +28,7 @@ import (
 func TestSetTagAndUninstallJudgeTheSkewOfTheProxiesLeft(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
-	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
+	istioSystem(t, e)
 	injector(t, e, "skew-old")
 	injector(t, e, "skew-new")
 	t.Cleanup(func() {
@@ -49,7 +45,7 @@ func TestSetTagAndUninstallJudgeTheSkewOfTheProxiesLeft(t *testing.T) {
 	d := deployment(app, "follower", map[string]string{"sidecar.istio.io/status": status})
 	d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, corev1.Container{Name: "istio-proxy", Image: "docker.io/istio/proxyv2:1.28.10",
 		Env: []corev1.EnvVar{{Name: "CA_ADDR", Value: "istiod-revision-tag-prod-skew.istio-system.svc:15012"}}})
-	_, err = e.Client.AppsV1().Deployments(app).Create(ctx, d, metav1.CreateOptions{})
+	_, err := e.Client.AppsV1().Deployments(app).Create(ctx, d, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.NoError(t, kube.WaitRolledOut(ctx, e.Cluster(t), app, "follower"))
 

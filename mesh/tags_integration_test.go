@@ -53,15 +53,21 @@ func injector(t *testing.T, e *testenv.Env, rev string) {
 	})
 }
 
+// istioSystem creates istio-system, where tags' Services go (kept: several tests share it).
+func istioSystem(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	_, err := e.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		require.NoError(t, err)
+	}
+}
+
 func TestSetTagCreatesWhatIstioctlCreatesAndMovesIt(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
 	injector(t, e, "9-98")
 	injector(t, e, "9-99")
-	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
+	istioSystem(t, e)
 	t.Cleanup(func() {
 		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("prod-canary"), metav1.DeleteOptions{})
 	})
@@ -128,10 +134,7 @@ func TestTheDefaultTagTakesTheLegacyInjectionLabels(t *testing.T) {
 	e := testenv.Need(t, env)
 	ctx := context.Background()
 	injector(t, e, "9-97")
-	_, err := e.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "istio-system"}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		require.NoError(t, err)
-	}
+	istioSystem(t, e)
 	t.Cleanup(func() {
 		_ = e.Client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName("default"), metav1.DeleteOptions{})
 		_ = e.Client.CoreV1().Services("istio-system").Delete(context.Background(), "istiod-revision-tag-default", metav1.DeleteOptions{})

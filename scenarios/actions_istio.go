@@ -362,6 +362,7 @@ func (a *InstallRevisionAction) Default() {
 // Validate implements ActionSpec.
 func (a *InstallRevisionAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "revision", a.Revision, "the new revision, e.g. 1-30")
+	a.Helm().checkLocal(p, a.Pos, path)
 }
 
 // Helm is the helmInstall this action performs.
@@ -423,6 +424,7 @@ func (a *MigrateGatewayAction) Default() {
 func (a *MigrateGatewayAction) Validate(_ *Scenario, p Problems, path string) {
 	required(p, a.Pos, path, "from", a.From, "the revision the gateway runs now")
 	required(p, a.Pos, path, "to", a.To, "the revision to move it to")
+	a.Helm().checkLocal(p, a.Pos, path)
 }
 
 // Helm is the helmInstall of the new gateway release.

@@ -95,15 +95,21 @@ func (a *HelmAction) Validate(_ *Scenario, p Problems, path string) {
 	if a.verb == "install" && a.Install {
 		p.Add(a.Pos.Field("install"), join(path, "install"), "only helmUpgrade takes install")
 	}
-	// Local files are this machine's, like a step's command: missing here, the scenario may still be right.
+	a.checkLocal(p, a.Pos, path)
+}
+
+// checkLocal checks the local files a chart action reads — this machine's, like a step's command: missing
+// here, the scenario may still be right (validate warns, run refuses). Actions that install through Helm
+// (installRevision, migrateGateway) check theirs with it too.
+func (a *HelmAction) checkLocal(p Problems, pos Pos, path string) {
 	if a.Chart != "" && a.Repo == "" && !strings.HasPrefix(a.Chart, "oci://") && !Placeholder(a.Chart) {
 		if _, err := os.Stat(a.Chart); err != nil {
-			p.NotRunnable(a.Pos.Field("chart"), join(path, "chart"), "%q: no chart directory or archive here (expected a local chart path, a chart name with repo, or an oci:// reference)", a.Chart)
+			p.NotRunnable(pos.Field("chart"), join(path, "chart"), "%q: no chart directory or archive here (expected a local chart path, a chart name with repo, or an oci:// reference)", a.Chart)
 		}
 	}
 	for i, f := range a.ValuesFiles {
 		if _, err := os.Stat(f); err != nil && !Placeholder(f) {
-			p.NotRunnable(a.Pos.Field("valuesFiles"), fmt.Sprintf("%s.valuesFiles[%d]", path, i), "%q: no such values file here", f)
+			p.NotRunnable(pos.Field("valuesFiles"), fmt.Sprintf("%s.valuesFiles[%d]", path, i), "%q: no such values file here", f)
 		}
 	}
 }

@@ -407,3 +407,19 @@ func TestForEachExpandsAGroupPerClusterOrItem(t *testing.T) {
 		assert.Contains(t, err.Error(), want, group)
 	}
 }
+
+// installRevision and migrateGateway install through Helm: a local chart missing here keeps the scenario
+// from running on this machine, as helmInstall's does (validate warns, run refuses) — it ran, and failed
+// inside the step.
+func TestIstioHelmActionsCheckTheirLocalChart(t *testing.T) {
+	const head = "name: c\nclusters: [{name: c, provider: existing}]\ntraffic: {streams: [{name: s, url: \"http://127.0.0.1:1/\"}]}\nsteps:\n"
+	for _, step := range []string{
+		"  - {name: i, installRevision: {revision: \"1-30\", chart: /no/such/istio-discovery}}\n",
+		"  - {name: g, migrateGateway: {from: \"1-29\", to: \"1-30\", chart: /no/such/gateway}}\n",
+	} {
+		sc, err := scenarios.Parse("c.yaml", []byte(head+step), scenarios.Vars{})
+		require.NoError(t, err, step)
+		require.Len(t, sc.NotRunnable, 1, step)
+		assert.Contains(t, sc.NotRunnable[0].Msg, "no chart directory or archive here", step)
+	}
+}
