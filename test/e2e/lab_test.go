@@ -393,6 +393,46 @@ func TestLabScenarioOnKind(t *testing.T) {
 			t.Logf("inMeshCalls: %s\n%s\nerrors: %v", c.Summary, strings.Join(c.Evidence, "\n"), why)
 			return ctx
 		}).
+		Assess("drill, two clusters: the same steps on each, a failure on the second attributed to it", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			var flags []string
+			for _, a := range strings.Fields(os.Getenv("CANARYGATE_LAB_ARCHIVES")) {
+				flags = append(flags, "--image-archive", a)
+			}
+			config, err := filepath.Abs(filepath.Join("testdata", "kind-second.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The second cluster's demo-a goes to a revision nobody installed: its pods are not injected.
+			run := drillWith(t, "lab-two-clusters.yaml", 1, flags, "SECOND="+secondCluster, "SECOND_CONFIG="+config,
+				"ISTIO_CHARTS="+os.Getenv("CANARYGATE_LAB_CHARTS"), "OLD_ISTIO_CHARTS="+os.Getenv("CANARYGATE_LAB_OLD_CHARTS"),
+				"ISTIO_HUB="+os.Getenv("CANARYGATE_LAB_HUB"), "OLD_TAG="+os.Getenv("CANARYGATE_LAB_OLD_TAG"),
+				"NEW_TAG="+os.Getenv("CANARYGATE_LAB_NEW_TAG"), "SECOND_MOVE_TO=not-installed")
+			first, second := "["+labCluster+"]", "["+secondCluster+"]"
+			for _, name := range []string{"install-canary", "move-demo-a", "demo-a-on-canary"} {
+				if i := run.PhaseIndex(name + first); i < 0 || run.Phases[i].Outcome != summary.OutcomePassed {
+					t.Errorf("%s%s: %+v", name, first, run.Phases[max(i, 0)])
+				}
+			}
+			var failed []string
+			for _, p := range run.Phases {
+				if p.Outcome == summary.OutcomeFailed || p.Outcome == summary.OutcomeTimedOut {
+					failed = append(failed, p.Name)
+				}
+			}
+			if len(failed) != 1 || !strings.HasSuffix(failed[0], second) {
+				t.Errorf("failed steps %v, want one step of %s", failed, second)
+			}
+			if c := checkOf(run, scenarios.GateStepsSucceeded); c == nil || c.Passed || len(c.Steps) != 1 || !strings.HasSuffix(c.Steps[0], second) {
+				t.Errorf("stepsSucceeded does not blame the second cluster's step: %+v", c)
+			}
+			for _, st := range run.Streams {
+				if st.Totals.Requests == 0 {
+					t.Errorf("stream %s sent nothing: each cluster is under load", st.Name)
+				}
+			}
+			t.Logf("failed: %v", failed)
+			return ctx
+		}).
 		Assess("drill, the istioctl label swap: from istio-injection=enabled to istio.io/rev=canary under load", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run := drill(t, "lab-label-swap.yaml", 0, "ISTIO_CHARTS="+os.Getenv("CANARYGATE_LAB_CHARTS"),
 				"ISTIO_HUB="+os.Getenv("CANARYGATE_LAB_HUB"), "NEW_TAG="+os.Getenv("CANARYGATE_LAB_NEW_TAG"))
@@ -481,6 +521,8 @@ func TestLabScenarioOnKind(t *testing.T) {
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			deleteKindCluster(t, labCluster)
+			// The two-cluster drill's run deletes the cluster it created; should it not have got that far.
+			deleteKindCluster(t, secondCluster)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
@@ -489,14 +531,24 @@ func TestLabScenarioOnKind(t *testing.T) {
 // labCluster is the lab rehearsal's cluster, kept for the drills that run on it after the rehearsal.
 const labCluster = "canarygate-e2e-lab"
 
+// secondCluster is the two-cluster drill's second cluster, created and deleted by that drill's run.
+const secondCluster = "canarygate-e2e-second"
+
 // drill runs a short scenario from testdata on the kept lab cluster (--reuse-cluster) and returns its
 // summary, failing the test unless canarygate exited with want.
 func drill(t *testing.T, file string, want int, vars ...string) *summary.Run {
+	t.Helper()
+	return drillWith(t, file, want, nil, vars...)
+}
+
+// drillWith is drill with more flags (image archives for a cluster the drill creates).
+func drillWith(t *testing.T, file string, want int, flags []string, vars ...string) *summary.Run {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "report")
 	var stderr bytes.Buffer
 	args := []string{"run", filepath.Join("testdata", file), "--out", out, "--no-env", "--reuse-cluster",
 		"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
+	args = append(args, flags...)
 	for _, v := range vars {
 		args = append(args, "--var", v)
 	}
