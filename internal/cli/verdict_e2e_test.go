@@ -95,7 +95,10 @@ report:
 	run, err := summary.Read(dir)
 	require.NoError(t, err)
 	s := run.Streams[0]
-	require.EqualValues(t, 600, s.Totals.Failures, "exactly the 600 slow requests failed")
+	// The 600 slow requests failed; on a starved machine (measured: two busy loops, CI's lab and this
+	// package's tests at once) a healthy answer may also miss its 500 ms — 2 of 1121 did — so a handful more.
+	require.GreaterOrEqual(t, s.Totals.Failures, int64(600), "the 600 slow requests failed")
+	require.LessOrEqual(t, s.Totals.Failures, int64(606), "and hardly any other")
 
 	results := readResults(t, filepath.Join(dir, summary.ResultsFileName))
 	completionOrder := longestFailureRun(results)
