@@ -82,10 +82,7 @@ func ProxyOf(p *corev1.Pod) (Proxy, error) {
 		if c.Name != ProxyContainer {
 			continue
 		}
-		px.Image = c.Image
-		if i := strings.LastIndex(c.Image, ":"); i > strings.LastIndex(c.Image, "/") {
-			px.Tag = c.Image[i+1:]
-		}
+		px.Image, px.Tag = c.Image, ImageTag(c.Image)
 		for _, e := range c.Env {
 			if e.Name == "CA_ADDR" || e.Name == "PILOT_ADDRESS" {
 				px.DiscoveryAddress = e.Value
@@ -93,6 +90,14 @@ func ProxyOf(p *corev1.Pod) (Proxy, error) {
 		}
 	}
 	return px, nil
+}
+
+// ImageTag is an image reference's tag ("" when it has none: a registry port is not a tag).
+func ImageTag(image string) string {
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[i+1:]
+	}
+	return ""
 }
 
 // RevisionOfAddress extracts the revision from an istiod address such as istiod-1-30.istio-system.svc:15012

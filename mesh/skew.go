@@ -134,7 +134,7 @@ func (s *skewView) load(ctx context.Context) error {
 		}
 		for _, ct := range p.Spec.Containers {
 			if ct.Name == "discovery" {
-				s.istiodTag[rev] = imageTag(ct.Image)
+				s.istiodTag[rev] = istio.ImageTag(ct.Image)
 			}
 		}
 	}
@@ -210,11 +210,4 @@ func (s *skewView) servedBy(ctx context.Context, p *corev1.Pod, px istio.Proxy) 
 	}
 	s.svcRev[key] = rev
 	return rev, false, nil
-}
-
-func imageTag(image string) string {
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		return image[i+1:]
-	}
-	return ""
 }

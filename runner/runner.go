@@ -202,7 +202,7 @@ func (r *Runner) notTaken(st *scenarios.Step) string {
 	case got == "":
 		got = "did not run"
 	}
-	return fmt.Sprintf("not taken: runs only if %s %s, and it %s", w.Step(), map[bool]string{true: "failed", false: "passed"}[w.OnFailure()], got)
+	return fmt.Sprintf("not taken: runs only if %s %s, and it %s", w.Step(), w.Outcome(), got)
 }
 
 // ErrHarness marks a step error that is canarygate's own (an action that panicked, no executor): the step's

@@ -187,6 +187,14 @@ func (c *StepCondition) Step() string { return c.Passed + c.Failed }
 // OnFailure reports whether the step runs when the named step failed (a rollback branch).
 func (c *StepCondition) OnFailure() bool { return c.Failed != "" }
 
+// Outcome is the outcome the condition asks of its step: "failed" or "passed".
+func (c *StepCondition) Outcome() string {
+	if c.OnFailure() {
+		return "failed"
+	}
+	return "passed"
+}
+
 // String is "failed: NAME" or "passed: NAME".
 func (c *StepCondition) String() string {
 	if c.OnFailure() {

@@ -163,7 +163,11 @@ func line(w io.Writer, n int, st scenarios.Step) {
 	}
 	prefix := ""
 	if w := st.When; w != nil {
-		prefix = fmt.Sprintf("only if %s %s: ", w.Step(), map[bool]string{true: "failed (the rollback branch: verdict \"rolled back\")", false: "passed"}[w.OnFailure()])
+		branch := ""
+		if w.OnFailure() {
+			branch = ` (the rollback branch: verdict "rolled back")`
+		}
+		prefix = fmt.Sprintf("only if %s %s%s: ", w.Step(), w.Outcome(), branch)
 	}
 	fmt.Fprintf(w, "  %2d. %-28s [%s] %s%s (%s)\n", n, st.Name, st.Kind, prefix, st.Action.Describe(), strings.Join(flags, ", "))
 }
