@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSIO
 SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci lab
+.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci soak-lab lab
 
 all: build
 
@@ -63,6 +63,11 @@ testbin:
 # CI ten times in a row under CPU load (two busy loops), as CI may share its machine: every run must be green.
 soak-ci:
 	bash hack/soak-ci.sh
+
+# The offline lab rehearsal N times (default 10), each on a fresh cluster: its false-positive count
+# (hack/soak-lab.sh). About 5 minutes a run on two cores, warm.
+soak-lab:
+	bash hack/soak-lab.sh
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

@@ -54,6 +54,7 @@ type Aggregate struct {
 	streams []*streamAgg
 	byName  map[string]*streamAgg
 	closed  bool
+	winBuf  []int
 }
 
 type stats struct {
@@ -86,10 +87,12 @@ type second struct {
 }
 
 type streamAgg struct {
-	spec    StreamSpec
-	expect  map[uint16]bool
-	total   stats
-	phases  []*stats
+	spec   StreamSpec
+	expect map[uint16]bool
+	total  stats
+	phases []*stats
+	// windows are per window of the timeline (a disruption), by send time like phases.
+	windows []*stats
 	seconds []*second
 	order   sendOrder
 	gen     generator
@@ -187,6 +190,13 @@ func (a *Aggregate) Add(r *vegeta.Result) {
 	s.total.add(r, failed)
 	if ok {
 		s.phases[phase].add(r, failed)
+	}
+	a.winBuf = a.tl.WindowsAt(a.winBuf[:0], r.Timestamp)
+	for _, w := range a.winBuf {
+		for len(s.windows) <= w {
+			s.windows = append(s.windows, &stats{})
+		}
+		s.windows[w].add(r, failed)
 	}
 	sec := int(a.tl.Offset(r.Timestamp) / time.Second)
 	if sec < 0 {
@@ -303,9 +313,11 @@ func trimBody(b []byte) string {
 	return s
 }
 
-// Snapshot returns the statistics so far, per stream, with PerPhase aligned to the timeline's phases.
+// Snapshot returns the statistics so far, per stream, with PerPhase aligned to the timeline's phases and
+// PerWindow to its windows.
 func (a *Aggregate) Snapshot() []summary.Stream {
 	phases := a.tl.Phases()
+	windows := len(a.tl.Windows())
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]summary.Stream, 0, len(a.streams))
@@ -325,6 +337,12 @@ func (a *Aggregate) Snapshot() []summary.Stream {
 		for i := range phases {
 			if i < len(s.phases) {
 				st.PerPhase[i] = s.phases[i].summary()
+			}
+		}
+		if windows > 0 {
+			st.PerWindow = make([]summary.Stats, windows)
+			for i := range min(windows, len(s.windows)) {
+				st.PerWindow[i] = s.windows[i].summary()
 			}
 		}
 		for t, sec := range s.seconds {

@@ -12,6 +12,8 @@ import (
 	// Cluster providers.
 	_ "github.com/canarygate/canarygate/cluster/existing"
 	_ "github.com/canarygate/canarygate/cluster/kind"
+	// The disruption step.
+	_ "github.com/canarygate/canarygate/disrupt"
 	// Helm actions.
 	_ "github.com/canarygate/canarygate/helmrelease"
 	// Kubernetes actions.

@@ -252,7 +252,7 @@ func latencyP99(g *scenarios.LatencyP99, run *summary.Run) summary.Check {
 func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check {
 	c := summary.Check{Passed: true}
 	var steps, bad int
-	var notRun []string
+	var notRun, stalled []string
 	for i, p := range run.Phases {
 		if !p.IsStep() || p.Outcome == summary.OutcomeRunning {
 			// Mid-run, the check step itself is still running: it is judged by its own outcome.
@@ -284,6 +284,13 @@ func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check
 		if p.Error != "" {
 			msg += ": " + p.Error
 		}
+		if p.Ran() {
+			// Why, when the cluster's own record says: an admission webhook that could not answer.
+			for _, why := range StalledBy(run, i) {
+				msg += "; " + why
+				stalled = append(stalled, p.Name+": "+why)
+			}
+		}
 		c.Evidence = append(c.Evidence, msg)
 		if !p.Ran() {
 			// A step that never started did not fail: the run's outcome is attributed to the step that
@@ -305,6 +312,9 @@ func stepsSucceeded(g *scenarios.StepsSucceeded, run *summary.Run) summary.Check
 	c.Summary = fmt.Sprintf("%d of %d steps succeeded", steps-bad, steps)
 	if len(notRun) > 0 {
 		c.Summary += fmt.Sprintf("; %d not run (%s)", len(notRun), strings.Join(notRun, ", "))
+	}
+	if len(stalled) > 0 {
+		c.Summary += "; " + strings.Join(stalled, "; ")
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -258,4 +259,81 @@ func (j *webhookJudge) stretch(name, why string, from, to float64, created int) 
 	blame(&j.c, j.run, []int{p})
 	j.c.Evidence = append(j.c.Evidence, fmt.Sprintf("%s: %s from %.1fs to %.1fs (%.1fs, longer than %s%s)", name, why, from/1000, to/1000, (to-from)/1000, j.g.Grace.D(), in))
 	j.failed = append(j.failed, fmt.Sprintf("%s (%.1fs%s)", name, (to-from)/1000, in))
+}
+
+// StalledBy explains a failed step from the webhook observations (the same record webhooksServe judges, so
+// one mechanism names the webhook): each webhook with failurePolicy Fail that could not be served while the
+// step ran refused the admissions the step needed — a rollout's new pods, with the injector's istiod down —
+// and each disruption window the step overlapped is named with it. Empty when no webhook was unserved then
+// (or none was observed: the scenario has no webhooksServe gate).
+func StalledBy(run *summary.Run, phase int) []string {
+	p := run.Phases[phase]
+	what := "failed while"
+	if p.Action == scenarios.ActionRestart || p.Action == scenarios.ActionMoveNamespace {
+		what = "rollout stalled:"
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(run.Observations)) {
+		if !strings.HasPrefix(k, "webhooks/") {
+			continue
+		}
+		parts := strings.Split(k, "/")
+		if len(parts) < 6 {
+			continue
+		}
+		config := parts[len(parts)-2]
+		for _, s := range unservedStretches(run.Observations[k], run.DurationMs) {
+			if s.from >= p.EndMs || s.to <= p.StartMs {
+				continue
+			}
+			msg := fmt.Sprintf("%s webhook %s %s from %.1fs to %.1fs", what, config, s.why, s.from/1000, s.to/1000)
+			if ws := windowsOver(run, max(s.from, p.StartMs), min(s.to, p.EndMs)); ws != "" {
+				msg += ", during disruption " + ws
+			}
+			if !slices.Contains(out, msg) {
+				out = append(out, msg)
+			}
+		}
+	}
+	return out
+}
+
+type unservedStretch struct {
+	from, to float64
+	why      string
+}
+
+// unservedStretches are the spans a webhook with failurePolicy Fail refused admissions (no ready endpoint,
+// or its Service gone), until end when the last one never closed.
+func unservedStretches(obs []summary.Observation, end float64) []unservedStretch {
+	var out []unservedStretch
+	open := -1
+	for _, o := range obs {
+		st, err := ParseWebhookState(o.Value)
+		refused := err == nil && st.Policy == "Fail" && st.Watched && !st.Gone && (st.Absent || st.Ready == 0)
+		switch {
+		case refused && open < 0:
+			why := "has no ready endpoint (Service " + st.Service + ", failurePolicy Fail)"
+			if st.Absent {
+				why = "has no Service (" + st.Service + " is gone, failurePolicy Fail)"
+			}
+			out = append(out, unservedStretch{from: o.AtMs, to: end, why: why})
+			open = len(out) - 1
+		case !refused && open >= 0:
+			out[open].to = o.AtMs
+			open = -1
+		}
+	}
+	return out
+}
+
+// windowsOver names the disruption windows that overlap from..to.
+func windowsOver(run *summary.Run, from, to float64) string {
+	var names []string
+	for _, w := range run.Windows {
+		if w.StartMs < to && w.EndMs > from {
+			names = append(names, w.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }

@@ -192,3 +192,35 @@ func TestWebhooksServeFailsWhenAFailurePolicyFlipsBackToIgnore(t *testing.T) {
 	}))
 	assert.True(t, c.Passed, "%s %v", c.Summary, c.Evidence)
 }
+
+// A rollout that timed out while its injector's istiod was down is explained from the same observations
+// webhooksServe judges — "rollout stalled: webhook … has no ready endpoint", with the disruption window —
+// and a step that failed while every webhook was served gets no such explanation.
+func TestStepsSucceededNamesTheWebhookThatStalledARollout(t *testing.T) {
+	t.Parallel()
+	obs := map[string][]summary.Observation{injectorNew: {
+		{AtMs: 100, Value: "Fail istio-system/istiod-new ready 1"},
+		{AtMs: 2500, Value: "Fail istio-system/istiod-new ready 0"},
+		{AtMs: 4500, Value: "Fail istio-system/istiod-new ready 1"},
+	}}
+	r := webhookRun(obs)
+	r.Phases[2].Outcome, r.Phases[2].Action, r.Phases[2].Error = summary.OutcomeTimedOut, scenarios.ActionRestart, "deployment demo-a/app-a did not roll out"
+	r.Windows = []summary.Window{{Name: "istiod-new-down", StartMs: 2400, EndMs: 4400}}
+	c := stepsSucceeded(&scenarios.StepsSucceeded{}, r)
+	require.False(t, c.Passed)
+	want := "upgrade: rollout stalled: webhook istio-sidecar-injector-new has no ready endpoint (Service istio-system/istiod-new, failurePolicy Fail) from 2.5s to 4.5s, during disruption istiod-new-down"
+	assert.Contains(t, c.Summary, want)
+	assert.Contains(t, c.Evidence[0], "did not roll out; rollout stalled: webhook istio-sidecar-injector-new")
+
+	served := webhookRun(map[string][]summary.Observation{injectorNew: {{AtMs: 100, Value: "Fail istio-system/istiod-new ready 1"}}})
+	served.Phases[2].Outcome, served.Phases[2].Action = summary.OutcomeTimedOut, scenarios.ActionRestart
+	c = stepsSucceeded(&scenarios.StepsSucceeded{}, served)
+	require.False(t, c.Passed)
+	assert.NotContains(t, c.Summary, "stalled", "its webhooks were served: the timeout is the rollout's own")
+	assert.Empty(t, StalledBy(served, 2))
+
+	ignore := webhookRun(map[string][]summary.Observation{injectorNew: {{AtMs: 100, Value: "Ignore istio-system/istiod-new ready 0"}}})
+	assert.Empty(t, StalledBy(ignore, 2), "failurePolicy Ignore lets admissions through: nothing stalls on it")
+	before := webhookRun(map[string][]summary.Observation{injectorNew: {{AtMs: 100, Value: "Fail istio-system/istiod-new ready 0"}, {AtMs: 1500, Value: "Fail istio-system/istiod-new ready 1"}}})
+	assert.Empty(t, StalledBy(before, 2), "unserved only before the step")
+}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -142,4 +144,21 @@ func (r PodReader) Or(def PodReader) PodReader {
 		return def
 	}
 	return r
+}
+
+// All returns the set's clusters, the default first, then by name.
+func (s *Set) All() []*Cluster {
+	if s == nil {
+		return nil
+	}
+	var out []*Cluster
+	if c, ok := s.byName[s.first]; ok {
+		out = append(out, c)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.byName)) {
+		if name != s.first {
+			out = append(out, s.byName[name])
+		}
+	}
+	return out
 }

@@ -67,6 +67,9 @@ type Options struct {
 	Providers map[string]cluster.Provider
 	// Log receives lines about provisioning clusters.
 	Log func(format string, args ...any)
+	// AllowDisruption lets disrupt steps act on clusters of provider existing (run --allow-disruption); the
+	// scenario must say so too (the cluster's allowDisruption).
+	AllowDisruption bool
 	// Abort, when set, receives the last actions for an exit at once (a second signal): write the reports of
 	// what was measured so far and kill what steps started.
 	Abort *shutdown.Hooks
@@ -214,6 +217,10 @@ var ErrPolicy = errors.New("scenario breaks Istio's version rules")
 // machine (scenarios.Scenario.NotRunnable: a step's command not on PATH): bad input.
 var ErrNotRunnable = errors.New("scenario cannot run on this machine")
 
+// ErrDisruptionNotAllowed is returned before anything runs when a disrupt step acts on a cluster of provider
+// existing and the run was not given AllowDisruption: bad input, refused before anything starts.
+var ErrDisruptionNotAllowed = errors.New("disruption of an existing cluster not allowed")
+
 // ErrMissingExecutor is returned before anything runs when a scenario uses an action kind this build cannot run.
 var ErrMissingExecutor = errors.New("no executor for action kind")
 
@@ -291,6 +298,9 @@ func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
 	}
 	if len(sc.NotRunnable) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrNotRunnable, &scenarios.NotRunnableError{File: sc.File, Problems: sc.NotRunnable})
+	}
+	if ex := sc.ExistingDisrupted(); len(ex) > 0 && !opts.AllowDisruption {
+		return nil, fmt.Errorf("%w: disrupt steps act on cluster(s) %s of provider existing: pass --allow-disruption to rehearse faults there", ErrDisruptionNotAllowed, strings.Join(ex, ", "))
 	}
 	if missing := runner.Missing(sc); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
@@ -412,6 +422,7 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	sc := r.sc
 	r.tl.Begin(scenarios.PhaseWarmup, timeline.KindWarmup)
 	stopObserving := r.observed.start(ctx, sc, r.clusters)
+	stopProbing := watchReachability(ctx, r.tl, r.clusters)
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoad()
 	results := loadgen.Attack(loadCtx, r.targets, r.opts.LoadOptions...)
@@ -448,6 +459,9 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	stopTicker := startTicker(ctx, r.tl, r.agg, r.opts.Tick)
 
 	sleep(ctx, sc.Traffic.Warmup.D())
+	// Disruptions the steps leave in the background are held on the run's context: restored when their
+	// window ends, at once on an interrupt — and always before the load stops and teardown runs.
+	r.runner.Background = runner.NewBackground(ctx)
 	if ctx.Err() == nil {
 		res, _ := r.runner.Run(ctx, sc.Steps, timeline.KindStep)
 		r.steps = append(r.steps, res...)
@@ -460,10 +474,13 @@ func (r *rehearsal) traffic(ctx context.Context) {
 		// Streams on their own clock run their whole duration, however soon the steps ended.
 		r.clock.wait(ctx)
 	}
+	// A disruption still in effect is part of what the load measures: it ends before the load does.
+	r.harnessErr = errors.Join(r.harnessErr, r.runner.Background.Wait())
 	stopLoad()
 	stopMesh()
 	r.harnessErr = errors.Join(r.harnessErr, <-inMeshDone)
 	stopObserving()
+	stopProbing()
 	r.harnessErr = errors.Join(r.harnessErr, <-consumed)
 	stopTicker()
 	r.agg.Close()
@@ -488,6 +505,7 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	r.fillInMesh(run)
 	run.Observations = r.observed.got
 	r.harnessErr = errors.Join(r.harnessErr, r.observed.err)
+	r.harnessErr = errors.Join(r.harnessErr, unobserved(r.sc, run))
 	for _, st := range r.steps {
 		run.Checks = append(run.Checks, st.Checks...)
 		if st.Outcome == summary.OutcomeError {
@@ -686,13 +704,31 @@ func build(sc *scenarios.Scenario, tl *timeline.Timeline, agg *aggregate.Aggrega
 			run.Phases = append(run.Phases, ph)
 		}
 	}
-	// Streams' PerPhase follows the phases; skipped steps saw no traffic.
+	run.Windows = windows(tl, now)
+	// Streams' PerPhase follows the phases; skipped steps saw no traffic. PerWindow follows the windows.
 	for i := range run.Streams {
 		for len(run.Streams[i].PerPhase) < len(run.Phases) {
 			run.Streams[i].PerPhase = append(run.Streams[i].PerPhase, summary.Stats{})
 		}
+		for len(run.Windows) > 0 && len(run.Streams[i].PerWindow) < len(run.Windows) {
+			run.Streams[i].PerWindow = append(run.Streams[i].PerWindow, summary.Stats{})
+		}
 	}
 	return run
+}
+
+// windows are the timeline's windows (disruptions) for the record; one still open ends now.
+func windows(tl *timeline.Timeline, now time.Duration) []summary.Window {
+	var out []summary.Window
+	for _, w := range tl.Windows() {
+		end := w.End
+		if w.Open {
+			end = now
+		}
+		out = append(out, summary.Window{Name: w.Name, Kind: w.Kind, Step: w.Step, What: w.What, StartMs: summary.Ms(w.Start), EndMs: summary.Ms(end),
+			Open: w.Open, Events: w.Events, Restored: w.Restored, RestoreError: w.RestoreErr})
+	}
+	return out
 }
 
 func fillStep(ph *summary.Phase, s runner.Result) {

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,8 +162,15 @@ func TestAnInMeshGeneratorThatFellBehindIsAnErrorNotAPass(t *testing.T) {
 func TestAGeneratorGoneWithUnpulledResultsIsAnError(t *testing.T) {
 	e := testenv.Need(t, env)
 	_, run, err := runInMesh(t, e, standInOpts{abrupt: true})
-	require.Error(t, err)
+	require.ErrorIs(t, err, meshload.ErrLost)
 	assert.Contains(t, err.Error(), "went away with results never pulled")
+	// Bounded both ways: what it had made at the last pull and not handed over, and its schedule since.
+	m := regexp.MustCompile(`generator (canarygate-gen-\S+) went away with results never pulled: lost at least (\d+), at most (\d+)`).FindStringSubmatch(err.Error())
+	require.NotNil(t, m, err.Error())
+	least, _ := strconv.Atoi(m[2])
+	most, _ := strconv.Atoi(m[3])
+	assert.LessOrEqual(t, least, most)
+	assert.Positive(t, most, "it was sending at 20/s when it went")
 	require.NotNil(t, run)
 	assert.Equal(t, summary.VerdictError, run.Verdict)
 }

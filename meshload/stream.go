@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -101,6 +102,8 @@ type generator struct {
 	// tightest bound), as NTP keeps its best sample.
 	offset, bound time.Duration
 	sampled       bool
+	// lastPull is when the last answer came: what it made after that is unknown if it vanishes.
+	lastPull time.Time
 }
 
 // puller is one stream's pull loop state.
@@ -190,7 +193,7 @@ func (p *puller) round(ctx context.Context, out chan<- Timed) (allDone bool) {
 		// An agent exits only after saying it handed everything over: gone without that, whatever it sent
 		// since the last pull is lost.
 		if g.started {
-			p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s went away with results never pulled (%d received, of %d it had made at the last pull; those since are unknown)", p.spec.Stream, name, g.cursor.Last, g.cursor.Produced))
+			p.problems = append(p.problems, p.lostTo(name, g))
 		}
 		p.cfg.event(name + " gone")
 	}
@@ -199,6 +202,23 @@ func (p *puller) round(ctx context.Context, out chan<- Timed) (allDone bool) {
 	}
 	return allDone
 }
+
+// lostTo says what a generator that vanished without handing everything over lost: at least what it had
+// made at the last pull and not handed over, at most that plus what its schedule (its share of the rate)
+// had it send from that pull until it was seen gone, and the requests in flight then (one timeout's worth).
+func (p *puller) lostTo(name string, g *generator) error {
+	least := g.cursor.Produced - g.cursor.Last
+	most := least
+	if !g.lastPull.IsZero() && p.share.Freq > 0 && p.share.Per > 0 {
+		since := p.cfg.now().Sub(g.lastPull) + p.spec.Timeout
+		most += uint64(math.Ceil(float64(p.share.Freq) * since.Seconds() / p.share.Per.Seconds()))
+	}
+	return fmt.Errorf("%w: in-mesh stream %s: generator %s went away with results never pulled: lost at least %d, at most %d (%d received, %d made at its last pull; its schedule bounds what it sent since)",
+		ErrLost, p.spec.Stream, name, least, most, g.cursor.Last, g.cursor.Produced)
+}
+
+// ErrLost marks results a generator made that can never be received: the measurement is incomplete.
+var ErrLost = errors.New("in-mesh results lost")
 
 // pullOne pulls one generator pod; it reports whether that generator is done.
 func (p *puller) pullOne(ctx context.Context, pod *corev1.Pod) (done bool) {
@@ -220,6 +240,7 @@ func (p *puller) pullOne(ctx context.Context, pod *corev1.Pod) (done bool) {
 	if err != nil {
 		return false // not listening yet, or a lost answer: asked again next round
 	}
+	g.lastPull = p.cfg.now()
 	if g.cursor.Restarts > 0 && g.cursor.Lost > 0 {
 		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s restarted and lost %d results", p.spec.Stream, pod.Name, g.cursor.Lost))
 		g.cursor.Lost = 0

@@ -57,6 +57,7 @@ type htmlView struct {
 	Charts   []chart
 	Groups   []summary.FailureGroup
 	Codes    []string
+	Windows  []windowRow
 }
 
 // WriteHTML writes one self-contained HTML page: no script, no stylesheet or font fetched, charts drawn as
@@ -67,7 +68,7 @@ func WriteHTML(w io.Writer, run *summary.Run, cfg Config) error {
 	if maxPoints <= 0 {
 		maxPoints = DefaultMaxChartPoints
 	}
-	v := htmlView{Run: run, Rows: rows(run), Headline: Headline(run)}
+	v := htmlView{Run: run, Rows: rows(run), Headline: Headline(run), Windows: windowRows(run)}
 	for _, s := range run.Streams {
 		c, err := buildChart(run, s, maxPoints)
 		if err != nil {
@@ -228,6 +229,7 @@ var funcs = template.FuncMap{
 	"upper":  strings.ToUpper,
 	"change": func(m compare.Metric) string { return changeText(m) },
 	"ts":     func(r *summary.Run) string { return r.Started.Format("2006-01-02 15:04:05 UTC") },
+	"during": during,
 }
 
 // base holds what every page shares: the stylesheet, inline.
@@ -315,6 +317,13 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 <td>{{.Description}}{{with .Error}}<div class="bad">{{.}}</div>{{end}}</td></tr>
 {{end}}</table>
 
+{{if .Windows}}<h2>Disruptions</h2>
+<p>Faults rehearsed on purpose (disrupt steps), from the moment each took effect to its restoration, and spans during which a cluster's API server did not answer (outages: canarygate was blind then). Windows run over the steps; every request sent in one counts for its step and for the window.</p>
+<table><tr><th>window</th><th>what</th><th>start</th><th>duration</th><th>state</th><th>sent in it</th><th>events</th></tr>
+{{range .Windows}}<tr><td>{{.Name}}</td><td>{{.What}}</td><td class="n">{{secs .StartMs}}</td><td class="n">{{secs .DurationMs}}</td>
+<td class="{{if .Restored}}ok{{else}}bad{{end}}">{{.State}}</td><td class="{{if .Failures}}bad{{end}}">{{range .Streams}}<div>{{.}}</div>{{end}}</td><td>{{range .Events}}<div><small>{{.}}</small></div>{{end}}</td></tr>
+{{end}}</table>{{end}}
+
 <h2>Status codes per phase</h2>
 <table><tr><th>phase</th>{{range .Codes}}<th>{{codeLabel .}}</th>{{end}}</tr>
 {{$codes := .Codes}}{{range .Rows}}<tr><td>{{.Name}}</td>{{$r := .}}{{range $codes}}<td class="n">{{code $r .}}</td>{{end}}</tr>
@@ -322,7 +331,7 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 
 {{if .Groups}}<h2>Failures</h2>
 <table><tr><th>count</th><th>first</th><th>last</th><th>stream</th><th>step</th><th>error</th><th>body (first)</th></tr>
-{{range .Groups}}<tr><td class="n">{{.Count}}</td><td class="n">{{secs .FirstMs}}</td><td class="n">{{secs .LastMs}}</td><td>{{.Stream}}</td><td>{{.Phase}}</td><td>{{.Error}}</td><td><code>{{.Body}}</code></td></tr>
+{{range .Groups}}<tr><td class="n">{{.Count}}</td><td class="n">{{secs .FirstMs}}</td><td class="n">{{secs .LastMs}}</td><td>{{.Stream}}</td><td>{{.Phase}}{{with during $.Run .}}<br><small>{{.}}</small>{{end}}</td><td>{{.Error}}</td><td><code>{{.Body}}</code></td></tr>
 {{end}}</table>{{end}}
 
 <h2>Step output</h2>

@@ -58,6 +58,12 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 		}
 	}
 	writeInjection(&b, run)
+	if ws := windowRows(run); len(ws) > 0 {
+		b.WriteString("\n| disruption or outage | what | start | duration | state | sent in it |\n|---|---|---:|---:|---|---|\n")
+		for _, w := range ws {
+			fmt.Fprintf(&b, "| %s | %s | %.1fs | %.1fs | %s | %s |\n", md(w.Name), md(w.What), w.StartMs/1000, w.DurationMs()/1000, md(w.State()), md(strings.Join(w.Streams, "; ")))
+		}
+	}
 	var groups []summary.FailureGroup
 	for _, s := range run.Streams {
 		groups = append(groups, s.FailureGroups...)
@@ -70,7 +76,11 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 		}
 		b.WriteString("\n<details><summary>Failures</summary>\n\n| count | first | last | stream | step | error |\n|---:|---:|---:|---|---|---|\n")
 		for _, g := range groups {
-			fmt.Fprintf(&b, "| %d | %.3fs | %.3fs | %s | %s | %s |\n", g.Count, g.FirstMs/1000, g.LastMs/1000, md(g.Stream), md(g.Phase), md(g.Error))
+			step := g.Phase
+			if d := during(run, g); d != "" {
+				step += " (" + d + ")"
+			}
+			fmt.Fprintf(&b, "| %d | %.3fs | %.3fs | %s | %s | %s |\n", g.Count, g.FirstMs/1000, g.LastMs/1000, md(g.Stream), md(step), md(g.Error))
 		}
 		if more > 0 {
 			fmt.Fprintf(&b, "\n… and %d more groups (report.html lists them all)\n", more)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -224,4 +225,60 @@ func outcomeLabel(p summary.Phase) string {
 		return "load"
 	}
 	return p.Outcome
+}
+
+// windowRow is a disruption window with what each stream measured in it.
+type windowRow struct {
+	summary.Window
+	// Streams says, per stream, the requests sent in the window and how many were unexpected.
+	Streams []string
+	// Failures is the unexpected responses of every stream in the window.
+	Failures int64
+}
+
+// DurationMs is how long the window lasted.
+func (w windowRow) DurationMs() float64 { return w.EndMs - w.StartMs }
+
+// State says whether the disruption was undone.
+func (w windowRow) State() string {
+	switch {
+	case w.Open:
+		return "still in effect"
+	case w.Restored:
+		return "restored"
+	default:
+		return "NOT restored: " + w.RestoreError
+	}
+}
+
+func windowRows(run *summary.Run) []windowRow {
+	out := make([]windowRow, len(run.Windows))
+	for i, w := range run.Windows {
+		r := windowRow{Window: w}
+		for _, s := range run.Streams {
+			if i < len(s.PerWindow) {
+				st := s.PerWindow[i]
+				r.Failures += st.Failures
+				r.Streams = append(r.Streams, fmt.Sprintf("%s: %d sent, %d unexpected", s.Name, st.Requests, st.Failures))
+			}
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// during names the disruption windows a failure group's span overlaps ("" when none): a failure is the
+// step's, and — when it was sent while a disruption was in effect — the window's too.
+func during(run *summary.Run, g summary.FailureGroup) string {
+	var names []string
+	for _, w := range run.Windows {
+		if g.FirstMs < w.EndMs && g.LastMs >= w.StartMs {
+			if w.Kind == summary.WindowKindOutage {
+				names = append(names, w.What)
+			} else {
+				names = append(names, "disruption "+w.Name)
+			}
+		}
+	}
+	return strings.Join(names, "; ")
 }

@@ -233,3 +233,31 @@ func TestJUnitOfAnExitAtOnceHasItsErrorAndTheRunningStepsMessage(t *testing.T) {
 	assert.Contains(t, out, `<error message="exited at once on a second signal: the reports show what was measured until then" type="harness">`)
 	assert.Contains(t, out, `<failure message="still running when canarygate exited at once (a second signal): its outcome is unknown" type="running">`)
 }
+
+// Windows (a disruption, an API server outage) are a table of their own in the HTML page and the job summary,
+// with what each stream sent in them and whether the fault was undone; a failure group sent in one names it
+// beside its step, and one sent outside names none.
+func TestWindowsAreReportedAndNamedBesideTheFailuresSentInThem(t *testing.T) {
+	r := sampleRun(20)
+	r.Windows = []summary.Window{
+		{Name: "istiod-down", Kind: summary.WindowKindDisruption, What: "scale deployment istio-system/istiod-new to 0", StartMs: 2000, EndMs: 6000, Restored: true},
+		{Name: "API server of lab unreachable", Kind: summary.WindowKindOutage, What: "API server of cluster lab unreachable 10:00:04–10:00:05", StartMs: 4000, EndMs: 5000, Restored: true},
+		{Name: "pause", Kind: summary.WindowKindDisruption, What: "pause lab-control-plane", StartMs: 15000, EndMs: 16000, RestoreError: "disruption not restored: unpause failed"},
+	}
+	r.Streams[0].PerWindow = []summary.Stats{{Requests: 40, Failures: 3}, {Requests: 10, Failures: 3}, {Requests: 10}}
+	r.Streams[0].FailureGroups = []summary.FailureGroup{
+		{Stream: "s", Phase: "upgrade", Error: "503", Count: 3, FirstMs: 4100, LastMs: 4300},
+		{Stream: "s", Phase: "upgrade", Error: "reset", Count: 1, FirstMs: 9000, LastMs: 9000},
+	}
+	var md bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, r, Config{}))
+	assert.Contains(t, md.String(), "| istiod-down | scale deployment istio-system/istiod-new to 0 | 2.0s | 4.0s | restored | s: 40 sent, 3 unexpected |")
+	assert.Contains(t, md.String(), "| pause | pause lab-control-plane | 15.0s | 1.0s | NOT restored: disruption not restored: unpause failed | s: 10 sent, 0 unexpected |")
+	assert.Contains(t, md.String(), "| 3 | 4.100s | 4.300s | s | upgrade (disruption istiod-down; API server of cluster lab unreachable 10:00:04–10:00:05) | 503 |")
+	assert.Contains(t, md.String(), "| 1 | 9.000s | 9.000s | s | upgrade | reset |")
+	var html bytes.Buffer
+	require.NoError(t, WriteHTML(&html, r, Config{}))
+	assert.Contains(t, html.String(), "<h2>Disruptions</h2>")
+	assert.Contains(t, html.String(), "NOT restored: disruption not restored: unpause failed")
+	assert.Contains(t, html.String(), "<small>disruption istiod-down; API server of cluster lab unreachable 10:00:04–10:00:05</small>")
+}

@@ -34,6 +34,10 @@ type Env struct {
 	Readers Readers
 	// Processes records the process groups the step starts (the run's, killed when it ends).
 	Processes *Processes
+	// Timeline is the run's clock: a disruption opens its window on it.
+	Timeline *timeline.Timeline
+	// Background keeps what the step leaves running after it ends (a disruption over the next steps).
+	Background *Background
 
 	mu          sync.Mutex
 	changes     []string
@@ -122,6 +126,8 @@ type Runner struct {
 	Readers  Readers
 	// Processes are the run's process groups (see Env.Processes).
 	Processes *Processes
+	// Background is the run's background work (see Env.Background).
+	Background *Background
 	// MaxOutput bounds the output kept per step.
 	MaxOutput int
 	// Finished, when set, receives each step's result as soon as the step ends (before the next starts), so
@@ -235,7 +241,8 @@ func (r *Runner) runOne(parent context.Context, st *scenarios.Step, kind timelin
 		maxOut = DefaultMaxOutput
 	}
 	out := &boundedBuffer{max: maxOut}
-	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Clusters: r.Clusters, Readers: r.Readers, Processes: r.Processes}
+	env := &Env{Scenario: r.Scenario, Step: st, Output: out, Snapshot: r.Snapshot, Clusters: r.Clusters, Readers: r.Readers, Processes: r.Processes,
+		Timeline: r.Timeline, Background: r.Background}
 
 	ctx, cancel := context.WithTimeout(parent, st.Timeout.D())
 	defer cancel()

@@ -79,6 +79,9 @@ type Cluster struct {
 	// canarygate embeds ("config", the default; "lab", for the offline node image of hack/kind-node-image.sh).
 	NodeImage string `yaml:"nodeImage,omitempty" json:"nodeImage,omitempty"`
 	Config    string `yaml:"config,omitempty" json:"config,omitempty"`
+	// AllowDisruption lets disrupt steps act on a cluster of provider existing (with the run's
+	// --allow-disruption): a staging cluster is never disrupted by surprise.
+	AllowDisruption bool `yaml:"allowDisruption,omitempty" json:"allowDisruption,omitempty"`
 }
 
 // Traffic is the load that runs for the whole rehearsal.

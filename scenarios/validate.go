@@ -188,6 +188,7 @@ func (s *Scenario) validate(p Problems) {
 			g.Spec.Validate(s, p, fmt.Sprintf("checks[%d].%s", i, g.Kind))
 		}
 	}
+	s.validateDisruptions(p)
 	s.validateTail(p)
 }
 

@@ -73,8 +73,10 @@ type Run struct {
 	// set with VerdictRolledBack.
 	DecidedBy string `json:"decidedBy,omitempty"`
 	// Error is a harness or infrastructure failure that kept the run from finishing.
-	Error   string   `json:"error,omitempty"`
-	Phases  []Phase  `json:"phases"`
+	Error  string  `json:"error,omitempty"`
+	Phases []Phase `json:"phases"`
+	// Windows are spans over the phases: disruptions rehearsed on purpose (disrupt steps).
+	Windows []Window `json:"windows,omitempty"`
 	Streams []Stream `json:"streams"`
 	Checks  []Check  `json:"checks"`
 	// ResultsFile is the vegeta results file, relative to the run directory.
@@ -84,6 +86,30 @@ type Run struct {
 	// Thresholds are the scenario's limits for comparing this run with another (canarygate compare).
 	Thresholds *Thresholds `json:"thresholds,omitempty"`
 }
+
+// Window is a disruption's span on the timeline: from the moment it took effect to its restoration. Each
+// stream's PerWindow counts the requests sent in it.
+type Window struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Step opened it; What says what was disrupted and how.
+	Step    string  `json:"step"`
+	What    string  `json:"what"`
+	StartMs float64 `json:"startMs"`
+	EndMs   float64 `json:"endMs"`
+	// Open: still disrupted when the record was taken (a live snapshot, or a run that ended at once).
+	Open   bool     `json:"open,omitempty"`
+	Events []string `json:"events,omitempty"`
+	// Restored says the disruption was undone; RestoreError why not (the cluster may be left disrupted).
+	Restored     bool   `json:"restored"`
+	RestoreError string `json:"restoreError,omitempty"`
+}
+
+// Window kinds: a disrupt step's fault, and a span during which a cluster's API server did not answer.
+const (
+	WindowKindDisruption = "disruption"
+	WindowKindOutage     = "outage"
+)
 
 // Live is the state of a run while it runs, for a status line.
 type Live struct {
@@ -169,6 +195,8 @@ type Stream struct {
 	Rate   string `json:"rate"`
 	Expect []int  `json:"expect"`
 	Totals Stats  `json:"totals"`
+	// PerWindow is aligned with Run.Windows: the requests sent in each (a disruption), by send time.
+	PerWindow []Stats `json:"perWindow,omitempty"`
 	// PerPhase is indexed like Run.Phases.
 	PerPhase []Stats `json:"perPhase"`
 	// Series has one point per second of the run that saw requests.

@@ -4,6 +4,7 @@
 package timeline
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -36,9 +37,29 @@ type Phase struct {
 type Timeline struct {
 	start time.Time // carries a monotonic reading: offsets never jump with the wall clock
 
-	mu     sync.RWMutex
-	phases []Phase
-	now    func() time.Time
+	mu      sync.RWMutex
+	phases  []Phase
+	windows []Window
+	now     func() time.Time
+}
+
+// Window is a span that overlaps the phases rather than dividing them: a disruption rehearsed on purpose
+// (istiod down for 30 s while the next step runs). A result sent inside a window counts for its phase and for
+// the window.
+type Window struct {
+	Name string
+	Kind string
+	// Step is the step that opened it; What says what was disrupted.
+	Step, What string
+	Start      time.Duration
+	// End is zero while the window is open.
+	End  time.Duration
+	Open bool
+	// Events are what happened in it, in order ("12.3s: scaled istio-system/istiod-1-30 from 1 to 0").
+	Events []string
+	// Restored: the disruption was undone; RestoreErr says why not.
+	Restored   bool
+	RestoreErr string
 }
 
 // New starts a timeline now.
@@ -95,6 +116,74 @@ func (t *Timeline) PhaseAt(ts time.Time) (int, bool) {
 		return 0, false
 	}
 	return i, true
+}
+
+// OpenWindow opens a window now and returns its index. Open it before the disruption starts: every result
+// sent once it is in effect then counts in it.
+func (t *Timeline) OpenWindow(w Window) int { return t.OpenWindowAt(w, t.now()) }
+
+// OpenWindowAt opens a window that began at ts (an outage noticed after its first failed probe).
+func (t *Timeline) OpenWindowAt(w Window, ts time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w.Start, w.End, w.Open = ts.Sub(t.start), 0, true
+	t.windows = append(t.windows, w)
+	return len(t.windows) - 1
+}
+
+// WindowEvent records what happened in window i, at the current offset.
+func (t *Timeline) WindowEvent(i int, format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := t.now().Sub(t.start)
+	t.windows[i].Events = append(t.windows[i].Events, fmt.Sprintf("%.1fs: ", at.Seconds())+fmt.Sprintf(format, args...))
+}
+
+// Describe replaces what window i says it is (an outage's span, known once it ends).
+func (t *Timeline) Describe(i int, what string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.windows[i].What = what
+}
+
+// CloseWindow closes window i now; restoreErr is nil when its disruption was undone.
+func (t *Timeline) CloseWindow(i int, restoreErr error) { t.CloseWindowAt(i, restoreErr, t.now()) }
+
+// CloseWindowAt closes window i at ts.
+func (t *Timeline) CloseWindowAt(i int, restoreErr error, ts time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := &t.windows[i]
+	w.End, w.Open = ts.Sub(t.start), false
+	w.Restored = restoreErr == nil
+	if restoreErr != nil {
+		w.RestoreErr = restoreErr.Error()
+	}
+}
+
+// WindowsAt appends to dst the index of every window ts fell in. A window still open holds every time
+// after its start: nothing sent later than now can be looked up.
+func (t *Timeline) WindowsAt(dst []int, ts time.Time) []int {
+	off := ts.Sub(t.start)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i, w := range t.windows {
+		if off >= w.Start && (w.Open || off < w.End) {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
+// Windows returns a copy of the windows so far.
+func (t *Timeline) Windows() []Window {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := append([]Window(nil), t.windows...)
+	for i := range out {
+		out[i].Events = append([]string(nil), out[i].Events...)
+	}
+	return out
 }
 
 // Phases returns a copy of the phases so far.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 	kindlog "sigs.k8s.io/kind/pkg/log"
@@ -326,4 +327,63 @@ func removeKubeconfigDir(kubeconfig string) {
 	if strings.HasPrefix(filepath.Base(dir), "canarygate-kind-") {
 		_ = os.RemoveAll(dir) // best effort: a temporary directory the system cleans anyway
 	}
+}
+
+// node finds a node container of the kind cluster name (node "": its control-plane node), checking that it is
+// one of the cluster's, so a typo never acts on another container.
+func node(ctx context.Context, name, node string) (string, nodes.Node, error) {
+	engine, opt, err := DetectEngine(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	list, err := kindcluster.NewProvider(opt, kindcluster.ProviderWithLogger(kindlog.NoopLogger{})).ListNodes(name)
+	if err != nil {
+		return "", nil, fmt.Errorf("list the nodes of kind cluster %s: %w", name, err)
+	}
+	if node == "" {
+		node = name + "-control-plane"
+	}
+	var names []string
+	for _, n := range list {
+		if n.String() == node {
+			return engine, n, nil
+		}
+		names = append(names, n.String())
+	}
+	return "", nil, fmt.Errorf("kind cluster %s has no node %q (its nodes: %s)", name, node, strings.Join(names, ", "))
+}
+
+// PauseNode freezes (pause true) or thaws a node container of the kind cluster name: the container engine's
+// pause, run the way kind runs its engine (its exec package). node "" is the cluster's control-plane node.
+func PauseNode(ctx context.Context, name, nodeName string, pause bool) (string, error) {
+	engine, n, err := node(ctx, name, nodeName)
+	if err != nil {
+		return nodeName, err
+	}
+	verb := "unpause"
+	if pause {
+		verb = "pause"
+	}
+	if out, err := kindexec.CombinedOutputLines(kindexec.CommandContext(ctx, engine, verb, n.String())); err != nil {
+		return n.String(), fmt.Errorf("%s %s %s: %w (%s)", engine, verb, n, err, strings.Join(out, "; "))
+	}
+	return n.String(), nil
+}
+
+// StopStaticPodContainer stops the running container of a static pod (kube-apiserver, etcd…) in a node of
+// the kind cluster name with crictl, inside the node, as kind runs commands there: the kubelet starts it
+// again (static pods always restart). It returns the node and the container stopped.
+func StopStaticPodContainer(ctx context.Context, name, nodeName, container string) (string, string, error) {
+	_, n, err := node(ctx, name, nodeName)
+	if err != nil {
+		return nodeName, "", err
+	}
+	ids, err := kindexec.OutputLines(n.CommandContext(ctx, "crictl", "ps", "--name", "^"+container+"$", "--state", "running", "-q"))
+	if err != nil || len(ids) == 0 {
+		return n.String(), "", fmt.Errorf("no running %s container in node %s: %v", container, n, err)
+	}
+	if out, err := kindexec.CombinedOutputLines(n.CommandContext(ctx, "crictl", "stop", "--timeout", "0", ids[0])); err != nil {
+		return n.String(), ids[0], fmt.Errorf("crictl stop %s in node %s: %w (%s)", ids[0], n, err, strings.Join(out, "; "))
+	}
+	return n.String(), ids[0], nil
 }

@@ -28,13 +28,14 @@ import (
 // abort receives the run's last actions for an exit at once (a second signal); it may be nil.
 func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 	var (
-		f        load.Flags
-		out      string
-		formats  []string
-		keep     bool
-		keepFail bool
-		reuse    bool
-		archives []string
+		f               load.Flags
+		out             string
+		formats         []string
+		keep            bool
+		keepFail        bool
+		reuse           bool
+		allowDisruption bool
+		archives        []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -60,12 +61,14 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
 				ProviderOptions: cluster.ProviderOptions{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,
 					Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
-				Log:   func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
-				Abort: abort,
+				Log:             func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
+				Abort:           abort,
+				AllowDisruption: allowDisruption,
 			})
 			p.Done()
 			if res == nil {
-				if errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) || errors.Is(err, harness.ErrNotRunnable) {
+				if errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) || errors.Is(err, harness.ErrNotRunnable) ||
+					errors.Is(err, harness.ErrDisruptionNotAllowed) {
 					return exitcode.With(exitcode.BadInput, err)
 				}
 				if cmd.Context().Err() != nil {
@@ -86,6 +89,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	cmd.Flags().BoolVar(&keep, "keep-cluster", false, "keep kind clusters the run created")
 	cmd.Flags().BoolVar(&keepFail, "keep-cluster-on-failure", false, "keep kind clusters when the run did not pass")
 	cmd.Flags().BoolVar(&reuse, "reuse-cluster", false, "use a kind cluster of the scenario's name that already exists (and leave it), instead of refusing to run")
+	cmd.Flags().BoolVar(&allowDisruption, "allow-disruption", false, "let disrupt steps act on clusters of provider existing (the scenario must allow it too: the cluster's allowDisruption)")
 	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
 	return cmd
 }

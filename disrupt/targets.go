@@ -1,0 +1,202 @@
+package disrupt
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/canarygate/canarygate/cluster"
+	"github.com/canarygate/canarygate/cluster/kind"
+	"github.com/canarygate/canarygate/scenarios"
+)
+
+// scaleDown keeps a Deployment at zero replicas through its scale subresource (what kubectl scale and an
+// HPA use), then sets back the replicas it had and waits for them to be available.
+type scaleDown struct {
+	c    *cluster.Cluster
+	spec *scenarios.ScaleDownTarget
+	log  func(string, ...any)
+	// was is the replica count before the disruption (-1 until read).
+	was int32
+	got bool
+}
+
+func (s *scaleDown) name() string { return s.spec.Namespace + "/" + s.spec.Deployment }
+
+func (s *scaleDown) setScale(ctx context.Context, n int32) (from int32, err error) {
+	d := s.c.Client.AppsV1().Deployments(s.spec.Namespace)
+	sc, err := d.GetScale(ctx, s.spec.Deployment, metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("deployment %s: %w", s.name(), err)
+	}
+	from = sc.Spec.Replicas
+	if from == n {
+		return from, nil
+	}
+	_, err = d.UpdateScale(ctx, s.spec.Deployment, &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: autoscalingv1.ScaleSpec{Replicas: n}}, metav1.UpdateOptions{})
+	if err != nil {
+		return from, fmt.Errorf("scale deployment %s to %d: %w", s.name(), n, err)
+	}
+	return from, nil
+}
+
+func (s *scaleDown) begin(ctx context.Context) error {
+	from, err := s.setScale(ctx, 0)
+	if err != nil {
+		return err
+	}
+	s.was, s.got = from, true
+	s.log("scaled deployment %s from %d to 0", s.name(), from)
+	return nil
+}
+
+func (s *scaleDown) keep(ctx context.Context) error {
+	from, err := s.setScale(ctx, 0)
+	if err == nil && from != 0 {
+		s.log("deployment %s was scaled to %d during the window: back to 0", s.name(), from)
+	}
+	return err
+}
+
+func (s *scaleDown) restore(ctx context.Context) error {
+	if !s.got {
+		return nil // never scaled: nothing to undo
+	}
+	if _, err := s.setScale(ctx, s.was); err != nil {
+		return err
+	}
+	s.log("scaled deployment %s back to %d", s.name(), s.was)
+	// Restored once its replicas serve again: the next step must not start against a control plane that is
+	// still coming up and blame the upgrade for it.
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := s.c.Client.AppsV1().Deployments(s.spec.Namespace).Get(ctx, s.spec.Deployment, metav1.GetOptions{})
+		if err != nil {
+			return false, nil // the API server may be recovering too: ask again
+		}
+		return d.Status.AvailableReplicas >= s.was && d.Status.UpdatedReplicas >= s.was, nil
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s scaled back to %d but not available again: %w", s.name(), s.was, err)
+	}
+	s.log("deployment %s available again (%d)", s.name(), s.was)
+	return nil
+}
+
+// deletePods deletes the pods a selector matches with a grace period (0: killed at once). Their controller
+// re-creates them; nothing is left to restore.
+type deletePods struct {
+	c    *cluster.Cluster
+	spec *scenarios.DeletePodsTarget
+	log  func(string, ...any)
+}
+
+func (d *deletePods) begin(ctx context.Context) error {
+	n, err := d.deleteAll(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("no pod in %s matches %s: nothing to disrupt", d.spec.Namespace, d.spec.Selector)
+	}
+	return nil
+}
+
+func (d *deletePods) keep(ctx context.Context) error { _, err := d.deleteAll(ctx); return err }
+
+func (d *deletePods) deleteAll(ctx context.Context) (int, error) {
+	pods := d.c.Client.CoreV1().Pods(d.spec.Namespace)
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+	if err != nil {
+		return 0, fmt.Errorf("list pods %s in %s: %w", d.spec.Selector, d.spec.Namespace, err)
+	}
+	n := 0
+	for _, p := range list.Items {
+		if p.DeletionTimestamp != nil && d.spec.GracePeriodSeconds > 0 {
+			continue // already going, with grace
+		}
+		grace := d.spec.GracePeriodSeconds
+		err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace, Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if err != nil {
+			return n, fmt.Errorf("delete pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		n++
+		d.log("deleted pod %s/%s (grace %ds)", p.Namespace, p.Name, grace)
+	}
+	return n, nil
+}
+
+func (*deletePods) restore(context.Context) error { return nil }
+
+// pauseNode pauses a kind node's container; every process in it stops (kubelet, the API server when it is
+// the control plane, the pods), its network stays up: clients see timeouts, not refusals.
+type pauseNode struct {
+	c      *cluster.Cluster
+	spec   *scenarios.PauseNodeTarget
+	log    func(string, ...any)
+	paused string
+}
+
+func (p *pauseNode) begin(ctx context.Context) error {
+	node, err := kind.PauseNode(ctx, p.c.Name, p.spec.Node, true)
+	if err != nil {
+		return err
+	}
+	p.paused = node
+	p.log("paused node %s", node)
+	return nil
+}
+
+func (*pauseNode) keep(context.Context) error { return nil }
+
+func (p *pauseNode) restore(ctx context.Context) error {
+	if p.paused == "" {
+		return nil
+	}
+	if _, err := kind.PauseNode(ctx, p.c.Name, p.paused, false); err != nil {
+		return err
+	}
+	p.log("unpaused node %s", p.paused)
+	return nil
+}
+
+// restartAPIServer stops the kube-apiserver container of a kind control-plane node; the kubelet starts it
+// again. Restored once the API server answers /readyz again.
+type restartAPIServer struct {
+	c    *cluster.Cluster
+	spec *scenarios.PauseNodeTarget
+	log  func(string, ...any)
+	node string
+}
+
+func (r *restartAPIServer) begin(ctx context.Context) error {
+	node, id, err := kind.StopStaticPodContainer(ctx, r.c.Name, r.spec.Node, "kube-apiserver")
+	if err != nil {
+		return err
+	}
+	r.node = node
+	r.log("stopped the kube-apiserver container %.12s in node %s", id, node)
+	return nil
+}
+
+func (*restartAPIServer) keep(context.Context) error { return nil }
+
+func (r *restartAPIServer) restore(ctx context.Context) error {
+	if r.node == "" {
+		return nil
+	}
+	// The kubelet restarts it; waiting here is what makes the window end when it serves again.
+	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return r.c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(rctx).Error() == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the kube-apiserver of node %s did not answer /readyz again: %w", r.node, err)
+	}
+	r.log("the kube-apiserver of node %s is ready again", r.node)
+	return nil
+}
