@@ -35,6 +35,7 @@ func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 		keepFail bool
 		reuse    bool
 		archives []string
+		yes      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -52,6 +53,9 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			}
 			sc, err := f.Scenario(args[0], s.ErrOut)
 			if err != nil {
+				return err
+			}
+			if err := Confirm(cmd.Context(), s, sc, yes, IsTerminal(s.In)); err != nil {
 				return err
 			}
 			p := progress.New(s.ErrOut)
@@ -87,6 +91,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	cmd.Flags().BoolVar(&keepFail, "keep-cluster-on-failure", false, "keep kind clusters when the run did not pass")
 	cmd.Flags().BoolVar(&reuse, "reuse-cluster", false, "use a kind cluster of the scenario's name that already exists (and leave it), instead of refusing to run")
 	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "change existing clusters without asking (required when there is no terminal to ask on)")
 	return cmd
 }
 
