@@ -56,6 +56,17 @@ func (e *Env) ClusterWith(t testing.TB, wrap func(http.RoundTripper) http.RoundT
 	return c
 }
 
+// RestrictedCluster is canarygate's cluster as RestrictedUser (RestrictedConfig): only what the test granted.
+func (e *Env) RestrictedCluster(t testing.TB) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New("test", e.RestrictedConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PodLogs = false
+	return c
+}
+
 // RunStepOn is RunStepWith on a given cluster client.
 func (e *Env) RunStepOn(ctx context.Context, t testing.TB, c *cluster.Cluster, readers runner.Readers, stepYAML string) runner.Result {
 	t.Helper()
