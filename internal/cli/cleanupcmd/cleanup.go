@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/canarygate/canarygate/cleanup"
 	"github.com/canarygate/canarygate/cluster"
@@ -70,6 +71,10 @@ func Run(ctx context.Context, s streams.IO, f Flags) error {
 	fmt.Fprintf(s.ErrOut, "• cluster %s%s: %s labelled %s, %s\n", c.Config.Host, contextOf(f), kindNames(), sel, namespaces(f.Namespaces))
 	objs, err := cleanup.Find(ctx, c, f.Options)
 	if err != nil {
+		if apierrors.IsForbidden(err) {
+			// Listing every namespace needs a ClusterRoleBinding; -n needs only RoleBindings there.
+			err = fmt.Errorf("%w (deploy/rbac/clusterroles.yaml: canarygate-cleanup; with -n NAMESPACE a RoleBinding there is enough)", err)
+		}
 		return exitcode.With(exitcode.Harness, err)
 	}
 	if len(objs) == 0 {

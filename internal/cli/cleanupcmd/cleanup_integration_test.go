@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/canarygate/canarygate/internal/cli"
@@ -135,13 +136,11 @@ func TestCleanupLeavesWhatIsAlreadyBeingDeleted(t *testing.T) {
 		Replicas: 1, Timeout: time.Second, Run: "run-deleting"}
 	require.NoError(t, meshload.Deploy(ctx, e.Cluster(t), spec))
 	// A finalizer of the test's holds the Deployment in deletion for as long as the test needs.
-	d, err := e.Client.AppsV1().Deployments(ns).Get(ctx, spec.Name(), metav1.GetOptions{})
-	require.NoError(t, err)
-	d.Finalizers = append(d.Finalizers, "canarygate.dev/test-hold")
-	_, err = e.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+	// A patch, not an update: the controller writes the Deployment's status meanwhile.
+	_, err := e.Client.AppsV1().Deployments(ns).Patch(ctx, spec.Name(), types.MergePatchType, []byte(`{"metadata":{"finalizers":["canarygate.dev/test-hold"]}}`), metav1.PatchOptions{})
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		_, _ = e.Client.AppsV1().Deployments(ns).Patch(context.Background(), spec.Name(), "application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		_, _ = e.Client.AppsV1().Deployments(ns).Patch(context.Background(), spec.Name(), types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
 	})
 	require.NoError(t, e.Client.AppsV1().Deployments(ns).Delete(ctx, spec.Name(), metav1.DeleteOptions{}))
 
@@ -150,4 +149,14 @@ func TestCleanupLeavesWhatIsAlreadyBeingDeleted(t *testing.T) {
 	assert.Contains(t, out, "• Deployment "+ns+"/"+spec.Name()+" (run run-deleting, already being deleted)")
 	assert.Contains(t, out, "✓ deleted ServiceAccount "+ns+"/"+spec.Name())
 	assert.Contains(t, out, "cleaned up: 1 object(s) deleted")
+}
+
+// A user who may not list every namespace's generators gets the API server's refusal, exit 3, and where the
+// role is and that -n needs less.
+func TestCleanupWithoutPermissionSaysWhichRole(t *testing.T) {
+	e := testenv.Need(t, env)
+	out, code := cleanup(t, "--kubeconfig", e.RestrictedKubeconfig(t))
+	assert.Equal(t, exitcode.Harness, code)
+	assert.Contains(t, out, `cannot list resource "deployments"`)
+	assert.Contains(t, out, "canarygate-cleanup; with -n NAMESPACE a RoleBinding there is enough")
 }
