@@ -6,6 +6,8 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -73,6 +75,16 @@ type Options struct {
 	// Abort, when set, receives the last actions for an exit at once (a second signal): write the reports of
 	// what was measured so far and kill what steps started.
 	Abort *shutdown.Hooks
+	// RunID labels what the run creates in clusters (meshload.RunLabel); "" makes one (NewRunID).
+	RunID string
+}
+
+// NewRunID makes a run's ID: its start time to the second and 4 random hex digits (two runs started in the
+// same second differ), a valid label value.
+func NewRunID(now time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
 // observations collects what observers recorded, on the run's timeline.
@@ -241,6 +253,10 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err := reh.start(clusters); err != nil {
 		return nil, err
 	}
+	if len(reh.inMeshStreams) > 0 && opts.Log != nil {
+		opts.Log("run %s: what it deploys is labelled %s=%s ('canarygate cleanup --run %s' removes what a killed run left)",
+			reh.runID, meshload.RunLabel, reh.runID, reh.runID)
+	}
 	// Whatever happens, no process a step started outlives the run.
 	defer reh.procs.KillAll()
 	defer opts.Abort.Add(reh.abort)()
@@ -262,6 +278,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 type rehearsal struct {
 	sc      *scenarios.Scenario
 	opts    Options
+	runID   string
 	dir     string
 	formats []string
 
@@ -305,7 +322,11 @@ func prepare(sc *scenarios.Scenario, opts Options) (*rehearsal, error) {
 	if missing := runner.Missing(sc); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrMissingExecutor, missing)
 	}
-	r := &rehearsal{sc: sc, opts: opts, procs: &runner.Processes{}, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{}}
+	r := &rehearsal{sc: sc, opts: opts, procs: &runner.Processes{}, dir: sc.Report.Dir, formats: sc.Report.Formats, sink: discard{},
+		runID: opts.RunID}
+	if r.runID == "" {
+		r.runID = NewRunID(time.Now())
+	}
 	if opts.OutDir != "" {
 		r.dir = opts.OutDir
 	}
@@ -375,6 +396,7 @@ func (r *rehearsal) start(clusters *cluster.Set) error {
 // the observations up to now — the same record the final gates read, only shorter.
 func (r *rehearsal) live() *summary.Run {
 	run := build(r.sc, r.tl, r.agg, r.finished.list(), r.opts.Version)
+	run.RunID = r.runID
 	r.fillInMesh(run)
 	run.Observations = r.observed.snapshot()
 	return run
@@ -502,6 +524,7 @@ func (r *rehearsal) teardown(ctx context.Context) {
 // failed check step fails the verdict even when the final gates do not repeat it.
 func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	run := build(r.sc, r.tl, r.agg, r.steps, r.opts.Version)
+	run.RunID = r.runID
 	r.fillInMesh(run)
 	run.Observations = r.observed.got
 	r.harnessErr = errors.Join(r.harnessErr, r.observed.err)

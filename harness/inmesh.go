@@ -89,7 +89,8 @@ func (r *rehearsal) inMesh(ctx context.Context, st scenarios.Stream, out chan<- 
 		return err
 	}
 	spec := meshload.Spec{Stream: st.Name, Namespace: im.Namespace, Image: im.Image, URL: st.URL,
-		Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Replicas: int32(im.Replicas), Timeout: st.Timeout.D(), Annotations: im.Annotations}
+		Rate: vegeta.Rate{Freq: st.Rate.Freq, Per: st.Rate.Per}, Replicas: int32(im.Replicas), Timeout: st.Timeout.D(), Annotations: im.Annotations,
+		Run: r.runID}
 	key := ObservationGenerators(st.Name)
 	opts := append([]meshload.Option{meshload.WithEvents(func(e string) { r.observed.record(key, e) })}, r.opts.InMeshOptions...)
 	if r.opts.GeneratorSource != nil {

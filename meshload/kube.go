@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -28,6 +30,9 @@ const (
 	StreamLabel  = scenarios.GeneratorStreamLabel
 	ManagedLabel = "app.kubernetes.io/managed-by"
 	Manager      = "canarygate"
+	// RunLabel names the run that created an object, so that `canarygate cleanup --run ID` removes what one
+	// run — also one that crashed or was killed — left, and nothing of another run's.
+	RunLabel = "canarygate.dev/run"
 )
 
 // Spec is one in-mesh stream's generators.
@@ -42,6 +47,8 @@ type Spec struct {
 	Buffer int
 	// Annotations go on the generator pods.
 	Annotations map[string]string
+	// Run is the run's ID, labelled (RunLabel) on everything the generators consist of; "" leaves it off.
+	Run string
 }
 
 // Name is the generators' Deployment and ServiceAccount name (the ServiceAccount is their SPIFFE identity:
@@ -64,6 +71,10 @@ func ShareRate(r vegeta.Rate, n int) vegeta.Rate {
 // after SIGTERM so that their remaining results can be pulled.
 func (s Spec) Objects() (*corev1.ServiceAccount, *appsv1.Deployment) {
 	labels := map[string]string{"app": s.Name(), StreamLabel: s.Stream, ManagedLabel: Manager}
+	if s.Run != "" {
+		// Not in the Deployment's selector: a selector cannot change, and the next run reuses the Deployment.
+		labels[RunLabel] = s.Run
+	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: s.Name(), Namespace: s.Namespace, Labels: labels}}
 	share := ShareRate(s.Rate, int(s.Replicas))
 	buffer := s.Buffer
@@ -108,7 +119,7 @@ func (s Spec) Objects() (*corev1.ServiceAccount, *appsv1.Deployment) {
 // Deploy creates (or replaces) a stream's generators.
 func Deploy(ctx context.Context, c *cluster.Cluster, s Spec) error {
 	sa, d := s.Objects()
-	if _, err := c.Client.CoreV1().ServiceAccounts(s.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := deployServiceAccount(ctx, c, sa); err != nil {
 		return fmt.Errorf("generators of %s: ServiceAccount %s/%s: %w", s.Stream, s.Namespace, sa.Name, err)
 	}
 	_, err := c.Client.AppsV1().Deployments(s.Namespace).Create(ctx, d, metav1.CreateOptions{})
@@ -119,6 +130,28 @@ func Deploy(ctx context.Context, c *cluster.Cluster, s Spec) error {
 		return fmt.Errorf("generators of %s: Deployment %s/%s: %w", s.Stream, s.Namespace, d.Name, err)
 	}
 	return nil
+}
+
+// deployServiceAccount creates the generators' ServiceAccount, or gives one a crashed run left this run's
+// labels: cleanup by run then finds it among this run's objects.
+func deployServiceAccount(ctx context.Context, c *cluster.Cluster, sa *corev1.ServiceAccount) error {
+	sas := c.Client.CoreV1().ServiceAccounts(sa.Namespace)
+	_, err := sas.Create(ctx, sa, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := sas.Get(ctx, sa.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if maps.Equal(cur.Labels, sa.Labels) {
+			return nil
+		}
+		cur.Labels = sa.Labels
+		_, err = sas.Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // Remove deletes a stream's generators (their pods get their grace period: pull before removing).

@@ -66,9 +66,11 @@ type Run struct {
 	ScenarioFile  string    `json:"scenarioFile,omitempty"`
 	Description   string    `json:"description,omitempty"`
 	Started       time.Time `json:"started"`
-	DurationMs    float64   `json:"durationMs"`
-	Verdict       string    `json:"verdict"`
-	Interrupted   bool      `json:"interrupted,omitempty"`
+	// RunID is what the run labelled the objects it created in clusters with (canarygate cleanup --run).
+	RunID       string  `json:"runId,omitempty"`
+	DurationMs  float64 `json:"durationMs"`
+	Verdict     string  `json:"verdict"`
+	Interrupted bool    `json:"interrupted,omitempty"`
 	// DecidedBy names the step whose failure sent the run down its failure branch (the rollback), and why:
 	// set with VerdictRolledBack.
 	DecidedBy string `json:"decidedBy,omitempty"`

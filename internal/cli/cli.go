@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canarygate/canarygate/base/shutdown"
+	"github.com/canarygate/canarygate/internal/cli/cleanupcmd"
 	"github.com/canarygate/canarygate/internal/cli/comparecmd"
 	"github.com/canarygate/canarygate/internal/cli/imagecmd"
 	"github.com/canarygate/canarygate/internal/cli/plan"
@@ -47,7 +48,8 @@ markdown, vegeta results). Every failure is attributed to the step that was runn
 	root.SetIn(s.In)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.With(exitcode.BadInput, err) })
 	root.AddCommand(run.NewCommand(s, abort), validate.NewCommand(s), plan.NewCommand(s), report.NewCommand(s),
-		comparecmd.NewCommand(s), trend.NewCommand(s), scenarios.NewCommand(s), imagecmd.NewCommand(s), versioncmd.NewCommand(s))
+		comparecmd.NewCommand(s), trend.NewCommand(s), scenarios.NewCommand(s), imagecmd.NewCommand(s), versioncmd.NewCommand(s),
+		cleanupcmd.NewCommand(s))
 	return root
 }
 

@@ -23,7 +23,7 @@ import (
 
 // disruptArgs runs testdata/disrupt.yaml on the test control plane against srv.
 func disruptArgs(e *testenv.Env, srv *testserver.Server, ns, dir string, extra ...string) []string {
-	return append([]string{"run", "testdata/disrupt.yaml", "--no-env", "--out", dir, "--allow-disruption",
+	return append([]string{"run", "testdata/disrupt.yaml", "--no-env", "--out", dir, "--allow-disruption", "--yes",
 		"--var", "KUBECONFIG_PATH=" + e.Kubeconfig, "--var", "TARGET=" + srv.URL, "--var", "NS=" + ns}, extra...)
 }
 

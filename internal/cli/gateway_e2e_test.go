@@ -32,7 +32,7 @@ func TestGatewayAddressStableWatchesTheIngressServiceForTheWholeRun(t *testing.T
 		t.Run(tc.name, func(t *testing.T) {
 			ns := ingress(t, e, "ingress", tc.nodePort)
 			dir := t.TempDir()
-			res := runCLI(t, "run", "testdata/gateway-address.yaml", "--no-env", "--out", dir,
+			res := runCLI(t, "run", "testdata/gateway-address.yaml", "--no-env", "--yes", "--out", dir,
 				"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns, "--var", "PATCH="+tc.patch)
 			require.Equal(t, tc.code, res.code)
 			run, err := summary.Read(dir)
@@ -78,7 +78,7 @@ func ingress(t *testing.T, e *testenv.Env, prefix string, nodePort int32) string
 func runGatewayEndpoints(t *testing.T, e *testenv.Env, srv *testserver.Server, ns string) summary.Check {
 	t.Helper()
 	dir := t.TempDir()
-	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--out", dir,
+	res := runCLI(t, "run", "testdata/gateway-endpoints.yaml", "--no-env", "--yes", "--out", dir,
 		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
 	require.Equal(t, 1, res.code)
 	return gatewayGate(t, dir)

@@ -142,7 +142,7 @@ func runShippedGatewaySteps(t *testing.T, e *testenv.Env, srv *testserver.Server
 	file := filepath.Join(t.TempDir(), "gateway-steps.yaml")
 	require.NoError(t, os.WriteFile(file, raw, 0o600))
 	dir := t.TempDir()
-	res := runCLI(t, "run", file, "--no-env", "--out", dir)
+	res := runCLI(t, "run", file, "--no-env", "--yes", "--out", dir)
 	gate := gatewayGate(t, dir)
 	want := 0
 	if !gate.Passed {

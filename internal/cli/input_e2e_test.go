@@ -193,7 +193,7 @@ steps:
 	require.Equal(t, 0, res.code)
 	assert.Contains(t, res.stdout, "KUBECONFIG of cluster rehearsal")
 
-	res = runCLI(t, "run", sc, "--no-env", "--out", dir)
+	res = runCLI(t, "run", sc, "--no-env", "--yes", "--out", dir)
 	require.Equal(t, 0, res.code)
 	run, err := summary.Read(dir)
 	require.NoError(t, err)

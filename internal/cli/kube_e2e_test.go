@@ -45,7 +45,7 @@ func TestKubernetesStepsRunUnderLoadOnAnExistingCluster(t *testing.T) {
 	createDeployment(t, e, ns, "a", nil)
 	createDeployment(t, e, ns, "b", nil)
 	dir := t.TempDir()
-	res := runCLI(t, "run", "testdata/kube-under-load.yaml", "--no-env", "--out", dir,
+	res := runCLI(t, "run", "testdata/kube-under-load.yaml", "--no-env", "--yes", "--out", dir,
 		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns)
 	require.Equal(t, 0, res.code)
 	run, err := summary.Read(dir)
@@ -68,7 +68,7 @@ func TestAFailedKubernetesStepPutsDiagnosticsInTheReport(t *testing.T) {
 	ns := e.Namespace(t, "stuck")
 	createDeployment(t, e, ns, "a", map[string]string{"canarygate.test/no-such-node": "true"})
 	dir := t.TempDir()
-	res := runCLI(t, "run", "testdata/kube-under-load.yaml", "--no-env", "--out", dir,
+	res := runCLI(t, "run", "testdata/kube-under-load.yaml", "--no-env", "--yes", "--out", dir,
 		"--var", "KUBECONFIG_PATH="+e.Kubeconfig, "--var", "TARGET="+srv.URL, "--var", "NS="+ns, "--var", "RESTART_TIMEOUT=4s")
 	require.Equal(t, 1, res.code, "a failed step fails the stepsSucceeded gate")
 	run, err := summary.Read(dir)

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/timeline"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Cluster returns canarygate's cluster for the control plane. Reading pod logs is off: the API server would
@@ -54,6 +57,34 @@ func (e *Env) ClusterWith(t testing.TB, wrap func(http.RoundTripper) http.RoundT
 	c.Kubeconfig = e.Kubeconfig
 	c.PodLogs = false
 	return c
+}
+
+// RestrictedCluster is canarygate's cluster as RestrictedUser (RestrictedConfig): only what the test granted.
+func (e *Env) RestrictedCluster(t testing.TB) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.New("test", e.RestrictedConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.PodLogs = false
+	return c
+}
+
+// RestrictedKubeconfig writes a kubeconfig of RestrictedUser (for commands that take --kubeconfig) and
+// returns its path.
+func (e *Env) RestrictedKubeconfig(t testing.TB) string {
+	t.Helper()
+	cfg := e.RestrictedConfig()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, InsecureSkipTLSVerify: true}
+	kc.AuthInfos[RestrictedUser] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: RestrictedUser}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig-restricted")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // RunStepOn is RunStepWith on a given cluster client.

@@ -40,6 +40,11 @@ const (
 	PodCIDR     = "10.244.0.0/24"
 	NodeName    = "kwok-node-0"
 	token       = "canarygate-test-token"
+	// RestrictedUser is a second user of the API server (RestrictedConfig), in no group but
+	// system:authenticated: the API server authorizes with RBAC, so it may do what a test binds to it and
+	// nothing else (besides what every authenticated user may: discovery, access reviews of itself).
+	RestrictedUser  = "canarygate-restricted"
+	restrictedToken = "canarygate-restricted-token"
 )
 
 // Env is a running control plane.
@@ -215,7 +220,8 @@ func (e *Env) writeCredentials(apiPort int) error {
 	if err := writeKeyPair(filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	tokens := token + ",admin,admin,system:masters\n" + restrictedToken + "," + RestrictedUser + "," + RestrictedUser + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		return err
 	}
 	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
@@ -394,6 +400,13 @@ func (e *Env) Namespace(t testing.TB, prefix string) string {
 		_ = e.Client.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
 	})
 	return ns.Name
+}
+
+// RestrictedConfig is the control plane as RestrictedUser: allowed only what a test grants it (RBAC).
+func (e *Env) RestrictedConfig() *rest.Config {
+	cfg := rest.CopyConfig(e.Config)
+	cfg.BearerToken = restrictedToken
+	return cfg
 }
 
 // Logs returns what the control plane's processes printed.

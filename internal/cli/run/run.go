@@ -36,6 +36,7 @@ func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 		reuse           bool
 		allowDisruption bool
 		archives        []string
+		yes             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -53,6 +54,9 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			}
 			sc, err := f.Scenario(args[0], s.ErrOut)
 			if err != nil {
+				return err
+			}
+			if err := Confirm(cmd.Context(), s, sc, yes, IsTerminal(s.In)); err != nil {
 				return err
 			}
 			p := progress.New(s.ErrOut)
@@ -91,6 +95,7 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	cmd.Flags().BoolVar(&reuse, "reuse-cluster", false, "use a kind cluster of the scenario's name that already exists (and leave it), instead of refusing to run")
 	cmd.Flags().BoolVar(&allowDisruption, "allow-disruption", false, "let disrupt steps act on clusters of provider existing (the scenario must allow it too: the cluster's allowDisruption)")
 	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "change existing clusters without asking (required when there is no terminal to ask on)")
 	return cmd
 }
 
