@@ -268,8 +268,10 @@ func (j *webhookJudge) stretch(name, why string, from, to float64, created int) 
 // (or none was observed: the scenario has no webhooksServe gate).
 func StalledBy(run *summary.Run, phase int) []string {
 	p := run.Phases[phase]
-	what := "failed while"
-	if p.Action == scenarios.ActionRestart || p.Action == scenarios.ActionMoveNamespace {
+	what, rollout := "failed while", p.Action == scenarios.ActionRestart || p.Action == scenarios.ActionMoveNamespace
+	if rollout {
+		// A rollout creates pods: of Istio's webhooks only the injectors (mutating) judge those; a validator
+		// unserved at the same time (Istio's covers its own resources) did not stall it.
 		what = "rollout stalled:"
 	}
 	var out []string
@@ -282,6 +284,9 @@ func StalledBy(run *summary.Run, phase int) []string {
 			continue
 		}
 		config := parts[len(parts)-2]
+		if rollout && parts[len(parts)-3] != "MutatingWebhookConfiguration" {
+			continue
+		}
 		for _, s := range unservedStretches(run.Observations[k], run.DurationMs) {
 			if s.from >= p.EndMs || s.to <= p.StartMs {
 				continue

@@ -202,6 +202,11 @@ func TestStepsSucceededNamesTheWebhookThatStalledARollout(t *testing.T) {
 		{AtMs: 100, Value: "Fail istio-system/istiod-new ready 1"},
 		{AtMs: 2500, Value: "Fail istio-system/istiod-new ready 0"},
 		{AtMs: 4500, Value: "Fail istio-system/istiod-new ready 1"},
+	}, validator: {
+		// The default validator, unserved at the same time: it judges Istio's resources, not pods.
+		{AtMs: 100, Value: "Fail istio-system/istiod ready 1"},
+		{AtMs: 2500, Value: "Fail istio-system/istiod ready 0"},
+		{AtMs: 4500, Value: "Fail istio-system/istiod ready 1"},
 	}}
 	r := webhookRun(obs)
 	r.Phases[2].Outcome, r.Phases[2].Action, r.Phases[2].Error = summary.OutcomeTimedOut, scenarios.ActionRestart, "deployment demo-a/app-a did not roll out"
@@ -211,6 +216,9 @@ func TestStepsSucceededNamesTheWebhookThatStalledARollout(t *testing.T) {
 	want := "upgrade: rollout stalled: webhook istio-sidecar-injector-new has no ready endpoint (Service istio-system/istiod-new, failurePolicy Fail) from 2.5s to 4.5s, during disruption istiod-new-down"
 	assert.Contains(t, c.Summary, want)
 	assert.Contains(t, c.Evidence[0], "did not roll out; rollout stalled: webhook istio-sidecar-injector-new")
+	assert.NotContains(t, c.Summary, "istiod-default-validator", "a validator does not stall a rollout")
+	r.Phases[2].Action = scenarios.ActionHelmUpgrade
+	assert.Len(t, StalledBy(r, 2), 2, "any other step: every Fail webhook unserved while it ran")
 
 	served := webhookRun(map[string][]summary.Observation{injectorNew: {{AtMs: 100, Value: "Fail istio-system/istiod-new ready 1"}}})
 	served.Phases[2].Outcome, served.Phases[2].Action = summary.OutcomeTimedOut, scenarios.ActionRestart
