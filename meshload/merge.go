@@ -1,9 +1,14 @@
 package meshload
 
 import (
-	"github.com/canarygate/canarygate/meshload/agent"
+	"net/http"
 	"sort"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/canarygate/canarygate/aggregate"
+	"github.com/canarygate/canarygate/meshload/agent"
 )
 
 // Timed is a pulled result placed on the local clock.
@@ -13,6 +18,19 @@ type Timed struct {
 	At time.Time
 	// Generator is the pod that sent it; Revision that pod's proxy revision.
 	Generator, Revision string
+}
+
+// Call is the result as a stream's pair record counts it (aggregate.InMeshPairs); identity is the
+// generators' own (Spec.Identity).
+func (t Timed) Call(identity string) aggregate.InMeshCall {
+	return aggregate.InMeshCall{At: t.At, From: t.Revision, To: t.Callee, Code: t.Code, Peer: t.Peer, MTLS: t.MTLSFrom(identity)}
+}
+
+// VegetaResult is the result as the run's aggregate and results file take it: the seq-th result of the
+// stream named attack, whose generators call url.
+func (t Timed) VegetaResult(attack, url string, seq uint64) *vegeta.Result {
+	return &vegeta.Result{Attack: attack, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
+		Error: t.Error, Method: http.MethodGet, URL: url}
 }
 
 // Merger puts the results of one stream's generators into one send order. Results arrive per generator, in
