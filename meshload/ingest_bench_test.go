@@ -14,6 +14,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -84,8 +85,8 @@ func synthetic(gen, n int, seq uint64, t0 int64, interval time.Duration) agent.R
 }
 
 // standInAgents is the helper process: $CANARYGATE_BENCH_STAND_INS generators (agent.Generator: the real
-// buffer, handler and encoding), each on its own loopback listener, their buffers kept full of synthetic
-// results. It prints their addresses on one line and serves until its standard input closes.
+// buffer, handler and encoding), each on its own loopback listener, making synthetic results on the
+// virtual clock. It prints their addresses on one line and serves until its standard input closes.
 func standInAgents() int {
 	n, err1 := strconv.Atoi(os.Getenv(envStandIns))
 	perPull, err2 := strconv.Atoi(os.Getenv(envPerPull))
@@ -103,28 +104,22 @@ func standInAgents() int {
 			return 1
 		}
 		addrs[i] = l.Addr().String()
-		g := agent.NewGenerator(fmt.Sprintf("gen-%d", i), 4*perPull)
+		g := agent.NewGenerator(fmt.Sprintf("gen-%d", i), 2*perPull)
 		g.Revision = "1-29"
-		// The generator's clock is the puller's: a pull after N answers when result N+perPull was made.
+		// The generator's clock is the puller's: a pull after N comes when results up to N+perPull are made
+		// (and no more: they are made then, before it is answered).
 		var now atomic.Int64
 		g.Clock = func() time.Time { return time.Unix(0, now.Load()) }
+		var mu sync.Mutex
 		var seq uint64
-		fill := func() {
-			for g.Buffer.Len() < 4*perPull {
+		srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+			mu.Lock()
+			for seq < after+uint64(perPull) {
 				seq++
 				g.Buffer.Add(synthetic(i, n, seq, t0, interval))
 			}
-		}
-		fill()
-		go func() {
-			for {
-				changed := g.Buffer.Changed()
-				fill()
-				<-changed
-			}
-		}()
-		srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+			mu.Unlock()
 			now.Store(t0 + int64(after+uint64(perPull))*int64(interval))
 			g.ServeHTTP(w, r)
 		})}
@@ -244,7 +239,7 @@ type ingest struct {
 	agg      *aggregate.Aggregate
 }
 
-func newIngest(addrs []string, perPull int, t0 time.Time, client *http.Client) *ingest {
+func newIngest(addrs []string, perPull int, t0 time.Time, client *http.Client, format string) *ingest {
 	in := &ingest{timed: make(chan Timed, 1024), consumed: make(chan int, 1)}
 	n := len(addrs)
 	spec := Spec{Stream: "in-mesh", Namespace: "demo-a", URL: benchURL, Replicas: int32(n), Timeout: loadgen.DefaultTimeout,
@@ -254,7 +249,7 @@ func newIngest(addrs []string, perPull int, t0 time.Time, client *http.Client) *
 		pod := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("gen-%d", i), CreationTimestamp: metav1.NewTime(t0)},
 			Status: corev1.PodStatus{PodIP: "127.0.0.1"}}
 		in.pods = append(in.pods, pod)
-		sources[pod.Name] = HTTPSource(client, "http://"+addr+"/results")
+		sources[pod.Name] = HTTPSourceFormat(client, "http://"+addr+"/results", format)
 	}
 	now := func() time.Time { return t0.Add(time.Duration(in.round+1) * DefaultPullInterval) }
 	in.p = &puller{spec: spec, gens: map[string]*generator{}, merger: NewMerger(), share: ShareRate(spec.Rate, n),
@@ -320,8 +315,8 @@ func (in *ingest) run(ctx context.Context, n uint64) (total int, held int, err e
 }
 
 // benchIngest measures ingesting b.N results (at least: whole rounds) from n stand-in generators making
-// perPull results per pull interval each.
-func benchIngest(b *testing.B, n, perPull int) {
+// perPull results per pull interval each, asking for the given format.
+func benchIngest(b *testing.B, n, perPull int, format string) {
 	t0 := time.Now()
 	addrs := startStandIns(b, n, perPull, t0)
 	var wire atomic.Int64
@@ -335,7 +330,7 @@ func benchIngest(b *testing.B, n, perPull int) {
 			return countingConn{Conn: c, n: &wire}, nil
 		}}}
 	b.Cleanup(client.CloseIdleConnections)
-	in := newIngest(addrs, perPull, t0, client)
+	in := newIngest(addrs, perPull, t0, client, format)
 
 	var ms0, ms1 runtime.MemStats
 	mem := startPeakMemory()
@@ -367,12 +362,16 @@ func benchIngest(b *testing.B, n, perPull int) {
 // BenchmarkInMeshIngest: 4 generators at 10 000 results/s each (a full pull, DefaultPullMax, every pull
 // interval). Run with -benchtime=Nx: an op is a result.
 func BenchmarkInMeshIngest(b *testing.B) {
-	b.Run("json", func(b *testing.B) { benchIngest(b, 4, agent.DefaultPullMax) })
+	for _, format := range []string{agent.FormatJSON, agent.FormatBinary} {
+		b.Run(format, func(b *testing.B) { benchIngest(b, 4, agent.DefaultPullMax, format) })
+	}
 }
 
 // BenchmarkInMeshIngestMany: 50 generators making 200 000 results/s between them (2 000 per pull each):
 // the ingesting process's memory must stay bounded by the stream's rate and timeout, not grow with the
 // generators or the run.
 func BenchmarkInMeshIngestMany(b *testing.B) {
-	b.Run("json", func(b *testing.B) { benchIngest(b, 50, 2_000) })
+	for _, format := range []string{agent.FormatJSON, agent.FormatBinary} {
+		b.Run(format, func(b *testing.B) { benchIngest(b, 50, 2_000, format) })
+	}
 }
