@@ -47,7 +47,9 @@ type Merger struct {
 	// added are the results added since the last release, in the order they came.
 	added []Timed
 	// runs are the earlier ones still held, each sorted by send time, the oldest run first.
-	runs       [][]Timed
+	runs [][]Timed
+	// lastRun is the size of the last run: the next one's likely size, allocated at once rather than grown.
+	lastRun    int
 	watermarks map[string]time.Time
 }
 
@@ -65,6 +67,9 @@ func (m *Merger) Expect(gen string, since time.Time) {
 // Add takes a generator's newly pulled results: their send times move to the local clock by the offset,
 // and the generator's watermark to upTo (everything it sent before upTo is now received).
 func (m *Merger) Add(gen, revision string, rs []agent.Result, offset time.Duration, upTo time.Time) {
+	if m.added == nil {
+		m.added = make([]Timed, 0, max(m.lastRun+m.lastRun/8, len(rs)))
+	}
 	m.added = slices.Grow(m.added, len(rs))
 	for _, r := range rs {
 		m.added = append(m.added, Timed{Result: r, At: time.Unix(0, r.Sent).Add(-offset), Generator: gen, Revision: revision})
@@ -89,7 +94,7 @@ func (m *Merger) Ready() []Timed {
 	if len(m.added) > 0 {
 		slices.SortStableFunc(m.added, func(a, b Timed) int { return a.At.Compare(b.At) })
 		m.runs = append(m.runs, m.added)
-		m.added = nil
+		m.lastRun, m.added = len(m.added), nil
 	}
 	// Each run's head up to the watermark; what is left of a run stays where it is.
 	heads := make([][]Timed, 0, len(m.runs))
