@@ -87,6 +87,7 @@ fuzz:
 	$(GO) test ./loadgen -run '^$$' -fuzz '^FuzzParseRate$$' -fuzztime $(FUZZTIME)
 	for t in FuzzParseConnections FuzzParseConnectionID FuzzParseMetrics FuzzParseXFCC; do \
 	  $(GO) test ./istio -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+	$(GO) test ./meshload/agent -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime $(FUZZTIME)
 
 # canarygate's load generator and the vegeta CLI against one loopback server, side by side (hack/bench.sh).
 bench:

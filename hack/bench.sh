@@ -5,7 +5,10 @@
 #      requests per second over the first and last 10 s (flat means no per-result cost growing with the run);
 #   2. rate max with MAX_WORKERS (default 64) workers for MAX_DURATION (default 30s): throughput ratio;
 #   3. 1M results (10000/s for 100 s) with every report: peak RSS, and the time to render the reports
-#      (canarygate report) against `vegeta plot` of the same results file.
+#      (canarygate report) against `vegeta plot` of the same results file;
+#   4. the in-mesh results path (meshload's ingest benchmarks: stand-in generators in another process, JSON
+#      and binary answers): results per CPU-second of the ingesting process, bytes and allocations per
+#      result, and peak memory with 50 generators (INGEST_RESULTS results, default 3M, per measure).
 # Also the Go benchmarks of the aggregate and the scenario parser. Peak RSS is /usr/bin/time -v's
 # "Maximum resident set size".
 set -euo pipefail
@@ -132,6 +135,26 @@ echo "  canarygate run + every report: peak RSS $(rss "$work/c3.time")"
 /usr/bin/time -v "$CG" report "$work/c3" >/dev/null 2>"$work/c3r.time"
 /usr/bin/time -v "$VEGETA" plot "$work/c3/results.bin" >"$work/plot.html" 2>"$work/c3p.time"
 echo "  render reports: canarygate report $(secs "$work/c3r.time") ($(rss "$work/c3r.time")); vegeta plot of the same results.bin $(secs "$work/c3p.time") ($(rss "$work/c3p.time"))"
+
+echo "== 4. In-mesh ingest: ${INGEST_RESULTS:-3000000} results from stand-in generators in another process over loopback (meshload BenchmarkInMeshIngest*)"
+# The whole path (buffer, encoding, HTTP, Cursor.Pull, merger, aggregate), per result of the ingesting process:
+# CPU from getrusage (user+system), bytes received, allocations; peak heap from runtime/metrics
+# (/memory/classes/heap/objects:bytes) and peak RSS (VmHWM, reset at the start of each measure).
+go test ./meshload -run '^$' -bench 'InMeshIngest' -benchtime "${INGEST_RESULTS:-3000000}x" -count 1 >"$work/ingest.txt"
+python3 - "$work/ingest.txt" <<'PY'
+import re, sys
+for line in open(sys.argv[1]):
+    if not line.startswith("BenchmarkInMeshIngest"):
+        continue
+    f = line.split()
+    name = re.sub(r"-\d+$", "", f[0])
+    m = {f[i + 1]: float(f[i]) for i in range(2, len(f) - 1, 2)}
+    gens = "50 generators (2 000/pull)" if "Many" in name else "4 generators (5 000/pull)"
+    rss = f", RSS {m['peak-RSS-MB']:.0f} MB" if "peak-RSS-MB" in m else ""
+    print(f"  {gens}, {name.split('/')[-1]}: {m['results/cpu-s']:,.0f} results per CPU-second, "
+          f"{m['wire-B/result']:.1f} B/result on the wire, {m['allocs/result']:.2f} allocs/result, "
+          f"peak heap {m['peak-heap-MB']:.0f} MB{rss} ({m['peak-held']:,.0f} results held)")
+PY
 
 echo "== Go benchmarks"
 go test ./aggregate -run '^$' -bench . -benchmem | grep -E '^Benchmark'

@@ -3,9 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
-	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -101,9 +99,8 @@ func (r *rehearsal) inMesh(ctx context.Context, st scenarios.Stream, out chan<- 
 	identity := spec.Identity()
 	var seq uint64
 	for t := range stream.Results() {
-		pairs.Add(aggregate.InMeshCall{At: t.At, From: t.Revision, To: t.Callee, Code: t.Code, Peer: t.Peer, MTLS: t.MTLSFrom(identity)})
-		out <- &vegeta.Result{Attack: st.Name, Seq: seq, Code: t.Code, Timestamp: t.At, Latency: time.Duration(t.Latency),
-			Error: t.Error, Method: http.MethodGet, URL: st.URL}
+		pairs.Add(t.Call(identity))
+		out <- t.VegetaResult(st.Name, st.URL, seq)
 		seq++
 	}
 	return stream.Err()

@@ -1,11 +1,9 @@
 package meshload
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -192,11 +190,12 @@ func Pods(ctx context.Context, c *cluster.Cluster, s Spec) ([]corev1.Pod, error)
 // port-forward to keep alive.
 func PodProxySource(c *cluster.Cluster, pod *corev1.Pod) Source {
 	return func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error) {
-		raw, err := c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, strconv.Itoa(agent.Port), "results", pullParams(boot, after, max)).DoRaw(ctx)
+		raw, err := c.Client.CoreV1().Pods(pod.Namespace).ProxyGet("http", pod.Name, strconv.Itoa(agent.Port), "results",
+			pullParams(boot, after, max, agent.FormatBinary)).DoRaw(ctx)
 		if err != nil {
 			return agent.Batch{}, fmt.Errorf("pull %s/%s through the API server: %w", pod.Namespace, pod.Name, err)
 		}
-		b, err := decodeBatch(http.StatusOK, bytes.NewReader(raw))
+		b, err := decodeBatch(raw)
 		if err != nil {
 			return agent.Batch{}, fmt.Errorf("pull %s/%s: %w", pod.Namespace, pod.Name, err)
 		}

@@ -1,15 +1,17 @@
 package meshload
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/canarygate/canarygate/meshload/agent"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
+
+	"github.com/canarygate/canarygate/meshload/agent"
 )
 
 // Source fetches a generator's results after a sequence number of a boot: through the API server's pod proxy
@@ -17,42 +19,72 @@ import (
 type Source func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error)
 
 // pullParams are the query parameters of a pull: the boot (when known), the sequence number after which
-// results are wanted (acknowledging those up to it) and how many at most.
-func pullParams(boot string, after uint64, max int) map[string]string {
-	p := map[string]string{"after": strconv.FormatUint(after, 10), "max": strconv.Itoa(max)}
+// results are wanted (acknowledging those up to it), how many at most, and the format of the answer. A
+// generator of an older release ignores the format and answers JSON, which decodeBatch reads as well.
+func pullParams(boot string, after uint64, max int, format string) map[string]string {
+	p := map[string]string{"after": strconv.FormatUint(after, 10), "max": strconv.Itoa(max), agent.FormatParam: format}
 	if boot != "" {
 		p["boot"] = boot
 	}
 	return p
 }
 
-// HTTPSource pulls from a generator's /results endpoint at base (e.g. http://127.0.0.1:9090/results).
+// MaxAnswerBytes bounds a generator's answer: a full pull (DefaultPullMax) is ~75 KiB in binary, ~800 KiB in
+// JSON; a larger answer is not a generator's.
+const MaxAnswerBytes = 64 << 20
+
+// HTTPSource pulls from a generator's /results endpoint at base (e.g. http://127.0.0.1:9090/results), asking
+// for the binary format.
 func HTTPSource(client *http.Client, base string) Source {
+	return HTTPSourceFormat(client, base, agent.FormatBinary)
+}
+
+// HTTPSourceFormat is HTTPSource asking for the given format (agent.FormatJSON or agent.FormatBinary).
+func HTTPSourceFormat(client *http.Client, base, format string) Source {
 	return func(ctx context.Context, boot string, after uint64, max int) (agent.Batch, error) {
 		q := url.Values{}
-		for k, v := range pullParams(boot, after, max) {
+		for k, v := range pullParams(boot, after, max, format) {
 			q.Set(k, v)
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"?"+q.Encode(), nil)
 		if err != nil {
-			return agent.Batch{}, err
+			return agent.Batch{}, fmt.Errorf("pull %s: %w", base, err)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return agent.Batch{}, err
+			return agent.Batch{}, fmt.Errorf("pull %s: %w", base, err)
 		}
 		defer resp.Body.Close()
-		return decodeBatch(resp.StatusCode, resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return agent.Batch{}, fmt.Errorf("pull %s: generator answered %d: %s", base, resp.StatusCode, bytes.TrimSpace(msg))
+		}
+		buf := answers.Get().(*bytes.Buffer)
+		defer answers.Put(buf)
+		buf.Reset()
+		// One more than the bound, to tell an answer of exactly the bound from a longer one.
+		if _, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxAnswerBytes+1)); err != nil {
+			return agent.Batch{}, fmt.Errorf("pull %s: %w", base, err)
+		}
+		b, err := decodeBatch(buf.Bytes())
+		if err != nil {
+			return agent.Batch{}, fmt.Errorf("pull %s: %w", base, err)
+		}
+		return b, nil
 	}
 }
 
-func decodeBatch(status int, body io.Reader) (agent.Batch, error) {
-	if status != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(body, 512))
-		return agent.Batch{}, fmt.Errorf("generator answered %d: %s", status, msg)
+// answers keeps the buffers answers are read into from one pull to the next (what is decoded is copied out
+// of them).
+var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// decodeBatch decodes an answer in either format (agent.ParseBatch), within MaxAnswerBytes.
+func decodeBatch(body []byte) (agent.Batch, error) {
+	if len(body) > MaxAnswerBytes {
+		return agent.Batch{}, fmt.Errorf("generator's answer is larger than %d MiB: not a results batch", MaxAnswerBytes>>20)
 	}
-	var b agent.Batch
-	if err := json.NewDecoder(body).Decode(&b); err != nil {
+	b, err := agent.ParseBatch(body)
+	if err != nil {
 		return agent.Batch{}, fmt.Errorf("generator's batch: %w", err)
 	}
 	return b, nil
@@ -111,15 +143,9 @@ func (c *Cursor) Pull(ctx context.Context, src Source, max int, now func() time.
 		c.Boot, c.Last, c.Produced = b.Boot, 0, 0
 	}
 	var p Pulled
-	for _, r := range b.Results {
-		if r.Seq <= c.Last {
-			continue
-		}
-		if r.Seq != c.Last+1 {
-			return p, fmt.Errorf("generator %s: results %d–%d missing from its answer", b.Generator, c.Last+1, r.Seq-1)
-		}
-		p.Results = append(p.Results, r)
-		c.Last = r.Seq
+	var err error
+	if p.Results, err = c.take(b); err != nil {
+		return p, err
 	}
 	c.Produced = b.Produced
 	mid := t0.Add(t1.Sub(t0) / 2)
@@ -129,4 +155,39 @@ func (c *Cursor) Pull(ctx context.Context, src Source, max int, now func() time.
 	p.Revision = b.Revision
 	p.Done = b.Stopped && c.Last == b.Produced && len(p.Results) == 0
 	return p, nil
+}
+
+// take moves the cursor past the batch's new results and returns them: those after the cursor, which must
+// follow it without a gap. Usually they are the batch's tail, returned as it is (no copy: a pull is
+// thousands of results).
+func (c *Cursor) take(b agent.Batch) ([]agent.Result, error) {
+	rs := b.Results
+	for len(rs) > 0 && rs[0].Seq <= c.Last {
+		rs = rs[1:]
+	}
+	tail := true
+	for i := range rs {
+		if rs[i].Seq != c.Last+1+uint64(i) {
+			tail = false
+			break
+		}
+	}
+	if tail {
+		if len(rs) > 0 {
+			c.Last = rs[len(rs)-1].Seq
+		}
+		return rs, nil
+	}
+	var out []agent.Result
+	for _, r := range rs {
+		if r.Seq <= c.Last {
+			continue
+		}
+		if r.Seq != c.Last+1 {
+			return out, fmt.Errorf("generator %s: results %d–%d missing from its answer", b.Generator, c.Last+1, r.Seq-1)
+		}
+		out = append(out, r)
+		c.Last = r.Seq
+	}
+	return out, nil
 }

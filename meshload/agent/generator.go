@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/canarygate/canarygate/demoapp"
@@ -61,9 +62,10 @@ func (g *Generator) Run(ctx context.Context, target loadgen.Target, opts ...load
 	}
 }
 
-// ServeHTTP answers GET /results?boot=B&after=N&max=M with a Batch (JSON): asking for the results after N
-// acknowledges those up to N — but only when B is this generator's boot: numbers from a previous process's
-// results acknowledge nothing of this one's.
+// ServeHTTP answers GET /results?boot=B&after=N&max=M&format=F with a Batch: JSON, or binary version 1 for
+// format=bin1 (wire.go; any other format is refused with 400, naming the two). Asking for the results after
+// N acknowledges those up to N — but only when B is this generator's boot: numbers from a previous
+// process's results acknowledge nothing of this one's.
 func (g *Generator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
@@ -81,11 +83,30 @@ func (g *Generator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	format := q.Get(FormatParam)
+	if format != "" && format != FormatJSON && format != FormatBinary {
+		// A puller of another release: say what this generator speaks rather than answer in a format it
+		// would misread.
+		http.Error(w, fmt.Sprintf("%s=%q: this generator speaks %s and %s", FormatParam, format, FormatJSON, FormatBinary), http.StatusBadRequest)
+		return
+	}
 	if boot := q.Get("boot"); boot != "" && boot != g.Boot {
 		after = 0
 	}
 	b := g.Buffer.Pull(after, max)
 	b.Generator, b.Boot, b.Revision, b.Now = g.Name, g.Boot, g.Revision, g.Clock().UnixNano()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(b)
+	if format != FormatBinary {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(b)
+		return
+	}
+	buf := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(buf)
+	*buf, _ = b.AppendBinary((*buf)[:0])
+	w.Header().Set("Content-Type", BinaryContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(*buf)))
+	_, _ = w.Write(*buf)
 }
+
+// encodeBuffers keeps the binary answers' buffers from one pull to the next.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
