@@ -3,10 +3,8 @@ package cli_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -158,30 +156,10 @@ func TestAnInterruptRestoresABackgroundDisruption(t *testing.T) {
 	createDeployment(t, e, ns, "a", nil)
 	createDeployment(t, e, ns, "b", nil)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], disruptArgs(e, srv, ns, dir, "--var", "DOWN=10m", "--var", "HOLD=10m")...)
-	cmd.Env = append(os.Environ(), envMain+"=1", envChild+"=1")
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
 	// Interrupt once the run holds in its last step, a's window open.
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(stderr.String(), "step hold") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	require.Contains(t, stderr.String(), "step hold")
-	require.Equal(t, int32(0), replicas(t, e, ns, "a"), "a is kept down while hold runs")
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit)
-		assert.Equal(t, 130, exit.ExitCode())
-	case <-time.After(2 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatal("canarygate did not stop within 2 min of SIGINT")
-	}
+	interruptInStep(t, disruptArgs(e, srv, ns, dir, "--var", "DOWN=10m", "--var", "HOLD=10m"), "hold", 2*time.Minute, func() {
+		require.Equal(t, int32(0), replicas(t, e, ns, "a"), "a is kept down while hold runs")
+	})
 	assert.Equal(t, int32(1), replicas(t, e, ns, "a"), "restored on the interrupt")
 	run, err := summary.Read(dir)
 	require.NoError(t, err)

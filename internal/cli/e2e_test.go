@@ -374,23 +374,24 @@ func TestTheLabValidatesAsShippedAndNamesTheVariablesItNeeds(t *testing.T) {
 	assert.NotContains(t, plan.stdout, "${")
 }
 
-func TestInterruptWritesReportsAndExits130(t *testing.T) {
-	t.Setenv(envOK, "upgraded")
-	srv := testserver.New(time.Second)
-	defer srv.Close()
-	dir := t.TempDir()
-	args := exampleArgs(srv, dir, "--var", "SETTLE=60s")
+// interruptInStep runs canarygate with args in a process of its own, sends it SIGINT once it says it runs
+// step (after inStep, when given, saw the run there), and requires it to exit 130 within the time given.
+func interruptInStep(t *testing.T, args []string, step string, within time.Duration, inStep func()) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), envMain+"=1", envChild+"=1")
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
-	// Wait until the run is inside the long soak step, then interrupt.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "step settle") && time.Now().Before(deadline) {
+	// The run announces each step on stderr: interrupt once it is inside this one.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(stderr.String(), "step "+step) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	require.Contains(t, stderr.String(), "step settle")
+	require.Contains(t, stderr.String(), "step "+step)
+	if inStep != nil {
+		inStep()
+	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -399,10 +400,18 @@ func TestInterruptWritesReportsAndExits130(t *testing.T) {
 		var exit *exec.ExitError
 		require.ErrorAs(t, err, &exit)
 		assert.Equal(t, 130, exit.ExitCode())
-	case <-time.After(30 * time.Second):
+	case <-time.After(within):
 		_ = cmd.Process.Kill()
-		t.Fatal("canarygate did not stop within 30 s of SIGINT")
+		t.Fatalf("canarygate did not stop within %s of SIGINT", within)
 	}
+}
+
+func TestInterruptWritesReportsAndExits130(t *testing.T) {
+	t.Setenv(envOK, "upgraded")
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	dir := t.TempDir()
+	interruptInStep(t, exampleArgs(srv, dir, "--var", "SETTLE=60s"), "settle", 30*time.Second, nil)
 	run, err := summary.Read(dir)
 	require.NoError(t, err)
 	assert.True(t, run.Interrupted)
