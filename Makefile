@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSIO
 SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci lab
+.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci lab release
 
 all: build
 
@@ -100,5 +100,10 @@ rehearse: demo-image
 actionlint:
 	$(GO) tool actionlint
 
+# Release archives in dist/: static (CGO_ENABLED=0), -trimpath binaries for linux and darwin × amd64 and arm64,
+# one tar.gz each and SHA256SUMS (hack/release.sh; TARGETS='linux/amd64' for fewer).
+release:
+	VERSION='$(VERSION)' GO='$(GO)' bash hack/release.sh
+
 clean:
-	rm -rf bin canarygate-report
+	rm -rf bin dist canarygate-report
