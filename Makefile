@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/canarygate/canarygate/internal/version.Version=$(VERSIO
 SCENARIO ?= istio-canary
 ARGS ?=
 
-.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci soak-lab lab
+.PHONY: all build test check integration e2e unit testbin lint fuzz bench demo-image rehearse actionlint clean soak-ci soak-lab lab release rehearse-online
 
 all: build
 
@@ -99,12 +99,22 @@ demo-image: build
 	./$(BIN) image-archive --binary bin/linux/demo-app --ref docker.io/canarygate/demo-app:dev --out bin/demo-app.tar
 
 # Rehearse the default scenario: a kind cluster, Istio OLD → NEW under load (override with SCENARIO=...
-# ARGS='--var OLD=1.29.6 --var NEW=1.30.3 --keep-cluster-on-failure').
-rehearse: demo-image
+# ARGS='--var OLD=1.29.6 --var NEW=1.30.3 --keep-cluster-on-failure'). Where the registries it pulls from
+# cannot be reached (asked in seconds, before building anything), or with CANARYGATE_OFFLINE=1, the offline
+# lab instead (make lab), saying so (hack/rehearse.sh).
+rehearse:
+	@MAKE='$(MAKE)' GO='$(GO)' SCENARIO='$(SCENARIO)' bash hack/rehearse.sh
+
+rehearse-online: demo-image
 	./$(BIN) run $(SCENARIO) --image-archive bin/demo-app.tar $(ARGS)
 
 actionlint:
 	$(GO) tool actionlint
 
+# Release archives in dist/: static (CGO_ENABLED=0), -trimpath binaries for linux and darwin × amd64 and arm64,
+# one tar.gz each and SHA256SUMS (hack/release.sh; TARGETS='linux/amd64' for fewer).
+release:
+	VERSION='$(VERSION)' GO='$(GO)' bash hack/release.sh
+
 clean:
-	rm -rf bin canarygate-report
+	rm -rf bin dist canarygate-report

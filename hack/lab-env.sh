@@ -4,8 +4,19 @@
 # images (hack/istio-images.sh), the demo app's image archive, and each revision's Istio charts from its own
 # module (CANARYGATE_LAB_OLD_CHARTS, CANARYGATE_LAB_CHARTS for NEW).
 # Needs a container engine (the node image is built into it). Cold: about 30–40 min on 2 cores; warm: seconds.
+# Progress goes to stderr, a line per part ("[2/5] kind node image … (cold ~15 min)", then how long it took):
+# a cold build says what it is building and how far along it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+part_started=$SECONDS
+step() { # N WHAT ESTIMATE
+  part_started=$SECONDS
+  echo "lab-env: [$1/5] $2 ($3; cached: seconds)" >&2
+}
+took() {
+  echo "lab-env:       done in $(( (SECONDS - part_started) / 60 ))m$(( (SECONDS - part_started) % 60 ))s ($(( (SECONDS - started) / 60 ))m so far)" >&2
+}
 CACHE="${CANARYGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/canarygate}"
 OLD_ISTIO="${OLD_ISTIO:-v0.0.0-20260423205519-b01690e6db7d}"
 NEW_ISTIO="${NEW_ISTIO:-v0.0.0-20260827124520-eed52ebb66ad}"
@@ -16,9 +27,15 @@ if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 512)" -l
   sysctl -qw fs.inotify.max_user_instances=512 >&2 || echo "lab-env: could not raise fs.inotify.max_user_instances (not root?)" >&2
 fi
 # kind runs nodes --privileged: make that work where the engine lacks capabilities (hack/docker-capshim.sh).
+step 1 "container engine: capabilities for kind's privileged nodes (hack/docker-capshim.sh)" "cold ~1 min"
 bash hack/docker-capshim.sh
+took
+step 2 "kind node image: Debian, containerd, Kubernetes built from source (hack/kind-node-image.sh)" "cold ~15 min"
 node=$(bash hack/kind-node-image.sh | tail -n1)
+took
+step 3 "istiod and its proxy from source, OLD and NEW (hack/istio-images.sh)" "cold ~20 min: 4 builds of 5–8 min"
 mapfile -t istio < <(bash hack/istio-images.sh "$OLD_ISTIO" "$NEW_ISTIO")
+took
 [ "${#istio[@]}" -eq 2 ] || { echo "lab-env: expected two istio image lines" >&2; exit 1; }
 read -r _ hub old_tag old_pilot old_proxy <<<"${istio[0]}"
 read -r _ _ new_tag new_pilot new_proxy <<<"${istio[1]}"
@@ -38,14 +55,17 @@ stamp_charts() { # module-version tag -> directory of stamped charts
   fi
   echo "$dst"
 }
+step 4 "Istio's charts, OLD and NEW, from their modules (hack/istio-charts.sh)" "cold ~1 min"
 mkdir -p "$CACHE/lab"
 old_charts=$(stamp_charts "$OLD_ISTIO" "$old_tag")
 charts=$(stamp_charts "$NEW_ISTIO" "$new_tag")
+took
 
-mkdir -p "$CACHE/lab"
+step 5 "the demo app's image archive" "cold ~2 min"
 demo="$CACHE/lab/demo-app.tar"
 CGO_ENABLED=0 GOOS=linux go build -trimpath -o "$CACHE/lab/demo-app" ./cmd/demo-app
 go run ./cmd/canarygate image-archive --binary "$CACHE/lab/demo-app" --ref docker.io/canarygate/demo-app:dev --out "$demo" >&2
+took
 
 cat <<OUT
 export CANARYGATE_NODE_IMAGE='$node'

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,10 +17,12 @@ import (
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/internal/ghactions"
 	"github.com/canarygate/canarygate/internal/progress"
 	"github.com/canarygate/canarygate/internal/version"
 	"github.com/canarygate/canarygate/policy"
 	"github.com/canarygate/canarygate/report"
+	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -43,7 +46,10 @@ func NewCommand(s streams.IO, abort *shutdown.Hooks) *cobra.Command {
 		Short: "Run a scenario (a shipped name or a file) and write its reports",
 		Long: `Run a scenario: start its traffic, carry out its steps, stop the traffic, run teardown, judge the
 checks and write the reports. SCENARIO is a file or the name of a shipped scenario (see
-'canarygate scenarios'). The markdown summary is also appended to $GITHUB_STEP_SUMMARY when set.
+'canarygate scenarios'). The markdown summary is also appended to $GITHUB_STEP_SUMMARY when set. In a
+GitHub Actions step (GITHUB_ACTIONS=true) each step's log lines are folded into a group, each failed check
+and step is an annotation (problems of the scenario file at their file:line), and the step output
+'unexpected' counts the responses no gate expected.
 
 ` + exitcode.Help,
 		Args: load.Args(1, 1),
@@ -52,39 +58,40 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 			if err != nil {
 				return err
 			}
+			gh := ghactions.Enabled(os.Getenv)
 			sc, err := f.Scenario(args[0], s.ErrOut)
 			if err != nil {
+				if gh {
+					_ = ghactions.Write(s.Out, ghactions.Problems(err, "bad input", ghactions.Error)...)
+				}
 				return err
 			}
 			if err := Confirm(cmd.Context(), s, sc, yes, IsTerminal(s.In)); err != nil {
 				return err
 			}
+			logf := func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }
 			p := progress.New(s.ErrOut)
+			var obs runner.Observer = p
+			if gh {
+				// The job's log folds each step's lines; a terminal keeps its live status line instead.
+				groups := ghactions.NewGroups(s.ErrOut, p)
+				defer groups.Close()
+				obs = groups
+			}
 			res, err := harness.Run(cmd.Context(), sc, harness.Options{
 				OutDir: out, Formats: formats, Version: version.String(), Policy: policy.Options{AllowSkip: f.AllowSkip},
-				Observer: p, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
-				ProviderOptions: cluster.ProviderOptions{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives,
-					Log: func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) }},
-				Log:             func(format string, args ...any) { fmt.Fprintf(s.ErrOut, "• "+format+"\n", args...) },
+				Observer: obs, Tick: p.Tick, StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
+				ProviderOptions: cluster.ProviderOptions{Keep: keep, KeepOnFailure: keepFail, Reuse: reuse, ImageArchives: archives, Log: logf},
+				Log:             logf,
 				Abort:           abort,
 				AllowDisruption: allowDisruption,
 			})
 			p.Done()
-			if res == nil {
-				if errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) || errors.Is(err, harness.ErrNotRunnable) ||
-					errors.Is(err, harness.ErrDisruptionNotAllowed) {
-					return exitcode.With(exitcode.BadInput, err)
-				}
-				if cmd.Context().Err() != nil {
-					return exitcode.With(exitcode.Interrupted, err)
-				}
-				return exitcode.With(exitcode.Harness, err)
+			code, err := outcome(cmd, s, res, err)
+			if gh {
+				annotate(s, res, code, err)
 			}
-			printVerdict(s, res)
-			if err != nil {
-				return exitcode.With(ExitCode(res.Run, err), err)
-			}
-			return exitcode.Silent(ExitCode(res.Run, nil))
+			return err
 		},
 	}
 	f.Add(cmd.Flags())
@@ -97,6 +104,51 @@ checks and write the reports. SCENARIO is a file or the name of a shipped scenar
 	cmd.Flags().StringArrayVar(&archives, "image-archive", nil, "image archive to load into kind clusters' nodes (repeatable)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "change existing clusters without asking (required when there is no terminal to ask on)")
 	return cmd
+}
+
+// outcome maps what harness.Run returned to the command's error (its exit code), after printing the verdict
+// of a run that finished.
+func outcome(cmd *cobra.Command, s streams.IO, res *harness.Result, err error) (int, error) {
+	if res == nil {
+		code := exitcode.Harness
+		switch {
+		case errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) || errors.Is(err, harness.ErrNotRunnable) ||
+			errors.Is(err, harness.ErrDisruptionNotAllowed):
+			code = exitcode.BadInput
+		case cmd.Context().Err() != nil:
+			code = exitcode.Interrupted
+		}
+		return code, exitcode.With(code, err)
+	}
+	printVerdict(s, res)
+	if err != nil {
+		code := ExitCode(res.Run, err)
+		return code, exitcode.With(code, err)
+	}
+	code := ExitCode(res.Run, nil)
+	return code, exitcode.Silent(code)
+}
+
+// annotate writes, in a GitHub Actions step, an annotation per failed check and step (or for what kept the
+// run from starting, at the scenario's lines where it can) and the step output `unexpected`: the responses
+// the gates did not expect, over every stream.
+func annotate(s streams.IO, res *harness.Result, code int, err error) {
+	if res == nil {
+		title := "canarygate error"
+		if code == exitcode.BadInput {
+			title = "bad input"
+		}
+		_ = ghactions.Write(s.Out, ghactions.Problems(err, title, ghactions.Error)...)
+		return
+	}
+	_ = ghactions.Write(s.Out, ghactions.Run(res.Run, report.Headline(res.Run))...)
+	if code == exitcode.Harness && err != nil && err.Error() != "" {
+		// The harness's own failure after the run (reports that could not be written): not the target's.
+		_ = ghactions.Write(s.Out, ghactions.Annotation{Level: ghactions.Error, Title: "canarygate error", Message: err.Error()})
+	}
+	if oerr := ghactions.SetOutput(os.Getenv, "unexpected", strconv.FormatInt(res.Run.TotalFailures(), 10)); oerr != nil {
+		fmt.Fprintf(s.ErrOut, "! %v\n", oerr)
+	}
 }
 
 // ExitCode is a finished run's exit code, decided here alone: an interrupted run is 130 whatever else went

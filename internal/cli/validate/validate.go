@@ -4,12 +4,14 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/canarygate/canarygate/internal/cli/load"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/exitcode"
+	"github.com/canarygate/canarygate/internal/ghactions"
 )
 
 // NewCommand returns the validate command.
@@ -21,6 +23,8 @@ func NewCommand(s streams.IO) *cobra.Command {
 		Short: "Check scenarios: every problem with file:line, field and what was expected",
 		Args:  load.Args(1, -1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// In a GitHub Actions step each problem is also an annotation at its file:line.
+			gh := ghactions.Enabled(os.Getenv)
 			bad := 0
 			for _, a := range args {
 				sc, err := f.Scenario(a, s.ErrOut)
@@ -31,6 +35,9 @@ func NewCommand(s streams.IO) *cobra.Command {
 						err = ee.Err
 					}
 					fmt.Fprintf(s.ErrOut, "✗ %v\n", err)
+					if gh {
+						_ = ghactions.Write(s.Out, ghactions.Problems(err, "bad input", ghactions.Error)...)
+					}
 					continue
 				}
 				// What only this machine lacks (a step's command not on PATH) is a warning: the file is valid and a
@@ -38,6 +45,13 @@ func NewCommand(s streams.IO) *cobra.Command {
 				load.UnsetVars(s.ErrOut, sc)
 				for _, w := range sc.NotRunnable {
 					fmt.Fprintf(s.ErrOut, "⚠ %v (run refuses this before anything starts)\n", w)
+				}
+				if gh {
+					level := ghactions.Warning
+					if strict {
+						level = ghactions.Error
+					}
+					_ = ghactions.Write(s.Out, ghactions.FieldErrors(sc.NotRunnable, level)...)
 				}
 				if strict && len(sc.NotRunnable) > 0 {
 					bad++
