@@ -96,6 +96,7 @@ func TestEveryRegisteredActionDoesRealWork(t *testing.T) {
 				return io.NopCloser(strings.NewReader("# no istio_requests_total yet\n")), nil
 			}}},
 		scenarios.ActionGatewaysServe: {step: fmt.Sprintf("name: s\ngatewaysServe: {namespace: %s, window: 1s}", ns), want: ns},
+		scenarios.ActionDisrupt:       {step: fmt.Sprintf("name: s\ndisrupt: {duration: 1s, scaleDown: {namespace: %s, deployment: none}}", ns), want: `deployments.apps "none" not found`},
 	}
 	assert.ElementsMatch(t, runner.Kinds(), slices.Collect(maps.Keys(cases)), "every registered action kind has a case here, and only those")
 	// A pod whose proxy is of revision 9-01 (as its injector writes it): proxyRevision must name it when asked

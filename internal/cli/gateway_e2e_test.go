@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +107,10 @@ func TestGatewayGateFailsWhenReadyEndpointsDropToZero(t *testing.T) {
 	gate := runGatewayEndpoints(t, e, srv, ingress(t, e, "endpoints", 30095))
 	assert.False(t, gate.Passed)
 	assert.Contains(t, gate.Summary, "kept its address but had no ready endpoint at")
-	assert.Contains(t, gate.Steps, "gateway-down", "the endpoints went while the gateway was scaled down")
+	// The scale step ends when the Deployment reports 0 replicas; the EndpointSlice may follow a moment later,
+	// in the soak after it (a busy machine): either step is where the gateway was down.
+	assert.True(t, slices.Contains(gate.Steps, "gateway-down") || slices.Contains(gate.Steps, "gateway-gone"),
+		"the endpoints went while the gateway was scaled down: %v", gate.Steps)
 }
 
 // A Service that does not exist for the whole run is no stable address.

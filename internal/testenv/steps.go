@@ -91,7 +91,7 @@ func (e *Env) RestrictedKubeconfig(t testing.TB) string {
 func (e *Env) RunStepOn(ctx context.Context, t testing.TB, c *cluster.Cluster, readers runner.Readers, stepYAML string) runner.Result {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("name: step-test\nclusters: [{name: test, provider: existing}]\ntraffic:\n  streams: [{name: none, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - ")
+	b.WriteString("name: step-test\nclusters: [{name: test, provider: existing, allowDisruption: true}]\ntraffic:\n  streams: [{name: none, url: \"http://127.0.0.1:1/\"}]\nsteps:\n  - ")
 	b.WriteString(strings.ReplaceAll(strings.TrimSpace(stepYAML), "\n", "\n    "))
 	b.WriteString("\n")
 	sc, err := scenarios.Parse("step.yaml", []byte(b.String()), scenarios.Vars{})
