@@ -162,3 +162,9 @@ func (s *Set) All() []*Cluster {
 	}
 	return out
 }
+
+// Ready asks the cluster's API server /readyz: nil when it answers that it is ready. The harness probes it
+// for outages; a disruption that restarted the API server waits on it.
+func (c *Cluster) Ready(ctx context.Context) error {
+	return c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+}

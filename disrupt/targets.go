@@ -192,7 +192,7 @@ func (r *restartAPIServer) restore(ctx context.Context) error {
 	err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		return r.c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(rctx).Error() == nil, nil
+		return r.c.Ready(rctx) == nil, nil
 	})
 	if err != nil {
 		return fmt.Errorf("the kube-apiserver of node %s did not answer /readyz again: %w", r.node, err)

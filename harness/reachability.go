@@ -48,7 +48,7 @@ func probeUntilDone(ctx context.Context, tl *timeline.Timeline, c *cluster.Clust
 	for {
 		at := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, ReachabilityTimeout)
-		err := c.Client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(pctx).Error()
+		err := c.Ready(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			if window >= 0 {
@@ -63,7 +63,7 @@ func probeUntilDone(ctx context.Context, tl *timeline.Timeline, c *cluster.Clust
 			}
 			failed++
 			if failed == ReachabilityFailures && window < 0 {
-				window = tl.OpenWindowAt(timeline.Window{Name: "API server of " + c.Name + " unreachable", Kind: summary.WindowKindOutage,
+				window = tl.OpenWindowAt(timeline.Window{Name: outageName(c.Name), Kind: summary.WindowKindOutage,
 					What: "API server of cluster " + c.Name + " unreachable from " + clock(firstFail)}, firstFail)
 				tl.WindowEvent(window, "first failed probe at %s: %v", clock(firstFail), err)
 			}
@@ -82,6 +82,9 @@ func probeUntilDone(ctx context.Context, tl *timeline.Timeline, c *cluster.Clust
 	}
 }
 
+// outageName names the outage window of a cluster's API server: the probe opens it, unobserved looks it up.
+func outageName(cluster string) string { return "API server of " + cluster + " unreachable" }
+
 // clock is a wall-clock time as the report shows it (UTC, to the second).
 func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 
@@ -92,6 +95,7 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 func unobserved(sc *scenarios.Scenario, run *summary.Run) error {
 	clusterOf := map[string]string{}
 	for st := range sc.AllSteps() {
+		// Parsing names the first cluster for a step that names none; a scenario built in code may not.
 		c := st.Cluster
 		if c == "" && len(sc.Clusters) > 0 {
 			c = sc.Clusters[0].Name
@@ -105,7 +109,7 @@ func unobserved(sc *scenarios.Scenario, run *summary.Run) error {
 			continue
 		}
 		for _, w := range run.Windows {
-			if w.Kind != summary.WindowKindOutage || w.Name != "API server of "+clusterOf[p.Name]+" unreachable" || w.StartMs >= p.EndMs || w.EndMs <= p.StartMs {
+			if w.Kind != summary.WindowKindOutage || w.Name != outageName(clusterOf[p.Name]) || w.StartMs >= p.EndMs || w.EndMs <= p.StartMs {
 				continue
 			}
 			why := fmt.Sprintf("not judged: %s while it ran, so its outcome could not be observed", w.What)
