@@ -8,10 +8,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -494,6 +499,82 @@ func TestLabScenarioOnKind(t *testing.T) {
 			t.Logf("rolled back: %s", run.DecidedBy)
 			return ctx
 		}).
+		Assess("drill, istiod of the new revision down for 30 s while demo-a restarts: connected proxies serve, the rollout stalls on its injector", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-istiod-down.yaml", 1)
+			w := window(t, run, "istiod-new-down")
+			if !w.Restored || w.EndMs-w.StartMs < 30000 || !strings.Contains(strings.Join(w.Events, "\n"), "scaled deployment istio-system/istiod-new from 1 to 0") {
+				t.Errorf("window: %+v", w)
+			}
+			// Connected proxies keep their last configuration: every stream — the host's, app-a calling app-b
+			// over mTLS, the in-mesh generator in demo-b calling app-a over mTLS — sent in the window and got
+			// nothing unexpected.
+			for _, st := range run.Streams {
+				if len(st.PerWindow) != 1 || st.PerWindow[0].Requests == 0 || st.PerWindow[0].Failures != 0 {
+					t.Errorf("stream %s in the window: %+v", st.Name, st.PerWindow)
+				}
+			}
+			if c := checkOf(run, scenarios.GateNoUnexpectedStatus); c == nil || !c.Passed {
+				t.Errorf("noUnexpectedStatus: %+v", c)
+			}
+			if i := run.PhaseIndex("restart-demo-a"); i < 0 || run.Phases[i].Outcome != summary.OutcomeTimedOut {
+				t.Errorf("restart-demo-a: %+v", run.Phases[max(i, 0)])
+			}
+			// The stall named from the webhook observations, with the window, and the webhook gate failing on it.
+			stalled := regexp.MustCompile(`restart-demo-a: rollout stalled: webhook istio-sidecar-injector-new has no ready endpoint \(Service istio-system/istiod-new, failurePolicy Fail\) from [\d.]+s to [\d.]+s, during disruption istiod-new-down`)
+			if c := checkOf(run, scenarios.GateStepsSucceeded); c == nil || c.Passed || !stalled.MatchString(c.Summary) {
+				t.Errorf("stepsSucceeded does not say the rollout stalled on the injector: %+v", c)
+			}
+			if c := checkOf(run, scenarios.GateWebhooksServe); c == nil || c.Passed || !strings.Contains(c.Summary, "istio-sidecar-injector-new") {
+				t.Errorf("webhooksServe: %+v", c)
+			}
+			if n := deploymentReplicas(t, "istio-system", "istiod-new"); n != 1 {
+				t.Errorf("istiod-new has %d replicas after the drill: the disruption was not restored", n)
+			}
+			return ctx
+		}).
+		Assess("drill, the kube-apiserver restarted mid-run: pulls resume, nothing lost or counted twice, the outage on the timeline", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-apiserver-restart.yaml", 0)
+			if w := window(t, run, "restart-apiserver"); !w.Restored || !strings.Contains(strings.Join(w.Events, "\n"), "is ready again") {
+				t.Errorf("restart window: %+v", w)
+			}
+			outage := window(t, run, "API server of "+labCluster+" unreachable")
+			if !regexp.MustCompile(`^API server of cluster \S+ unreachable \d\d:\d\d:\d\d–\d\d:\d\d:\d\d$`).MatchString(outage.What) {
+				t.Errorf("outage: %+v", outage)
+			}
+			// The generator's own count of what it made equals what canarygate counted from it.
+			var made int64
+			for _, o := range run.Observations[harness.ObservationGenerators("demo-b-gen-calls-app-a")] {
+				if m := regexp.MustCompile(` stopped: (\d+) results pulled`).FindStringSubmatch(o.Value); m != nil {
+					n, _ := strconv.ParseInt(m[1], 10, 64)
+					made += n
+				}
+			}
+			for _, st := range run.Streams {
+				if st.Name == "demo-b-gen-calls-app-a" && (made == 0 || made != st.Totals.Requests+st.Generator.LocalErrors) {
+					t.Errorf("generator made %d, canarygate counted %d (+%d local errors)", made, st.Totals.Requests, st.Generator.LocalErrors)
+				}
+			}
+			t.Logf("outage %s (%.1fs); in-mesh results made and counted: %d", outage.What, (outage.EndMs-outage.StartMs)/1000, made)
+			return ctx
+		}).
+		Assess("drill, the node paused for 5 s: the host stream times out, attributed to the pause and its window", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-node-pause.yaml", 1)
+			w := window(t, run, "pause-node")
+			events := strings.Join(w.Events, "\n")
+			if !w.Restored || !strings.Contains(events, "paused node "+labCluster+"-control-plane") || !strings.Contains(events, "unpaused node "+labCluster+"-control-plane") {
+				t.Errorf("window: %+v", w)
+			}
+			if st := run.Streams[0]; len(st.PerWindow) != 1 || st.PerWindow[0].Failures == 0 {
+				t.Errorf("no timeout in the pause window: %+v", st.PerWindow)
+			}
+			if c := checkOf(run, scenarios.GateNoUnexpectedStatus); c == nil || c.Passed || !slices.Contains(c.Steps, "pause-node") {
+				t.Errorf("noUnexpectedStatus does not blame the pause: %+v", c)
+			}
+			if paused := nodePaused(t, labCluster+"-control-plane"); paused {
+				t.Errorf("the node is still paused after the drill")
+			}
+			return ctx
+		}).
 		Assess("drill, a broken rollout: the gate fails and blames the restart (last: it leaves the apps broken)", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// Demo apps with no readiness probe, a slow start and no drain: restarting app-a under load
 			// refuses connections, and noUnexpectedStatus fails (exit 1) naming the step that restarted it.
@@ -561,6 +642,50 @@ func drillWith(t *testing.T, file string, want int, flags []string, vars ...stri
 		t.Fatal(err)
 	}
 	return run
+}
+
+// window is the run's window of that name; the test stops without it.
+func window(t *testing.T, run *summary.Run, name string) summary.Window {
+	t.Helper()
+	for _, w := range run.Windows {
+		if w.Name == name {
+			return w
+		}
+	}
+	t.Fatalf("no window %s in %+v", name, run.Windows)
+	return summary.Window{}
+}
+
+// deploymentReplicas reads a Deployment's replicas on the lab cluster, through kind's kubeconfig for it.
+func deploymentReplicas(t *testing.T, ns, name string) int32 {
+	t.Helper()
+	kc, err := kindcluster.NewProvider().KubeConfig(labCluster, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(kc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cs.AppsV1().Deployments(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+// nodePaused asks the container engine (as kind does, through its exec package) whether a node is paused.
+func nodePaused(t *testing.T, node string) bool {
+	t.Helper()
+	lines, err := kindexec.OutputLines(kindexec.Command("docker", "inspect", "-f", "{{.State.Paused}}", node))
+	if err != nil || len(lines) != 1 {
+		t.Fatalf("docker inspect %s: %v %v", node, lines, err)
+	}
+	return lines[0] == "true"
 }
 
 // checkOf is the run's check of a gate kind, or nil.
