@@ -37,7 +37,7 @@ check: lint
 
 integration:
 	export CANARYGATE_TESTBIN="$$(bash hack/testbin.sh | tail -n1)" CANARYGATE_ISTIO_CHARTS="$$(bash hack/istio-charts.sh)" \
-		CANARYGATE_ISTIO_OLD_CHARTS="$$(bash hack/istio-charts.sh old)" && \
+		CANARYGATE_ISTIO_OLD_CHARTS="$$(bash hack/istio-charts.sh old)" CANARYGATE_PROMETHEUS="$$(bash hack/prometheus.sh | tail -n1)" && \
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e:

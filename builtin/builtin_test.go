@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -23,6 +24,7 @@ import (
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/istio"
+	"github.com/canarygate/canarygate/promgate"
 	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
@@ -150,6 +152,17 @@ func TestEveryRegisteredGateJudges(t *testing.T) {
 	hooks := &scenarios.WebhooksServe{Grace: scenarios.Duration(500 * time.Millisecond)}
 	hooks.Default()
 	hookKey := checks.WebhookObservationPrefix(hooks) + "ValidatingWebhookConfiguration/istiod-default-validator/validation.istio.io"
+	prom := &scenarios.Prometheus{URL: "http://127.0.0.1:9090", Query: "sum(rate(errors[$window])) / sum(rate(requests[$window]))", Threshold: "value < 0.01"}
+	prom.Default()
+	promRun := func(value string) func() *summary.Run {
+		return func() *summary.Run {
+			r := good()
+			b, err := json.Marshal(promgate.Result{Window: "run", ToMs: 2000, ScrapeIntervalMs: 500, Samples: []promgate.Sample{{Series: "{}", Value: value}}})
+			require.NoError(t, err)
+			r.Observations[promgate.Key(prom)] = []summary.Observation{{AtMs: 2000, Value: string(b)}}
+			return r
+		}
+	}
 	cases := map[string]struct {
 		spec       scenarios.GateSpec
 		pass, fail func() *summary.Run
@@ -191,6 +204,7 @@ func TestEveryRegisteredGateJudges(t *testing.T) {
 			r.Observations[hookKey] = []summary.Observation{{AtMs: 1, Value: "Fail istio-system/istiod-new ready 1"}, {AtMs: 1100, Value: "Fail istio-system/istiod-new absent"}}
 			return r
 		}},
+		scenarios.GatePrometheus: {prom, promRun("0.002"), promRun("0.2")},
 		scenarios.GateInjectionUnchanged: {&scenarios.InjectionUnchanged{}, func() *summary.Run {
 			r := good()
 			r.Checks = []summary.Check{{Name: "injection demo-a/app-a", Kind: scenarios.RecordInjectionDiff, Passed: true, Phase: "upgrade",

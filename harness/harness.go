@@ -233,6 +233,10 @@ var ErrNotRunnable = errors.New("scenario cannot run on this machine")
 // existing and the run was not given AllowDisruption: bad input, refused before anything starts.
 var ErrDisruptionNotAllowed = errors.New("disruption of an existing cluster not allowed")
 
+// ErrPreflight is returned after setup, before the load starts, when a gate's outside system (the user's
+// Prometheus) could not be asked: an error of the run's surroundings (exit 3), not a verdict.
+var ErrPreflight = errors.New("a gate's query could not be asked before the load")
+
 // ErrMissingExecutor is returned before anything runs when a scenario uses an action kind this build cannot run.
 var ErrMissingExecutor = errors.New("no executor for action kind")
 
@@ -262,6 +266,17 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	defer opts.Abort.Add(reh.abort)()
 
 	if reh.setup(ctx) {
+		// A gate asked of a system outside the run (the user's Prometheus) is asked once before the load
+		// starts: a query refused is bad input, a system that does not answer an error — found before
+		// anything is measured, and the teardown still runs.
+		if err := checks.Preflight(ctx, sc.Checks); err != nil {
+			reh.teardown(ctx)
+			_ = reh.sink.Close()
+			if errors.Is(err, scenarios.ErrBadQuery) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
+		}
 		reh.traffic(ctx)
 	}
 	reh.teardown(ctx)
@@ -528,6 +543,11 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	r.fillInMesh(run)
 	run.Observations = r.observed.got
 	r.harnessErr = errors.Join(r.harnessErr, r.observed.err)
+	if ctx.Err() == nil && len(run.Phases) > 0 {
+		// Gates judged from another system's data (Prometheus) ask it now, over the finished windows; an
+		// interrupted run is not asked (its verdict is "interrupted" whatever they would say).
+		r.harnessErr = errors.Join(r.harnessErr, checks.QueryAll(ctx, r.sc.Checks, run))
+	}
 	r.harnessErr = errors.Join(r.harnessErr, unobserved(r.sc, run))
 	for _, st := range r.steps {
 		run.Checks = append(run.Checks, st.Checks...)

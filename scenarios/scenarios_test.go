@@ -4,6 +4,7 @@ import (
 	"errors"
 	_ "github.com/canarygate/canarygate/builtin" // the registered actions and gates
 	"github.com/canarygate/canarygate/scenarios"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -422,4 +423,22 @@ func TestIstioHelmActionsCheckTheirLocalChart(t *testing.T) {
 		require.Len(t, sc.NotRunnable, 1, step)
 		assert.Contains(t, sc.NotRunnable[0].Msg, "no chart directory or archive here", step)
 	}
+}
+
+func TestPrometheusThresholdsAndWindow(t *testing.T) {
+	for in, want := range map[string]scenarios.Threshold{"value < 0.01": {"<", 0.01}, "value<=0.5": {"<=", 0.5}, ">= 99": {">=", 99}, "value != 0": {"!=", 0}} {
+		got, err := scenarios.ParseThreshold(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "value", "value < x", "below 0.01", "value =< 1", "value < NaN"} {
+		_, err := scenarios.ParseThreshold(bad)
+		assert.Error(t, err, bad)
+	}
+	lt, _ := scenarios.ParseThreshold("value < 0.01")
+	assert.True(t, lt.Holds(0.0099))
+	assert.False(t, lt.Holds(0.01))
+	assert.False(t, lt.Holds(math.NaN()), "a ratio over no requests holds nothing")
+	g := &scenarios.Prometheus{Query: "increase(x[$window]) / increase(y[$window])"}
+	assert.Equal(t, "increase(x[3s12ms]) / increase(y[3s12ms])", g.Expr(3012*time.Millisecond+400*time.Microsecond))
 }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Fault modes.
@@ -25,6 +28,9 @@ const (
 // ControlPath switches modes: GET /_fault?mode=503 (or ok, reset, slow, delay&ms=200); slow&count=N makes only
 // the next N requests slow.
 const ControlPath = "/_fault"
+
+// MetricsPath serves the answers counted by code (testserver_requests_total{code}), in Prometheus's format.
+const MetricsPath = "/metrics"
 
 // Server is a fault-injecting loopback server.
 type Server struct {
@@ -44,7 +50,17 @@ func New(slow time.Duration) *Server {
 	s := &Server{slow: slow}
 	s.mode.Store(ModeOK)
 	s.body.Store("unavailable")
-	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	// Its answers are counted by status code on /metrics, as an instrumented app's are (client_golang's
+	// promhttp): a Prometheus the test starts scrapes it, and the test's faults are the error rate it sees.
+	reg := prometheus.NewRegistry()
+	answered := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testserver_requests_total",
+		Help: "Requests answered, by status code."}, []string{"code"})
+	reg.MustRegister(answered)
+	mux := http.NewServeMux()
+	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc(ControlPath, s.handle)
+	mux.Handle("/", promhttp.InstrumentHandlerCounter(answered, http.HandlerFunc(s.handle)))
+	s.Server = httptest.NewServer(mux)
 	return s
 }
 

@@ -113,7 +113,7 @@ func outcome(cmd *cobra.Command, s streams.IO, res *harness.Result, err error) (
 		code := exitcode.Harness
 		switch {
 		case errors.Is(err, harness.ErrMissingExecutor) || errors.Is(err, harness.ErrPolicy) || errors.Is(err, harness.ErrNotRunnable) ||
-			errors.Is(err, harness.ErrDisruptionNotAllowed):
+			errors.Is(err, harness.ErrDisruptionNotAllowed) || errors.Is(err, scenarios.ErrBadQuery):
 			code = exitcode.BadInput
 		case cmd.Context().Err() != nil:
 			code = exitcode.Interrupted

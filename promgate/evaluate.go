@@ -1,0 +1,128 @@
+package promgate
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/canarygate/canarygate/scenarios"
+	"github.com/canarygate/canarygate/summary"
+)
+
+// Evaluate judges the gate from the results Query recorded in the run: every series of every window must
+// hold the threshold, and a window with no data fails (nothing says it was safe). The check's evidence holds
+// each window's expression as sent and its values, for every report.
+func Evaluate(g *scenarios.Prometheus, run *summary.Run) summary.Check {
+	c := summary.Check{Kind: scenarios.GatePrometheus, Description: g.Describe()}
+	th, err := scenarios.ParseThreshold(g.Threshold)
+	if err != nil {
+		c.Summary = err.Error()
+		return c
+	}
+	obs, ok := run.Observations[Key(g)]
+	if !ok || len(obs) == 0 {
+		c.Summary = "not judged: Prometheus was not queried (the run ended before its traffic, or the step windows asked for never ran) — no data is not a pass"
+		return c
+	}
+	var bad []string
+	for _, o := range obs {
+		var r Result
+		if err := json.Unmarshal([]byte(o.Value), &r); err != nil {
+			c.Summary = fmt.Sprintf("not judged: a recorded result does not decode: %v", err)
+			return c
+		}
+		c.Evidence = append(c.Evidence, evidence(r))
+		if why := judgeWindow(r, th); why != "" {
+			bad = append(bad, why)
+			if r.Window != "run" {
+				c.Steps = append(c.Steps, r.Window)
+			}
+		}
+	}
+	// The query in the summary too: every report shows the summary, not all show the evidence.
+	if len(bad) > 0 {
+		c.Summary = strings.Join(bad, "; ") + " — query: " + g.Query
+		return c
+	}
+	c.Passed = true
+	c.Summary = fmt.Sprintf("%s in %s (%s) — query: %s", th, windowsText(len(obs), g.Per), valuesText(obs), g.Query)
+	return c
+}
+
+// judgeWindow says why a window fails, or "" when every series holds the threshold.
+func judgeWindow(r Result, th scenarios.Threshold) string {
+	if len(r.Samples) == 0 {
+		why := fmt.Sprintf("%s: no data (%s returned nothing at %s)", r.Window, r.Expr, r.At.UTC().Format("15:04:05"))
+		length := time.Duration((r.ToMs - r.FromMs) * float64(time.Millisecond))
+		scrape := time.Duration(r.ScrapeIntervalMs * float64(time.Millisecond))
+		if length < 2*scrape {
+			why += fmt.Sprintf(": the window lasted %s, shorter than two scrape intervals (2 × %s) — rate() and increase() need two samples in it",
+				length.Round(100*time.Millisecond), scrape)
+		}
+		return why
+	}
+	var off []string
+	for _, s := range r.Samples {
+		v, err := strconv.ParseFloat(s.Value, 64)
+		if err != nil || !th.Holds(v) {
+			off = append(off, fmt.Sprintf("%s = %s", s.Series, s.Value))
+		}
+	}
+	if len(off) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: %s, not %s", r.Window, strings.Join(off, ", "), th)
+}
+
+func evidence(r Result) string {
+	vals := make([]string, 0, len(r.Samples))
+	for _, s := range r.Samples {
+		vals = append(vals, s.Series+" "+s.Value)
+	}
+	if len(vals) == 0 {
+		vals = append(vals, "no data")
+	}
+	e := fmt.Sprintf("%s (%.1fs–%.1fs): %s at %s → %s", r.Window, r.FromMs/1000, r.ToMs/1000, r.Expr,
+		r.At.UTC().Format(time.RFC3339), strings.Join(vals, ", "))
+	if len(r.Warnings) > 0 {
+		e += " (warnings: " + strings.Join(r.Warnings, "; ") + ")"
+	}
+	return e
+}
+
+func windowsText(n int, per string) string {
+	if per == scenarios.PerStep {
+		if n == 1 {
+			return "the 1 step"
+		}
+		return fmt.Sprintf("each of %d steps", n)
+	}
+	return "the run"
+}
+
+func valuesText(obs []summary.Observation) string {
+	var vals []string
+	for _, o := range obs {
+		var r Result
+		if json.Unmarshal([]byte(o.Value), &r) != nil {
+			continue
+		}
+		for _, s := range r.Samples {
+			v := s.Value
+			if s.Series != "{}" && s.Series != "scalar" {
+				v = s.Series + " " + v
+			}
+			if r.Window != "run" {
+				v = r.Window + ": " + v
+			}
+			vals = append(vals, v)
+		}
+	}
+	const most = 6
+	if len(vals) > most {
+		vals = append(vals[:most], fmt.Sprintf("… %d more in the evidence", len(vals)-most))
+	}
+	return strings.Join(vals, ", ")
+}
