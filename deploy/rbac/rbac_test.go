@@ -221,6 +221,8 @@ func TestEachActionRunsUnderItsShippedRoleAlone(t *testing.T) {
 		{"canarygate-move-namespace", "name: move\ntimeout: 60s\nmoveNamespace: {namespaces: [" + ns + "], revision: new}"},
 		{"canarygate-set-tag", "name: tag\nsetTag: {tag: prod-stable, revision: new}"},
 		{"canarygate-remove-tag", "name: untag\nremoveTag: {tag: prod-stable}"},
+		{"canarygate-disrupt", "name: down\ntimeout: 60s\ndisrupt: {duration: 1s, scaleDown: {namespace: " + ns + ", deployment: app-a}}"},
+		{"canarygate-disrupt", "name: kill\ntimeout: 60s\ndisrupt: {duration: 1s, deletePods: {namespace: " + ns + ", selector: app=app-a}}"},
 	} {
 		t.Run(c.role, func(t *testing.T) {
 			require.Contains(t, roles, c.role)
@@ -305,6 +307,8 @@ func TestARoleMissingOnePermissionFailsNamingIt(t *testing.T) {
 		{"canarygate-restart", "deployments", "patch", "name: restart\ntimeout: 20s\nrestart: {namespace: " + ns + "}",
 			`cannot patch resource "deployments"`},
 		{"canarygate-generators", "deployments", "create", "", `cannot create resource "deployments"`},
+		{"canarygate-disrupt", "deployments/scale", "update", "name: down\ntimeout: 20s\ndisrupt: {duration: 1s, scaleDown: {namespace: " + ns + ", deployment: app-a}}",
+			`cannot update resource "deployments/scale"`},
 	} {
 		t.Run(c.role+"-without-"+c.verb+"-"+c.resource, func(t *testing.T) {
 			grant(t, e, without(roles[c.role], c.resource, c.verb))

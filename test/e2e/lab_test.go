@@ -557,6 +557,27 @@ func TestLabScenarioOnKind(t *testing.T) {
 			t.Logf("outage %s (%.1fs); in-mesh results made and counted: %d", outage.What, (outage.EndMs-outage.StartMs)/1000, made)
 			return ctx
 		}).
+		Assess("drill, the in-mesh generator's pod killed without grace: its unpulled results reported lost, the run an error naming the pod", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := drill(t, "lab-generator-kill.yaml", 3)
+			if run.Verdict != summary.VerdictError {
+				t.Errorf("verdict %s, want error: the measurement is incomplete", run.Verdict)
+			}
+			lost := regexp.MustCompile(`in-mesh stream demo-b-gen-calls-app-a: generator (canarygate-gen-\S+) went away with results never pulled: lost at least (\d+), at most (\d+)`)
+			m := lost.FindStringSubmatch(run.Error)
+			if m == nil {
+				t.Fatalf("the error does not name the pod and what was lost: %s", run.Error)
+			}
+			least, _ := strconv.Atoi(m[2])
+			most, _ := strconv.Atoi(m[3])
+			if most <= least {
+				t.Errorf("lost at least %d, at most %d: the schedule since the last pull bounds it above", least, most)
+			}
+			if w := window(t, run, "kill-generator"); !strings.Contains(strings.Join(w.Events, "\n"), m[1]) {
+				t.Errorf("the window does not name the pod killed: %+v", w)
+			}
+			t.Logf("%s", m[0])
+			return ctx
+		}).
 		Assess("drill, the node paused for 5 s: the host stream times out, attributed to the pause and its window", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run := drill(t, "lab-node-pause.yaml", 1)
 			w := window(t, run, "pause-node")
