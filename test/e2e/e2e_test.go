@@ -29,7 +29,14 @@ import (
 
 var testenv env.Environment
 
+// envMain makes the test binary canarygate itself (cli.Main on its arguments): the drill that is interrupted
+// runs it as a child process, to send it SIGINT as a user's Ctrl-C would.
+const envMain = "CANARYGATE_E2E_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envMain) == "1" {
+		os.Exit(cli.Main(os.Args[1:], streams.IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
+	}
 	// The suite runs canarygate in this process, on its stdout: in a GitHub Actions job (e2e.yml) it would
 	// otherwise annotate the job with the failures the tests provoke on purpose.
 	os.Unsetenv("GITHUB_ACTIONS")

@@ -3,16 +3,23 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
@@ -532,6 +539,56 @@ func TestLabScenarioOnKind(t *testing.T) {
 			}
 			return ctx
 		}).
+		Assess("drill, interrupted while istiod of the new revision is down: it is restored all the same, exit 130", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// Ctrl-C in the window: the disruption is restored at once (istiod-new back and available), the
+			// teardown rolls demo-a out again, and the run exits 130.
+			out := filepath.Join(t.TempDir(), "report")
+			args := []string{"run", filepath.Join("testdata", "lab-istiod-down.yaml"), "--out", out, "--no-env", "--reuse-cluster",
+				"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
+			cmd := exec.Command(os.Args[0], args...)
+			cmd.Env = append(os.Environ(), envMain+"=1")
+			stderr := &lockedBuffer{}
+			cmd.Stdout, cmd.Stderr = io.Discard, stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			// The run says each step as it starts: interrupt once istiod-new's pods are gone.
+			if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
+				return strings.Contains(stderr.String(), "step restart-demo-a"), nil
+			}); err != nil {
+				_ = cmd.Process.Kill()
+				t.Fatalf("never reached restart-demo-a: %v\n%s", err, stderr.String())
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+					t.Errorf("exit %v, want 130\n%s", err, stderr.String())
+				}
+			case <-time.After(5 * time.Minute):
+				_ = cmd.Process.Kill()
+				t.Fatalf("canarygate did not stop within 5 minutes of SIGINT\n%s", stderr.String())
+			}
+			run, err := summary.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Verdict != summary.VerdictInterrupted {
+				t.Errorf("verdict %s, want interrupted", run.Verdict)
+			}
+			if w := window(t, run, "istiod-new-down"); !w.Restored || !strings.Contains(strings.Join(w.Events, "\n"), "deployment istio-system/istiod-new available again (1)") {
+				t.Errorf("window not restored: %+v", w)
+			}
+			if n := deploymentReplicas(t, "istio-system", "istiod-new"); n != 1 {
+				t.Errorf("istiod-new has %d replicas after the interrupted drill", n)
+			}
+			return ctx
+		}).
 		Assess("drill, the kube-apiserver restarted mid-run: pulls resume, nothing lost or counted twice, the outage on the timeline", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run := drill(t, "lab-apiserver-restart.yaml", 0)
 			if w := window(t, run, "restart-apiserver"); !w.Restored || !strings.Contains(strings.Join(w.Events, "\n"), "is ready again") {
@@ -663,6 +720,24 @@ func drillWith(t *testing.T, file string, want int, flags []string, vars ...stri
 		t.Fatal(err)
 	}
 	return run
+}
+
+// lockedBuffer is a child's stderr, read while it is written.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // window is the run's window of that name; the test stops without it.
