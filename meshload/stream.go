@@ -104,6 +104,9 @@ type generator struct {
 	sampled       bool
 	// lastPull is when the last answer came: what it made after that is unknown if it vanishes.
 	lastPull time.Time
+	// pullLag is the worst time a result waited in the generator, from its answer to the pull that brought
+	// it: what an ingest that cannot keep up shows first (the lab's scale figure).
+	pullLag time.Duration
 }
 
 // puller is one stream's pull loop state.
@@ -258,12 +261,18 @@ func (p *puller) pullOne(ctx context.Context, pod *corev1.Pod) (done bool) {
 	if !g.sampled || pulled.Bound < g.bound {
 		g.offset, g.bound, g.sampled = pulled.Offset, pulled.Bound, true
 	}
+	if len(pulled.Results) > 0 {
+		// The oldest result of the batch, its answer placed on the local clock.
+		r := pulled.Results[0]
+		g.pullLag = max(g.pullLag, g.lastPull.Sub(time.Unix(0, r.Sent+r.Latency).Add(-g.offset)))
+	}
 	upTo := p.cfg.now().Add(-p.spec.Timeout - g.bound)
 	p.merger.Add(pod.Name, pulled.Revision, pulled.Results, g.offset, upTo)
 	if pulled.Done {
 		g.done = true
 		p.merger.Done(pod.Name)
-		p.cfg.event(fmt.Sprintf("%s stopped: %d results pulled (revision %s, clock offset %s ± %s)", pod.Name, g.cursor.Last, pulled.Revision, g.offset.Round(time.Millisecond), g.bound.Round(time.Millisecond)))
+		p.cfg.event(fmt.Sprintf("%s stopped: %d results pulled (revision %s, clock offset %s ± %s, worst pull lag %s)", pod.Name, g.cursor.Last, pulled.Revision,
+			g.offset.Round(time.Millisecond), g.bound.Round(time.Millisecond), g.pullLag.Round(time.Millisecond)))
 	}
 	return g.done
 }

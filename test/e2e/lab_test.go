@@ -209,6 +209,14 @@ func TestLabScenarioOnKind(t *testing.T) {
 					if _, err := fmt.Sscanf(o.Value, "%s stopped: %d results pulled", &pod, &n); err == nil {
 						pulled += n
 						pods = append(pods, pod)
+						// The worst wait of a result in the generator before a pull brought it: pulls every
+						// 500 ms keep it to about a second; tens of seconds would be an ingest falling behind.
+						m := regexp.MustCompile(`worst pull lag ([^)]+)\)`).FindStringSubmatch(o.Value)
+						if m == nil {
+							t.Errorf("%s: no pull lag in %q", stream, o.Value)
+						} else if lag, err := time.ParseDuration(m[1]); err != nil || lag <= 0 || lag > 30*time.Second {
+							t.Errorf("%s: pull lag %q (%v)", stream, m[1], err)
+						}
 					}
 					t.Logf("%s generators: %s", stream, o.Value)
 				}
