@@ -9,6 +9,8 @@
 #   4. the in-mesh results path (meshload's ingest benchmarks: stand-in generators in another process, JSON
 #      and binary answers): results per CPU-second of the ingesting process, bytes and allocations per
 #      result, and peak memory with 50 generators (INGEST_RESULTS results, default 3M, per measure).
+#   5. on the kept lab cluster, when there is one: the highest in-mesh rate the lab sustains beside the host's
+#      stream (hack/lab-scale.sh: per generator achieved/asked, pull lag, canarygate's CPU and RSS).
 # Also the Go benchmarks of the aggregate and the scenario parser. Peak RSS is /usr/bin/time -v's
 # "Maximum resident set size".
 set -euo pipefail
@@ -155,6 +157,15 @@ for line in open(sys.argv[1]):
           f"{m['wire-B/result']:.1f} B/result on the wire, {m['allocs/result']:.2f} allocs/result, "
           f"peak heap {m['peak-heap-MB']:.0f} MB{rss} ({m['peak-held']:,.0f} results held)")
 PY
+
+echo "== 5. In-mesh load on the offline lab (hack/lab-scale.sh)"
+# Only where the lab's cluster is kept (make lab ARGS=--keep-cluster): building it is the lab's ~35 min cold.
+if command -v kind >/dev/null 2>&1 && kind get clusters 2>/dev/null | grep -qx "${CLUSTER:-canarygate-lab}" ||
+   docker ps --format '{{.Names}}' 2>/dev/null | grep -qx "${CLUSTER:-canarygate-lab}-control-plane"; then
+  bash hack/lab-scale.sh | sed 's/^/  /'
+else
+  echo "  skipped: no lab cluster ${CLUSTER:-canarygate-lab} (make lab ARGS=--keep-cluster keeps one)"
+fi
 
 echo "== Go benchmarks"
 go test ./aggregate -run '^$' -bench . -benchmem | grep -E '^Benchmark'
