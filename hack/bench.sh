@@ -3,7 +3,9 @@
 # the same loopback server (hack/okserver), in one run, side by side:
 #   1. RATE/s (default 15000) for DURATION (default 120s): achieved/asked, failures, peak RSS, and canarygate's
 #      requests per second over the first and last 10 s (flat means no per-result cost growing with the run);
-#   2. rate max with MAX_WORKERS (default 64) workers for MAX_DURATION (default 30s): throughput ratio;
+#   2. rate max with MAX_WORKERS (default 64) workers for MAX_DURATION (default 15s), RUNS (default 5) times
+#      alternating with the vegeta CLI, against hack/okserver's two shapes ("ok": a two-byte body; "app": a
+#      small JSON body and several headers, as a real app answers): the median throughput ratio per shape;
 #   3. 1M results (10000/s for 100 s) with every report: peak RSS, and the time to render the reports
 #      (canarygate report) against `vegeta plot` of the same results file;
 #   4. the in-mesh results path (meshload's ingest benchmarks: stand-in generators in another process, JSON
@@ -18,7 +20,8 @@ cd "$(dirname "$0")/.."
 RATE="${RATE:-15000}"
 DURATION="${DURATION:-120s}"
 MAX_WORKERS="${MAX_WORKERS:-64}"
-MAX_DURATION="${MAX_DURATION:-30s}"
+MAX_DURATION="${MAX_DURATION:-15s}"
+RUNS="${RUNS:-5}"
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -39,14 +42,14 @@ VEGETA="$work/bin/vegeta"
 CG="$work/bin/canarygate"
 # Every measurement gets a fresh server, once the sockets the previous one left in TIME_WAIT are gone: a run
 # that overloaded the server (or used up ephemeral ports) must not spoil the next one.
-fresh_server() {
+fresh_server() { # [shape: ok (default) or app, hack/okserver's -shape]
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   for _ in $(seq 120); do
     [ "$(ss -Htan state time-wait 2>/dev/null | wc -l)" -lt 1000 ] && break
     sleep 1
   done
   : >"$work/addr"
-  "$work/bin/okserver" >"$work/addr" 2>>"$work/okserver.log" &
+  "$work/bin/okserver" -shape "${1:-ok}" >"$work/addr" 2>>"$work/okserver.log" &
   server_pid=$!
   for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
   addr="$(head -n1 "$work/addr")"
@@ -115,18 +118,28 @@ summarize "$work/c1"
 echo "  canarygate peak RSS $(rss "$work/c1.time")"
 rm -rf "$work/c1"
 
-echo "== 2. rate max with $MAX_WORKERS workers for $MAX_DURATION"
-fresh_server
-echo "GET http://$addr/" | /usr/bin/time -v "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin" 2>"$work/v2.time"
-vegeta_report "$work/v2.bin"
-echo "  vegeta CLI peak RSS $(rss "$work/v2.time")"
-rm -f "$work/v2.bin"
-fresh_server
-scenario c2 max "$MAX_DURATION" "json, vegeta" "$MAX_WORKERS"
-/usr/bin/time -v "$CG" run "$work/c2.yaml" --no-env >/dev/null 2>"$work/c2.time" || true
-summarize "$work/c2"
-echo "  canarygate peak RSS $(rss "$work/c2.time")"
-rm -rf "$work/c2"
+echo "== 2. rate max with $MAX_WORKERS workers: $RUNS alternating runs of $MAX_DURATION each, per server shape"
+# Both throughputs are vegeta report's, each of its own results file (successes per second of the attack), so
+# that the two are computed alike; a fresh server per run; the median of the ratios per shape.
+ratios_for() { # shape
+  local shape="$1" v c
+  : >"$work/ratios-$shape"
+  for i in $(seq "$RUNS"); do
+    fresh_server "$shape"
+    echo "GET http://$addr/" | "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin"
+    v="$("$VEGETA" report -type=json "$work/v2.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput"])')"
+    fresh_server "$shape"
+    scenario c2 max "$MAX_DURATION" "vegeta" "$MAX_WORKERS"
+    "$CG" run "$work/c2.yaml" --no-env >/dev/null 2>&1 || true
+    c="$("$VEGETA" report -type=json "$work/c2/results.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput"])')"
+    python3 -c "import sys; v, c = float(sys.argv[1]), float(sys.argv[2]); print(f'  {sys.argv[3]} run {sys.argv[4]}: vegeta CLI {v:.0f}/s, canarygate {c:.0f}/s, ratio {c/v:.3f}')" "$v" "$c" "$shape" "$i"
+    python3 -c "import sys; print(float(sys.argv[2]) / float(sys.argv[1]))" "$v" "$c" >>"$work/ratios-$shape"
+    rm -rf "$work/c2" "$work/v2.bin"
+  done
+  python3 -c "import statistics, sys; r = [float(x) for x in open(sys.argv[1])]; print(f'  {sys.argv[2]}: median ratio canarygate/vegeta CLI {statistics.median(r):.3f} over {len(r)} runs (min {min(r):.3f}, max {max(r):.3f})')" "$work/ratios-$shape" "$shape"
+}
+ratios_for ok
+ratios_for app
 
 echo "== 3. 1M results (10000/s for 100 s) with every report"
 fresh_server
