@@ -292,8 +292,8 @@ func StalledBy(run *summary.Run, phase int) []string {
 				continue
 			}
 			msg := fmt.Sprintf("%s webhook %s %s from %.1fs to %.1fs", what, config, s.why, s.from/1000, s.to/1000)
-			if ws := windowsOver(run, max(s.from, p.StartMs), min(s.to, p.EndMs)); ws != "" {
-				msg += ", during disruption " + ws
+			if ws := run.WindowLabels(max(s.from, p.StartMs), min(s.to, p.EndMs)); ws != "" {
+				msg += ", during " + ws
 			}
 			if !slices.Contains(out, msg) {
 				out = append(out, msg)
@@ -330,15 +330,4 @@ func unservedStretches(obs []summary.Observation, end float64) []unservedStretch
 		}
 	}
 	return out
-}
-
-// windowsOver names the disruption windows that overlap from..to.
-func windowsOver(run *summary.Run, from, to float64) string {
-	var names []string
-	for _, w := range run.Windows {
-		if w.StartMs < to && w.EndMs > from {
-			names = append(names, w.Name)
-		}
-	}
-	return strings.Join(names, ", ")
 }

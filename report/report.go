@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
@@ -267,18 +266,8 @@ func windowRows(run *summary.Run) []windowRow {
 	return out
 }
 
-// during names the disruption windows a failure group's span overlaps ("" when none): a failure is the
-// step's, and — when it was sent while a disruption was in effect — the window's too.
+// during names the windows a failure group's span overlaps ("" when none): a failure is the step's, and —
+// when it was sent while a disruption or an outage was in effect — the window's too.
 func during(run *summary.Run, g summary.FailureGroup) string {
-	var names []string
-	for _, w := range run.Windows {
-		if g.FirstMs < w.EndMs && g.LastMs >= w.StartMs {
-			if w.Kind == summary.WindowKindOutage {
-				names = append(names, w.What)
-			} else {
-				names = append(names, "disruption "+w.Name)
-			}
-		}
-	}
-	return strings.Join(names, "; ")
+	return run.WindowLabels(g.FirstMs, g.LastMs)
 }

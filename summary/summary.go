@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -105,6 +106,37 @@ type Window struct {
 	// Restored says the disruption was undone; RestoreError why not (the cluster may be left disrupted).
 	Restored     bool   `json:"restored"`
 	RestoreError string `json:"restoreError,omitempty"`
+}
+
+// Label names the window in a sentence: an outage by what it was ("API server of cluster x unreachable
+// 12:00:01–12:00:09"), a disruption as "disruption <name>".
+func (w Window) Label() string {
+	if w.Kind == WindowKindOutage {
+		return w.What
+	}
+	return "disruption " + w.Name
+}
+
+// WindowsOver are the windows a span of the run overlaps — from fromMs to toMs, both included, so that a
+// single moment (fromMs = toMs) sent at a window's start is in it and one at its end is not: one rule for
+// every place that says "during".
+func (r *Run) WindowsOver(fromMs, toMs float64) []Window {
+	var out []Window
+	for _, w := range r.Windows {
+		if fromMs < w.EndMs && toMs >= w.StartMs {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// WindowLabels is WindowsOver's labels joined with "; " ("" when none).
+func (r *Run) WindowLabels(fromMs, toMs float64) string {
+	var names []string
+	for _, w := range r.WindowsOver(fromMs, toMs) {
+		names = append(names, w.Label())
+	}
+	return strings.Join(names, "; ")
 }
 
 // Window kinds: a disrupt step's fault, and a span during which a cluster's API server did not answer.
