@@ -20,7 +20,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/canarygate" ./cmd/canarygate
 echo "lab-scale: cluster $CLUSTER, $GENERATORS generator pod(s) in demo-b → app-a (proxyless gRPC, mTLS), host stream $HOST_RATE, $DURATION per rate, $(nproc) CPUs"
-printf '%-8s %-6s %-44s %-14s %-16s %-9s %s\n' rate exit "per generator (achieved/asked)" "worst pull lag" "canarygate CPU" "peak RSS" verdict
+printf '%-8s %-5s %-22s %-18s %-9s %s\n' "rate/s" exit "achieved/asked" "canarygate CPU" "peak RSS" verdict
 best=""
 for rate in $RATES; do
   out="$work/r$rate"
@@ -43,23 +43,25 @@ try:
     r = json.load(open(summary))
 except OSError:
     print(f"{rate:<8} {code:<6} no summary written"); sys.exit(0)
-gens, lags = [], []
+gens = {}
 for o in (r.get("observations") or {}).get("generators/in-mesh", []):
     v = o["value"]
-    m = re.match(r"(\S+) kept its schedule: (\d+) requests at ([\d.e+]+)/s", v)
+    m = re.match(r"(\S+) kept its schedule: (\d+) requests at ([\d.e+]+)/s, worst (\S+) late", v)
     if m:
-        gens.append(m.group(1)[-5:] + " " + m.group(2) + " at " + m.group(3) + "/s")
+        gens.setdefault(m.group(1), {}).update(sent=m.group(2), share=m.group(3), late=m.group(4))
     m = re.match(r"(\S+) fell behind: (.*)", v)
     if m:
-        gens.append(m.group(1)[-5:] + " FELL BEHIND")
-    m = re.search(r"worst pull lag ([^)]+)\)", v)
+        gens.setdefault(m.group(1), {}).update(behind=m.group(2))
+    m = re.match(r"(\S+) stopped: (\d+) results pulled.*worst pull lag ([^)]+)\)", v)
     if m:
-        lags.append(m.group(1))
+        gens.setdefault(m.group(1), {}).update(pulled=m.group(2), lag=m.group(3))
 s = next((s for s in r["streams"] if s["name"] == "in-mesh"), None)
-if s:
-    g = s.get("generator") or {}
-    gens.insert(0, "%.0f/%s/s" % (g.get("achievedRps", 0), rate))
-print(f"{rate:<8} {code:<6} {'; '.join(gens)[:44]:<44} {','.join(lags):<14} {user+sys_:6.1f}s ({100*(user+sys_)/wall:3.0f}%)   {rss:5.0f} MB  {r['verdict']}{': ' + r['error'][:120] if r.get('error') else ''}")
+g = (s or {}).get("generator") or {}
+asked = f"{g.get('achievedRps', 0):.0f}/{rate}"
+print(f"{rate:<8} {code:<5} {asked:<22} {user+sys_:5.1f}s ({100*(user+sys_)/wall:3.0f}%)    {rss:4.0f} MB   {r['verdict']}{': ' + r['error'][:160] if r.get('error') else ''}")
+for name, d in sorted(gens.items()):
+    what = f"fell behind: {d['behind']}" if "behind" in d else f"{d.get('sent', '?')} sent at {d.get('share', '?')}/s, worst {d.get('late', '?')} late"
+    print(f"           {name}: {what}; {d.get('pulled', '?')} pulled, worst pull lag {d.get('lag', '?')}")
 PY
   if [ "$code" != 0 ]; then
     echo "lab-scale: $rate/s not sustained (exit $code); canarygate said:"; tail -n 5 "$work/out-$rate" | sed 's/^/  /'
