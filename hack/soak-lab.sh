@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 eval "$(bash hack/lab-env.sh)"
 go build -o bin/canarygate ./cmd/canarygate
 dir="${SOAK_DIR:-$(mktemp -d)}"
+mkdir -p "$dir"
 archives=()
 for a in $CANARYGATE_LAB_ARCHIVES; do archives+=(--image-archive "$a"); done
 echo "soak-lab: $N runs of istio-lab on $(git rev-parse --short HEAD 2>/dev/null || echo '?'), reports in $dir ($(nproc) CPUs)"
