@@ -34,13 +34,22 @@ type Option[T scenarios.GateSpec] func(*gateKind)
 func Observed[T scenarios.GateSpec](observe func(ctx context.Context, spec T, clusters *cluster.Set, record func(key, value string)) error) Option[T] {
 	return func(k *gateKind) {
 		k.observe = func(ctx context.Context, g scenarios.Gate, clusters *cluster.Set, record func(key, value string)) error {
-			spec, ok := g.Spec.(T)
-			if !ok {
-				return fmt.Errorf("gate %s: its spec is a %T, not a %T", g.Name, g.Spec, *new(T))
+			spec, err := specOf[T](g)
+			if err != nil {
+				return err
 			}
 			return observe(ctx, spec, clusters, record)
 		}
 	}
+}
+
+// specOf is a gate's spec as its kind's type (what Observed and Queried hand to the kind's functions).
+func specOf[T scenarios.GateSpec](g scenarios.Gate) (T, error) {
+	s, ok := g.Spec.(T)
+	if !ok {
+		return s, fmt.Errorf("gate %s: its spec is a %T, not a %T", g.Name, g.Spec, *new(T))
+	}
+	return s, nil
 }
 
 // Queried gives the gate kind a query: what it judges is asked of a system outside the run (the user's
@@ -50,13 +59,7 @@ func Observed[T scenarios.GateSpec](observe func(ctx context.Context, spec T, cl
 func Queried[T scenarios.GateSpec](key func(T) string, preflight func(ctx context.Context, spec T) error,
 	query func(ctx context.Context, spec T, run *summary.Run) ([]summary.Observation, error)) Option[T] {
 	return func(k *gateKind) {
-		spec := func(g scenarios.Gate) (T, error) {
-			s, ok := g.Spec.(T)
-			if !ok {
-				return s, fmt.Errorf("gate %s: its spec is a %T, not a %T", g.Name, g.Spec, *new(T))
-			}
-			return s, nil
-		}
+		spec := specOf[T]
 		if preflight != nil {
 			k.preflight = func(ctx context.Context, g scenarios.Gate) error {
 				s, err := spec(g)

@@ -27,12 +27,14 @@ func Evaluate(g *scenarios.Prometheus, run *summary.Run) summary.Check {
 		return c
 	}
 	var bad []string
+	results := make([]Result, 0, len(obs))
 	for _, o := range obs {
 		var r Result
 		if err := json.Unmarshal([]byte(o.Value), &r); err != nil {
 			c.Summary = fmt.Sprintf("not judged: a recorded result does not decode: %v", err)
 			return c
 		}
+		results = append(results, r)
 		c.Evidence = append(c.Evidence, evidence(r))
 		if why := judgeWindow(r, th); why != "" {
 			bad = append(bad, why)
@@ -47,7 +49,7 @@ func Evaluate(g *scenarios.Prometheus, run *summary.Run) summary.Check {
 		return c
 	}
 	c.Passed = true
-	c.Summary = fmt.Sprintf("%s in %s (%s) — query: %s", th, windowsText(len(obs), g.Per), valuesText(obs), g.Query)
+	c.Summary = fmt.Sprintf("%s in %s (%s) — query: %s", th, windowsText(len(obs), g.Per), valuesText(results), g.Query)
 	return c
 }
 
@@ -102,13 +104,9 @@ func windowsText(n int, per string) string {
 	return "the run"
 }
 
-func valuesText(obs []summary.Observation) string {
+func valuesText(results []Result) string {
 	var vals []string
-	for _, o := range obs {
-		var r Result
-		if json.Unmarshal([]byte(o.Value), &r) != nil {
-			continue
-		}
+	for _, r := range results {
 		for _, s := range r.Samples {
 			v := s.Value
 			if s.Series != "{}" && s.Series != "scalar" {

@@ -551,9 +551,7 @@ func TestLabScenarioOnKind(t *testing.T) {
 			// Ctrl-C in the window: the disruption is restored at once (istiod-new back and available), the
 			// teardown rolls demo-a out again, and the run exits 130.
 			out := filepath.Join(t.TempDir(), "report")
-			args := []string{"run", filepath.Join("testdata", "lab-istiod-down.yaml"), "--out", out, "--no-env", "--reuse-cluster",
-				"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
-			cmd := exec.Command(os.Args[0], args...)
+			cmd := exec.Command(os.Args[0], drillArgs(t, "lab-istiod-down.yaml", out)...)
 			cmd.Env = append(os.Environ(), envMain+"=1")
 			stderr := &lockedBuffer{}
 			cmd.Stdout, cmd.Stderr = io.Discard, stderr
@@ -719,9 +717,7 @@ func drillWith(t *testing.T, file string, want int, flags []string, vars ...stri
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "report")
 	var stderr bytes.Buffer
-	args := []string{"run", filepath.Join("testdata", file), "--out", out, "--no-env", "--reuse-cluster",
-		"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
-	args = append(args, flags...)
+	args := append(drillArgs(t, file, out), flags...)
 	for _, v := range vars {
 		args = append(args, "--var", v)
 	}
@@ -734,6 +730,13 @@ func drillWith(t *testing.T, file string, want int, flags []string, vars ...stri
 		t.Fatal(err)
 	}
 	return run
+}
+
+// drillArgs are canarygate's arguments for a drill from testdata on the kept lab cluster, its reports in out.
+func drillArgs(t *testing.T, file, out string) []string {
+	t.Helper()
+	return []string{"run", filepath.Join("testdata", file), "--out", out, "--no-env", "--reuse-cluster",
+		"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
 }
 
 // lockedBuffer is a child's stderr, read while it is written.
