@@ -21,8 +21,14 @@ func init() {
 // restores what it disrupted.
 var RestoreTimeout = 2 * time.Minute
 
-// ErrNotRestored marks a disruption that could not be undone: the harness's failure, never the target's.
-var ErrNotRestored = errors.New("disruption not restored")
+// ErrNotRestored marks a disruption that could not be undone: the harness's failure, never the target's
+// (the step's outcome is error, the run's exit 3, in the foreground as in the background).
+var ErrNotRestored = fmt.Errorf("%w: disruption not restored", runner.ErrHarness)
+
+// ErrNotDisrupted marks a disruption that could not be put in place (no such Deployment, no pod matches, the
+// engine refused to pause): the fault was not rehearsed, so nothing the run measured says what it would have
+// done — the harness's failure (exit 3), not the upgrade's.
+var ErrNotDisrupted = fmt.Errorf("%w: disruption not in place", runner.ErrHarness)
 
 // target is one kind of disruption.
 type target interface {
@@ -44,6 +50,10 @@ func Disrupt(ctx context.Context, env *runner.Env, a *scenarios.DisruptAction) e
 	if env.Timeline == nil {
 		return fmt.Errorf("%w: disrupt needs the run's timeline", runner.ErrHarness)
 	}
+	if a.Background && env.Background == nil {
+		// Checked before anything is disrupted: nothing would hold the window or restore the target.
+		return fmt.Errorf("%w: %w", runner.ErrHarness, runner.ErrNoBackground)
+	}
 	c, err := env.Cluster()
 	if err != nil {
 		return err
@@ -54,7 +64,7 @@ func Disrupt(ctx context.Context, env *runner.Env, a *scenarios.DisruptAction) e
 	if err := t.begin(ctx); err != nil {
 		rerr := restore(ctx, t)
 		env.Timeline.CloseWindow(w, rerr)
-		return errors.Join(fmt.Errorf("disrupt %s: %w", a.Target(), err), rerr)
+		return errors.Join(fmt.Errorf("%w: %s: %w", ErrNotDisrupted, a.Target(), err), rerr)
 	}
 	env.Changed("disrupted: %s for %s", a.Target(), a.Duration)
 	hold := func(ctx context.Context) error {

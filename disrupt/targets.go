@@ -3,11 +3,13 @@ package disrupt
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/cluster/kind"
@@ -29,27 +31,43 @@ func (s *scaleDown) name() string { return s.spec.Namespace + "/" + s.spec.Deplo
 
 func (s *scaleDown) setScale(ctx context.Context, n int32) (from int32, err error) {
 	d := s.c.Client.AppsV1().Deployments(s.spec.Namespace)
-	sc, err := d.GetScale(ctx, s.spec.Deployment, metav1.GetOptions{})
-	if err != nil {
-		return 0, fmt.Errorf("deployment %s: %w", s.name(), err)
-	}
-	from = sc.Spec.Replicas
-	if from == n {
-		return from, nil
-	}
-	_, err = d.UpdateScale(ctx, s.spec.Deployment, &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: autoscalingv1.ScaleSpec{Replicas: n}}, metav1.UpdateOptions{})
-	if err != nil {
-		return from, fmt.Errorf("scale deployment %s to %d: %w", s.name(), n, err)
-	}
-	return from, nil
+	from = -1
+	// The scale carries the Deployment's resourceVersion, which its controller bumps with every status
+	// change (pods going and coming during the window): a conflict is read again and retried, as kubectl
+	// scale does, or a restoration would fail for nothing.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc, err := d.GetScale(ctx, s.spec.Deployment, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("deployment %s: %w", s.name(), err)
+		}
+		from = sc.Spec.Replicas
+		if from == n {
+			return nil
+		}
+		_, err = d.UpdateScale(ctx, s.spec.Deployment, &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: autoscalingv1.ScaleSpec{Replicas: n}}, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("scale deployment %s to %d: %w", s.name(), n, err)
+		}
+		return nil
+	})
+	return from, err
 }
 
 func (s *scaleDown) begin(ctx context.Context) error {
 	from, err := s.setScale(ctx, 0)
+	if from == 0 && err == nil {
+		// As deletePods with no pod: a Deployment already at 0 disrupts nothing, and a run that "survived"
+		// it proved nothing.
+		return fmt.Errorf("deployment %s has 0 replicas: nothing to disrupt", s.name())
+	}
+	// Recorded once the scale was read, whatever the update answered: an update that took effect while its
+	// request failed (its context ended) must still be undone.
+	if from >= 0 {
+		s.was, s.got = from, true
+	}
 	if err != nil {
 		return err
 	}
-	s.was, s.got = from, true
 	s.log("scaled deployment %s from %d to 0", s.name(), from)
 	return nil
 }
@@ -142,10 +160,13 @@ type pauseNode struct {
 
 func (p *pauseNode) begin(ctx context.Context) error {
 	node, err := kind.PauseNode(ctx, p.c.Name, p.spec.Node, true)
+	// The node is recorded once the pause was asked for, whatever the engine answered: a pause that took
+	// effect while its command failed (its context ended: an interrupt, the step's timeout) must still be
+	// undone.
+	p.paused = node
 	if err != nil {
 		return err
 	}
-	p.paused = node
 	p.log("paused node %s", node)
 	return nil
 }
@@ -157,6 +178,12 @@ func (p *pauseNode) restore(ctx context.Context) error {
 		return nil
 	}
 	if _, err := kind.PauseNode(ctx, p.c.Name, p.paused, false); err != nil {
+		// Docker: "Container … is not paused"; Podman: "… is not paused, can't unpause": the pause never
+		// took effect, so nothing is left to undo.
+		if strings.Contains(err.Error(), "is not paused") {
+			p.log("node %s was not paused", p.paused)
+			return nil
+		}
 		return err
 	}
 	p.log("unpaused node %s", p.paused)
@@ -174,10 +201,15 @@ type restartAPIServer struct {
 
 func (r *restartAPIServer) begin(ctx context.Context) error {
 	node, id, err := kind.StopStaticPodContainer(ctx, r.c.Name, r.spec.Node, "kube-apiserver")
+	// Once a stop was asked for, restore waits for /readyz whatever crictl answered (it may have taken
+	// effect): the next step must not start against a stopped API server. Waiting on one that never
+	// stopped costs one request.
+	if id != "" {
+		r.node = node
+	}
 	if err != nil {
 		return err
 	}
-	r.node = node
 	r.log("stopped the kube-apiserver container %.12s in node %s", id, node)
 	return nil
 }

@@ -6,6 +6,8 @@
 #   2. rate max with MAX_WORKERS (default 64) workers for MAX_DURATION (default 15s), RUNS (default 5) times
 #      alternating with the vegeta CLI, against hack/okserver's two shapes ("ok": a two-byte body; "app": a
 #      small JSON body and several headers, as a real app answers): the median throughput ratio per shape;
+#      ANCHOR=<git ref> measures canarygate built at that ref too, in the same runs (before and after);
+#      the server and the generators on CPUs of their own (PIN, default 1);
 #   3. 1M results (10000/s for 100 s) with every report: peak RSS, and the time to render the reports
 #      (canarygate report) against `vegeta plot` of the same results file;
 #   4. the in-mesh results path (meshload's ingest benchmarks: stand-in generators in another process, JSON
@@ -13,7 +15,8 @@
 #      result, and peak memory with 50 generators (INGEST_RESULTS results, default 3M, per measure).
 #   5. on the kept lab cluster, when there is one: the highest in-mesh rate the lab sustains beside the host's
 #      stream (hack/lab-scale.sh: per generator achieved/asked, pull lag, canarygate's CPU and RSS).
-# Also the Go benchmarks of the aggregate and the scenario parser. Peak RSS is /usr/bin/time -v's
+# Also the Go benchmarks of the aggregate and the scenario parser (step "go"). STEPS (default "1 2 3 4 5 go")
+# picks the steps to run, e.g. STEPS=2 RUNS=9 MAX_DURATION=30s make bench. Peak RSS is /usr/bin/time -v's
 # "Maximum resident set size".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +25,8 @@ DURATION="${DURATION:-120s}"
 MAX_WORKERS="${MAX_WORKERS:-64}"
 MAX_DURATION="${MAX_DURATION:-15s}"
 RUNS="${RUNS:-5}"
+STEPS=" ${STEPS:-1 2 3 4 5 go} "
+step() { [[ "$STEPS" == *" $1 "* ]]; }
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -42,6 +47,8 @@ VEGETA="$work/bin/vegeta"
 CG="$work/bin/canarygate"
 # Every measurement gets a fresh server, once the sockets the previous one left in TIME_WAIT are gone: a run
 # that overloaded the server (or used up ephemeral ports) must not spoil the next one.
+server_pin=(env) # step 2 pins the server to a CPU of its own (PIN)
+client_pin=(env)
 fresh_server() { # [shape: ok (default) or app, hack/okserver's -shape]
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   for _ in $(seq 120); do
@@ -49,7 +56,7 @@ fresh_server() { # [shape: ok (default) or app, hack/okserver's -shape]
     sleep 1
   done
   : >"$work/addr"
-  "$work/bin/okserver" -shape "${1:-ok}" >"$work/addr" 2>>"$work/okserver.log" &
+  "${server_pin[@]}" "$work/bin/okserver" -shape "${1:-ok}" >"$work/addr" 2>>"$work/okserver.log" &
   server_pid=$!
   for _ in $(seq 100); do [ -s "$work/addr" ] && break; sleep 0.1; done
   addr="$(head -n1 "$work/addr")"
@@ -105,6 +112,7 @@ print(f"  vegeta CLI: {r['requests']} requests, {r['throughput']:.0f}/s (rate {r
 PY
 }
 
+if step 1; then
 echo "== 1. ${RATE}/s for $DURATION"
 fresh_server
 echo "GET http://$addr/" | /usr/bin/time -v "$VEGETA" attack -rate="$RATE" -duration="$DURATION" >"$work/v1.bin" 2>"$work/v1.time"
@@ -117,30 +125,64 @@ scenario c1 "$RATE/s" "$DURATION" "json, vegeta"
 summarize "$work/c1"
 echo "  canarygate peak RSS $(rss "$work/c1.time")"
 rm -rf "$work/c1"
+fi
 
+if step 2; then
 echo "== 2. rate max with $MAX_WORKERS workers: $RUNS alternating runs of $MAX_DURATION each, per server shape"
 # Both throughputs are vegeta report's, each of its own results file (successes per second of the attack), so
-# that the two are computed alike; a fresh server per run; the median of the ratios per shape.
+# that the two are computed alike; a fresh server per run; the median of the ratios per shape. ANCHOR (a git
+# ref) adds canarygate built at that ref to every run, in the same alternation: before and after in one run.
+# With PIN=1 (the default where there are two CPUs or more and taskset) the server runs on CPU 0 and each
+# generator on CPU 1 (Go sizes GOMAXPROCS from the affinity): the generator's own CPU is then the limit, so
+# the ratio measures its cost per request — unpinned, the two share the machine's CPUs and the scheduler's
+# choices move each run by ±15 % (measured: 9 runs of 30 s, ratios 0.85–1.11 with nothing changed).
+if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  server_pin=(taskset -c 0)
+  client_pin=(taskset -c 1)
+  echo "  pinned: server on CPU 0, generator on CPU 1 (PIN=0 to share every CPU)"
+fi
+cgs=("$CG")
+if [ -n "${ANCHOR:-}" ]; then
+  mkdir -p "$work/anchor"
+  git archive "$ANCHOR" | tar -x -C "$work/anchor"
+  (cd "$work/anchor" && go build -o "$work/bin/canarygate-anchor" ./cmd/canarygate)
+  cgs+=("$work/bin/canarygate-anchor")
+  echo "  anchor: canarygate at $ANCHOR ($(git rev-parse --short "$ANCHOR")), beside this tree's"
+fi
+throughput() { "$VEGETA" report -type=json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput"])'; }
 ratios_for() { # shape
-  local shape="$1" v c
-  : >"$work/ratios-$shape"
+  local shape="$1" v c j label
+  for j in "${!cgs[@]}"; do : >"$work/ratios-$shape-$j"; done
   for i in $(seq "$RUNS"); do
     fresh_server "$shape"
-    echo "GET http://$addr/" | "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin"
-    v="$("$VEGETA" report -type=json "$work/v2.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput"])')"
-    fresh_server "$shape"
-    scenario c2 max "$MAX_DURATION" "vegeta" "$MAX_WORKERS"
-    "$CG" run "$work/c2.yaml" --no-env >/dev/null 2>&1 || true
-    c="$("$VEGETA" report -type=json "$work/c2/results.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput"])')"
-    python3 -c "import sys; v, c = float(sys.argv[1]), float(sys.argv[2]); print(f'  {sys.argv[3]} run {sys.argv[4]}: vegeta CLI {v:.0f}/s, canarygate {c:.0f}/s, ratio {c/v:.3f}')" "$v" "$c" "$shape" "$i"
-    python3 -c "import sys; print(float(sys.argv[2]) / float(sys.argv[1]))" "$v" "$c" >>"$work/ratios-$shape"
-    rm -rf "$work/c2" "$work/v2.bin"
+    echo "GET http://$addr/" | "${client_pin[@]}" "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin"
+    v="$(throughput "$work/v2.bin")"
+    for j in "${!cgs[@]}"; do
+      label=canarygate
+      [ "$j" -gt 0 ] && label="canarygate@$ANCHOR"
+      fresh_server "$shape"
+      scenario c2 max "$MAX_DURATION" "vegeta" "$MAX_WORKERS"
+      "${client_pin[@]}" "${cgs[$j]}" run "$work/c2.yaml" --no-env >/dev/null 2>&1 || true
+      c="$(throughput "$work/c2/results.bin")"
+      python3 -c "import sys; v, c = float(sys.argv[1]), float(sys.argv[2]); print(f'  {sys.argv[3]} run {sys.argv[4]}: vegeta CLI {v:.0f}/s, {sys.argv[5]} {c:.0f}/s, ratio {c/v:.3f}')" "$v" "$c" "$shape" "$i" "$label"
+      python3 -c "import sys; print(float(sys.argv[2]) / float(sys.argv[1]))" "$v" "$c" >>"$work/ratios-$shape-$j"
+      rm -rf "$work/c2"
+    done
+    rm -f "$work/v2.bin"
   done
-  python3 -c "import statistics, sys; r = [float(x) for x in open(sys.argv[1])]; print(f'  {sys.argv[2]}: median ratio canarygate/vegeta CLI {statistics.median(r):.3f} over {len(r)} runs (min {min(r):.3f}, max {max(r):.3f})')" "$work/ratios-$shape" "$shape"
+  for j in "${!cgs[@]}"; do
+    label=canarygate
+    [ "$j" -gt 0 ] && label="canarygate@$ANCHOR"
+    python3 -c "import statistics, sys; r = [float(x) for x in open(sys.argv[1])]; print(f'  {sys.argv[2]}: median ratio {sys.argv[3]}/vegeta CLI {statistics.median(r):.3f} over {len(r)} runs (min {min(r):.3f}, max {max(r):.3f})')" "$work/ratios-$shape-$j" "$shape" "$label"
+  done
 }
 ratios_for ok
 ratios_for app
+server_pin=(env)
+client_pin=(env)
+fi
 
+if step 3; then
 echo "== 3. 1M results (10000/s for 100 s) with every report"
 fresh_server
 scenario c3 10000/s 100s "html, junit, json, markdown, vegeta"
@@ -150,7 +192,9 @@ echo "  canarygate run + every report: peak RSS $(rss "$work/c3.time")"
 /usr/bin/time -v "$CG" report "$work/c3" >/dev/null 2>"$work/c3r.time"
 /usr/bin/time -v "$VEGETA" plot "$work/c3/results.bin" >"$work/plot.html" 2>"$work/c3p.time"
 echo "  render reports: canarygate report $(secs "$work/c3r.time") ($(rss "$work/c3r.time")); vegeta plot of the same results.bin $(secs "$work/c3p.time") ($(rss "$work/c3p.time"))"
+fi
 
+if step 4; then
 echo "== 4. In-mesh ingest: ${INGEST_RESULTS:-3000000} results from stand-in generators in another process over loopback (meshload BenchmarkInMeshIngest*)"
 # The whole path (buffer, encoding, HTTP, Cursor.Pull, merger, aggregate), per result of the ingesting process:
 # CPU from getrusage (user+system), bytes received, allocations; peak heap from runtime/metrics
@@ -170,7 +214,9 @@ for line in open(sys.argv[1]):
           f"{m['wire-B/result']:.1f} B/result on the wire, {m['allocs/result']:.2f} allocs/result, "
           f"peak heap {m['peak-heap-MB']:.0f} MB{rss} ({m['peak-held']:,.0f} results held)")
 PY
+fi
 
+if step 5; then
 echo "== 5. In-mesh load on the offline lab (hack/lab-scale.sh)"
 # Only where the lab's cluster is kept (make lab ARGS=--keep-cluster): building it is the lab's ~35 min cold.
 if command -v kind >/dev/null 2>&1 && kind get clusters 2>/dev/null | grep -qx "${CLUSTER:-canarygate-lab}" ||
@@ -179,7 +225,10 @@ if command -v kind >/dev/null 2>&1 && kind get clusters 2>/dev/null | grep -qx "
 else
   echo "  skipped: no lab cluster ${CLUSTER:-canarygate-lab} (make lab ARGS=--keep-cluster keeps one)"
 fi
+fi
 
+if step go; then
 echo "== Go benchmarks"
 go test ./aggregate -run '^$' -bench . -benchmem | grep -E '^Benchmark'
 go test ./scenarios -run '^$' -bench ParseMalformed -benchtime 3x | grep -E '^Benchmark'
+fi

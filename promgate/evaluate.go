@@ -55,15 +55,14 @@ func Evaluate(g *scenarios.Prometheus, run *summary.Run) summary.Check {
 
 // judgeWindow says why a window fails, or "" when every series holds the threshold.
 func judgeWindow(r Result, th scenarios.Threshold) string {
-	if len(r.Samples) == 0 {
-		why := fmt.Sprintf("%s: no data (%s returned nothing at %s)", r.Window, r.Expr, r.At.UTC().Format("15:04:05"))
+	scrape := time.Duration(r.ScrapeIntervalMs * float64(time.Millisecond))
+	if r.Unresolved {
 		length := time.Duration((r.ToMs - r.FromMs) * float64(time.Millisecond))
-		scrape := time.Duration(r.ScrapeIntervalMs * float64(time.Millisecond))
-		if length < 2*scrape {
-			why += fmt.Sprintf(": the window lasted %s, shorter than two scrape intervals (2 × %s) — rate() and increase() need two samples in it",
-				length.Round(100*time.Millisecond), scrape)
-		}
-		return why
+		return fmt.Sprintf("%s: not judged: the window lasted %s, shorter than two scrape intervals (2 × %s) — Prometheus cannot tell its requests from its neighbours'",
+			r.Window, length.Round(100*time.Millisecond), scrape)
+	}
+	if len(r.Samples) == 0 {
+		return fmt.Sprintf("%s: no data (%s returned nothing at %s, one scrape interval (%s) after the window's end)", r.Window, r.Expr, r.At.UTC().Format("15:04:05"), scrape)
 	}
 	var off []string
 	for _, s := range r.Samples {
@@ -82,6 +81,9 @@ func evidence(r Result) string {
 	vals := make([]string, 0, len(r.Samples))
 	for _, s := range r.Samples {
 		vals = append(vals, s.Series+" "+s.Value)
+	}
+	if r.Unresolved {
+		return fmt.Sprintf("%s (%.1fs–%.1fs): not asked: shorter than two scrape intervals", r.Window, r.FromMs/1000, r.ToMs/1000)
 	}
 	if len(vals) == 0 {
 		vals = append(vals, "no data")

@@ -58,9 +58,10 @@ func TestEvaluateNeverPassesWithoutData(t *testing.T) {
 	assert.Contains(t, empty.Summary, "run: no data")
 	assert.NotContains(t, empty.Summary, "scrape intervals")
 
-	short := Evaluate(g, record(t, g, Result{Window: "run", FromMs: 1000, ToMs: 21000, ScrapeIntervalMs: 15000}))
+	short := Evaluate(g, record(t, g, Result{Window: "run", FromMs: 1000, ToMs: 21000, ScrapeIntervalMs: 15000, Unresolved: true}))
 	assert.False(t, short.Passed)
-	assert.Contains(t, short.Summary, "the window lasted 20s, shorter than two scrape intervals (2 × 15s)")
+	assert.Equal(t, "run: not judged: the window lasted 20s, shorter than two scrape intervals (2 × 15s) — Prometheus cannot tell its requests from its neighbours' — query: "+g.Query, short.Summary)
+	assert.Equal(t, []string{"run (1.0s–21.0s): not asked: shorter than two scrape intervals"}, short.Evidence)
 
 	none := Evaluate(g, &summary.Run{})
 	assert.False(t, none.Passed)

@@ -51,13 +51,16 @@ type Result struct {
 	Window string  `json:"window"`
 	FromMs float64 `json:"fromMs"`
 	ToMs   float64 `json:"toMs"`
-	// Expr is the expression as sent ($window replaced); At the evaluation time (the window's end).
-	Expr    string    `json:"expr"`
-	At      time.Time `json:"at"`
+	// Expr is the expression as sent ($window replaced); At the evaluation time (one scrape interval after
+	// the window's end). Both are empty for a window too short to ask (Unresolved).
+	Expr    string    `json:"expr,omitempty"`
+	At      time.Time `json:"at,omitzero"`
 	Samples []Sample  `json:"samples"`
-	// ScrapeIntervalMs is the scrape interval the window is compared with when it has no data.
-	ScrapeIntervalMs float64  `json:"scrapeIntervalMs"`
-	Warnings         []string `json:"warnings,omitempty"`
+	// ScrapeIntervalMs is the scrape interval the window was evaluated with.
+	ScrapeIntervalMs float64 `json:"scrapeIntervalMs"`
+	// Unresolved is a window shorter than two scrape intervals: not asked, not judged (a failure).
+	Unresolved bool     `json:"unresolved,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // Key is the observation key a gate's results are recorded under in the run.
@@ -127,9 +130,14 @@ func Windows(g *scenarios.Prometheus, run *summary.Run) []Window {
 	return out
 }
 
-// Query evaluates the gate's expression at the end of each window, as an instant query ($window: the
-// window's length). Samples scraped after a window's end are not in it. An error is the harness's: the
-// run could not be judged on Prometheus's data.
+// Query evaluates the gate's expression over each window as an instant query. A request answered at a
+// window's end is first in Prometheus at its next scrape, up to one scrape interval later: each window is
+// evaluated one scrape interval after its end, $window its length plus that interval, so that nothing it
+// measured is missed (what the next interval holds may be counted in it too: Prometheus resolves nothing
+// finer than a scrape). Query waits until those scrapes are in: a scrape that started by then has ended, its
+// timeout being at most its interval. A window shorter than two scrape intervals is not asked: Prometheus
+// cannot tell its requests from its neighbours'. An error is the harness's: the run could not be judged on
+// Prometheus's data.
 func Query(ctx context.Context, g *scenarios.Prometheus, run *summary.Run) ([]summary.Observation, error) {
 	a, err := client(g)
 	if err != nil {
@@ -139,17 +147,31 @@ func Query(ctx context.Context, g *scenarios.Prometheus, run *summary.Run) ([]su
 	if scrape == 0 {
 		scrape = scrapeInterval(ctx, a, g.Timeout.D())
 	}
-	var obs []summary.Observation
-	for _, w := range Windows(g, run) {
-		expr := g.Expr(w.To.Sub(w.From))
-		qctx, cancel := context.WithTimeout(ctx, g.Timeout.D())
-		v, warnings, err := a.Query(qctx, expr, w.To, v1.WithTimeout(g.Timeout.D()))
-		cancel()
-		if err != nil {
-			return obs, fmt.Errorf("window %s: %w", w.Name, classify(g, expr, err))
+	windows := Windows(g, run)
+	var last time.Time
+	for _, w := range windows {
+		if w.To.After(last) {
+			last = w.To
 		}
+	}
+	if err := until(ctx, last.Add(2*scrape)); err != nil {
+		return nil, fmt.Errorf("waiting for Prometheus's scrapes after the run: %w", err)
+	}
+	var obs []summary.Observation
+	for _, w := range windows {
+		length := w.To.Sub(w.From)
 		res := Result{Window: w.Name, FromMs: summary.Ms(w.From.Sub(run.Started)), ToMs: summary.Ms(w.To.Sub(run.Started)),
-			Expr: expr, At: w.To, Samples: samples(v), ScrapeIntervalMs: summary.Ms(scrape), Warnings: warnings}
+			ScrapeIntervalMs: summary.Ms(scrape), Unresolved: length < 2*scrape}
+		if !res.Unresolved {
+			res.Expr, res.At = g.Expr(length+scrape), w.To.Add(scrape)
+			qctx, cancel := context.WithTimeout(ctx, g.Timeout.D())
+			v, warnings, err := a.Query(qctx, res.Expr, res.At, v1.WithTimeout(g.Timeout.D()))
+			cancel()
+			if err != nil {
+				return obs, fmt.Errorf("window %s: %w", w.Name, classify(g, res.Expr, err))
+			}
+			res.Samples, res.Warnings = samples(v), warnings
+		}
 		b, err := json.Marshal(res)
 		if err != nil {
 			return obs, fmt.Errorf("window %s: encode: %w", w.Name, err)
@@ -157,6 +179,22 @@ func Query(ctx context.Context, g *scenarios.Prometheus, run *summary.Run) ([]su
 		obs = append(obs, summary.Observation{AtMs: res.ToMs, Value: string(b)})
 	}
 	return obs, nil
+}
+
+// until waits for the clock to reach t, or ctx to end.
+func until(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // scrapeInterval reads the global scrape_interval from Prometheus's configuration (its default when unset

@@ -26,15 +26,18 @@ const GatePrometheus = "prometheus"
 // analyses do (Flagger's built-in checks: request success rate ≥ 99 %, p99 ≤ 500 ms), for a rehearsal: the
 // mesh's Prometheus sees every workload's responses, not only the test traffic.
 //
-// Each window's query is an instant query at the window's end; `$window` in the expression is replaced by
-// the window's length to the millisecond (Grafana's `$__range`, Flagger's `{{ interval }}`), so
-// `increase(x[$window])` covers exactly the window. Every series the query returns must hold the threshold.
-// No data — an empty result — is a failure, never a pass: nothing says the window was safe.
+// Each window's query is an instant query one scrape interval after the window's end — a request answered
+// at its end is first in Prometheus at the next scrape — and `$window` in the expression is replaced by the
+// window's length plus that interval, to the millisecond (Grafana's `$__range`, Flagger's `{{ interval }}`),
+// so `increase(x[$window])` misses nothing of the window (and may count what the next scrape interval
+// holds: Prometheus resolves nothing finer). Every series the query returns must hold the threshold. No
+// data — an empty result — is a failure, never a pass: nothing says the window was safe; nor is a window
+// shorter than two scrape intervals judged.
 type Prometheus struct {
 	Pos Pos `yaml:"-" json:"-"`
 	// URL is the Prometheus HTTP API's base (http://127.0.0.1:9090, a port-forward, a Service's address).
 	URL string `yaml:"url" json:"url"`
-	// Query is the PromQL expression; `$window` is replaced by the window's length.
+	// Query is the PromQL expression; `$window` is replaced by the window's length plus a scrape interval.
 	Query string `yaml:"query" json:"query"`
 	// Threshold is what every value must hold: "value < 0.01", "value <= 0.5" (<, <=, >, >=, ==, !=).
 	Threshold string `yaml:"threshold" json:"threshold"`
@@ -170,8 +173,10 @@ func (t Threshold) Holds(v float64) bool {
 		return v >= t.Limit
 	case "==":
 		return v == t.Limit
-	default:
+	case "!=":
 		return v != t.Limit
+	default:
+		return false // not a threshold ParseThreshold makes: holds nothing
 	}
 }
 

@@ -435,10 +435,17 @@ func TestPrometheusThresholdsAndWindow(t *testing.T) {
 		_, err := scenarios.ParseThreshold(bad)
 		assert.Error(t, err, bad)
 	}
-	lt, _ := scenarios.ParseThreshold("value < 0.01")
-	assert.True(t, lt.Holds(0.0099))
-	assert.False(t, lt.Holds(0.01))
-	assert.False(t, lt.Holds(math.NaN()), "a ratio over no requests holds nothing")
+	// Each operator at its boundary, below and above it; NaN holds none.
+	for op, want := range map[string][3]bool{
+		"<": {true, false, false}, "<=": {true, true, false}, ">": {false, false, true},
+		">=": {false, true, true}, "==": {false, true, false}, "!=": {true, false, true},
+	} {
+		th, err := scenarios.ParseThreshold("value " + op + " 0.5")
+		require.NoError(t, err, op)
+		assert.Equal(t, want, [3]bool{th.Holds(0.49), th.Holds(0.5), th.Holds(0.51)}, "value %s 0.5 at 0.49, 0.5, 0.51", op)
+		assert.False(t, th.Holds(math.NaN()), "a ratio over no requests holds nothing (%s)", op)
+	}
+	assert.False(t, scenarios.Threshold{Op: "=~", Limit: 1}.Holds(2), "an operator no threshold parses to holds nothing")
 	g := &scenarios.Prometheus{Query: "increase(x[$window]) / increase(y[$window])"}
 	assert.Equal(t, "increase(x[3s12ms]) / increase(y[3s12ms])", g.Expr(3012*time.Millisecond+400*time.Microsecond))
 }

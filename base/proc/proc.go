@@ -1,5 +1,5 @@
 // Package proc answers questions about local processes for canarygate's tests (and nothing else): whether a
-// process a step started is still alive.
+// process a step started is still alive, and a child's output read while it runs (Output).
 package proc
 
 import (

@@ -358,7 +358,7 @@ func node(ctx context.Context, name, node string) (string, nodes.Node, error) {
 func PauseNode(ctx context.Context, name, nodeName string, pause bool) (string, error) {
 	engine, n, err := node(ctx, name, nodeName)
 	if err != nil {
-		return nodeName, err
+		return "", err // no node found: nothing was paused
 	}
 	verb := "unpause"
 	if pause {
@@ -376,7 +376,7 @@ func PauseNode(ctx context.Context, name, nodeName string, pause bool) (string, 
 func StopStaticPodContainer(ctx context.Context, name, nodeName, container string) (string, string, error) {
 	_, n, err := node(ctx, name, nodeName)
 	if err != nil {
-		return nodeName, "", err
+		return "", "", err // no node found: nothing was stopped
 	}
 	ids, err := kindexec.OutputLines(n.CommandContext(ctx, "crictl", "ps", "--name", "^"+container+"$", "--state", "running", "-q"))
 	if err != nil || len(ids) == 0 {

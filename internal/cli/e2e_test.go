@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/canarygate/canarygate/base/proc"
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
 	"github.com/canarygate/canarygate/internal/testserver"
@@ -380,7 +380,7 @@ func interruptInStep(t *testing.T, args []string, step string, within time.Durat
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), envMain+"=1", envChild+"=1")
-	stderr := &syncBuffer{}
+	stderr := &proc.Output{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	// The run announces each step on stderr: interrupt once it is inside this one.
@@ -428,24 +428,6 @@ func TestInterruptWritesReportsAndExits130(t *testing.T) {
 	}
 	n, _ := decodeResults(t, filepath.Join(dir, summary.ResultsFileName))
 	assert.Equal(t, int(run.TotalRequests()), n)
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestRehearsalWithoutAContainerEngineExits3WithOneLine(t *testing.T) {

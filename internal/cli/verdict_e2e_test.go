@@ -190,7 +190,7 @@ report:
 `) // $$$$ is the shell's $$: canarygate reads $$ as a literal $
 	cmd := exec.Command(os.Args[0], "run", sc, "--no-env")
 	cmd.Env = append(os.Environ(), envMain+"=1", envChild+"=1")
-	stderr := &syncBuffer{}
+	stderr := &proc.Output{}
 	cmd.Stderr, cmd.Stdout = stderr, stderr
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

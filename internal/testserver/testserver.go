@@ -56,6 +56,12 @@ func New(slow time.Duration) *Server {
 	answered := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testserver_requests_total",
 		Help: "Requests answered, by status code."}, []string{"code"})
 	reg.MustRegister(answered)
+	// Every code it answers exists from the start, at 0, as Prometheus's instrumentation practices ask: a
+	// series born inside a window is counted from its first sample on (increase() cannot see its jump from
+	// no series), so a first burst of 503s would be missed.
+	for _, code := range []string{"200", "503"} {
+		answered.WithLabelValues(code)
+	}
 	mux := http.NewServeMux()
 	mux.Handle(MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc(ControlPath, s.handle)

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/canarygate/canarygate/base/proc"
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
@@ -553,7 +553,7 @@ func TestLabScenarioOnKind(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "report")
 			cmd := exec.Command(os.Args[0], drillArgs(t, "lab-istiod-down.yaml", out)...)
 			cmd.Env = append(os.Environ(), envMain+"=1")
-			stderr := &lockedBuffer{}
+			stderr := &proc.Output{}
 			cmd.Stdout, cmd.Stderr = io.Discard, stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -737,24 +737,6 @@ func drillArgs(t *testing.T, file, out string) []string {
 	t.Helper()
 	return []string{"run", filepath.Join("testdata", file), "--out", out, "--no-env", "--reuse-cluster",
 		"--var", "CLUSTER=" + labCluster, "--var", "NODE_IMAGE=" + nodeImage(t)}
-}
-
-// lockedBuffer is a child's stderr, read while it is written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // window is the run's window of that name; the test stops without it.
