@@ -134,8 +134,9 @@ echo "== 2. rate max with $MAX_WORKERS workers: $RUNS alternating runs of $MAX_D
 # ref) adds canarygate built at that ref to every run, in the same alternation: before and after in one run.
 # With PIN=1 (the default where there are two CPUs or more and taskset) the server runs on CPU 0 and each
 # generator on CPU 1 (Go sizes GOMAXPROCS from the affinity): the generator's own CPU is then the limit, so
-# the ratio measures its cost per request — unpinned, the two share the machine's CPUs and the scheduler's
-# choices move each run by ±15 % (measured: 9 runs of 30 s, ratios 0.85–1.11 with nothing changed).
+# the ratio measures its cost per request rather than how the scheduler shared two CPUs with the server. On
+# the 2-CPU VM this was written on, single runs still moved ±15 % either way (the same binary and server:
+# 27–38 k/s), pinned or not: compare medians of many runs, in one bench run, beside an ANCHOR.
 if [ "${PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   server_pin=(taskset -c 0)
   client_pin=(taskset -c 1)

@@ -462,7 +462,25 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	stopProbing := watchReachability(ctx, r.tl, r.clusters)
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoad()
-	results := loadgen.Attack(loadCtx, r.targets, r.opts.LoadOptions...)
+	// Every result is folded in where it is read — the host streams' from their attackers' goroutines, the
+	// in-mesh streams' from theirs: the aggregate and the results file take their own locks.
+	var sinkErr error
+	var sinkMu sync.Mutex
+	handle := func(res *vegeta.Result) {
+		r.agg.Add(res)
+		if err := r.sink.Write(res); err != nil {
+			sinkMu.Lock()
+			if sinkErr == nil {
+				sinkErr = fmt.Errorf("write results file: %w", err)
+			}
+			sinkMu.Unlock()
+		}
+	}
+	hostDone := make(chan struct{})
+	go func() {
+		defer close(hostDone)
+		loadgen.Each(loadCtx, r.targets, handle, r.opts.LoadOptions...)
+	}()
 	// In-mesh streams stop when the load does, or at an interrupt; either way they drain what their
 	// generators still hold before their results channel closes.
 	meshCtx, stopMesh := context.WithCancel(ctx)
@@ -470,28 +488,15 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	inMeshResults, inMeshDone := r.startInMesh(meshCtx)
 	consumed := make(chan error, 1)
 	go func() {
-		var firstErr error
-		for results != nil || inMeshResults != nil {
-			var res *vegeta.Result
-			var ok bool
-			select {
-			case res, ok = <-results:
-				if !ok {
-					results = nil
-					continue
-				}
-			case res, ok = <-inMeshResults:
-				if !ok {
-					inMeshResults = nil
-					continue
-				}
-			}
-			r.agg.Add(res)
-			if err := r.sink.Write(res); err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("write results file: %w", err)
+		if inMeshResults != nil { // nil without in-mesh streams: ranging over it would never end
+			for res := range inMeshResults {
+				handle(res)
 			}
 		}
-		consumed <- firstErr
+		<-hostDone
+		sinkMu.Lock()
+		defer sinkMu.Unlock()
+		consumed <- sinkErr
 	}()
 	stopTicker := startTicker(ctx, r.tl, r.agg, r.opts.Tick)
 

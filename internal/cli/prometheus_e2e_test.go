@@ -1,10 +1,14 @@
 package cli_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,4 +187,39 @@ func TestPrometheusGateRefusedOrUnreachableBeforeTheLoadStarts(t *testing.T) {
 		assert.Contains(t, res.stderr, "prometheus did not answer")
 		assert.Zero(t, srv.Served(), "no load was sent")
 	})
+}
+
+// A Prometheus that answered before the load and fails when the run asks it afterwards: the harness could
+// not judge the run on its data — an error (exit 3) naming it, never a failed gate, never a pass. (A
+// loopback stand-in of Prometheus's HTTP API: the query answers once, then 503s.)
+func TestPrometheusThatStopsAnsweringAfterTheLoadIsAnError(t *testing.T) {
+	srv := testserver.New(time.Second)
+	defer srv.Close()
+	var queries atomic.Int32
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v1/status/config":
+			_, _ = io.WriteString(w, `{"status":"success","data":{"yaml":"global:\n  scrape_interval: 1s\n"}}`)
+		case "/api/v1/query":
+			if queries.Add(1) > 2 { // the two gates' preflights
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "<html>upstream unavailable</html>")
+				return
+			}
+			_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer prom.Close()
+
+	res, run, _ := promRun(t, srv, prom.URL, "FAULT=ok")
+	require.NotNil(t, run, res.stderr)
+	assert.Equal(t, 3, res.code, "the harness could not judge: an error")
+	assert.Equal(t, summary.VerdictError, run.Verdict)
+	assert.Contains(t, run.Error, "prometheus did not answer")
+	assert.Contains(t, run.Error, "gate error-ratio")
+	assert.Positive(t, srv.Served(), "the load ran: Prometheus answered before it")
 }

@@ -567,6 +567,11 @@ func TestLabScenarioOnKind(t *testing.T) {
 				_ = cmd.Process.Kill()
 				t.Fatalf("never reached restart-demo-a: %v\n%s", err, stderr.String())
 			}
+			// The interrupt must land inside the window: istiod-new is down now (restart-demo-a starts after
+			// the disruption scaled it to 0, and the window lasts 30 s).
+			if n := deploymentReplicas(t, "istio-system", "istiod-new"); n != 0 {
+				t.Errorf("istiod-new has %d replicas at the interrupt: the drill is not interrupting a disruption", n)
+			}
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
@@ -587,8 +592,10 @@ func TestLabScenarioOnKind(t *testing.T) {
 			if run.Verdict != summary.VerdictInterrupted {
 				t.Errorf("verdict %s, want interrupted", run.Verdict)
 			}
-			if w := window(t, run, "istiod-new-down"); !w.Restored || !strings.Contains(strings.Join(w.Events, "\n"), "deployment istio-system/istiod-new available again (1)") {
-				t.Errorf("window not restored: %+v", w)
+			w := window(t, run, "istiod-new-down")
+			if events := strings.Join(w.Events, "\n"); !w.Restored || !strings.Contains(events, "deployment istio-system/istiod-new available again (1)") ||
+				!strings.Contains(events, "cut short") || w.EndMs-w.StartMs >= 30000 {
+				t.Errorf("window not cut short by the interrupt and restored: %+v", w)
 			}
 			if n := deploymentReplicas(t, "istio-system", "istiod-new"); n != 1 {
 				t.Errorf("istiod-new has %d replicas after the interrupted drill", n)
@@ -612,10 +619,17 @@ func TestLabScenarioOnKind(t *testing.T) {
 					made += n
 				}
 			}
+			found := false
 			for _, st := range run.Streams {
-				if st.Name == "demo-b-gen-calls-app-a" && (made == 0 || made != st.Totals.Requests+st.Generator.LocalErrors) {
-					t.Errorf("generator made %d, canarygate counted %d (+%d local errors)", made, st.Totals.Requests, st.Generator.LocalErrors)
+				if st.Name == "demo-b-gen-calls-app-a" {
+					found = true
+					if made == 0 || made != st.Totals.Requests+st.Generator.LocalErrors {
+						t.Errorf("generator made %d, canarygate counted %d (+%d local errors)", made, st.Totals.Requests, st.Generator.LocalErrors)
+					}
 				}
+			}
+			if !found {
+				t.Errorf("no stream demo-b-gen-calls-app-a in the run: nothing was compared")
 			}
 			t.Logf("outage %s (%.1fs); in-mesh results made and counted: %d", outage.What, (outage.EndMs-outage.StartMs)/1000, made)
 			return ctx
