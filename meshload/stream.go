@@ -102,8 +102,10 @@ type generator struct {
 	// tightest bound), as NTP keeps its best sample.
 	offset, bound time.Duration
 	sampled       bool
-	// lastPull is when the last answer came: what it made after that is unknown if it vanishes.
-	lastPull time.Time
+	// lastPull is when the last answer came: what it made after that is unknown if it vanishes. startedAt is
+	// when it may have begun sending (its pod's start, or when it was first seen with an address): the
+	// bound for one that vanishes before any answer.
+	lastPull, startedAt time.Time
 	// pullLag is the worst time a result waited in the generator, from its answer to the pull that brought
 	// it: what an ingest that cannot keep up shows first (the lab's scale figure).
 	pullLag time.Duration
@@ -218,13 +220,26 @@ func (p *puller) pullPods(ctx context.Context, pods []corev1.Pod, out chan<- Tim
 // had it send from that pull until it was seen gone, and the requests in flight then (one timeout's worth).
 func (p *puller) lostTo(name string, g *generator) error {
 	least := g.cursor.Produced - g.cursor.Last
-	most := least
-	if !g.lastPull.IsZero() && p.share.Freq > 0 && p.share.Per > 0 {
-		since := p.cfg.now().Sub(g.lastPull) + p.spec.Timeout
-		most += uint64(math.Ceil(float64(p.share.Freq) * since.Seconds() / p.share.Per.Seconds()))
-	}
+	most := least + p.scheduled(p.cfg.now().Sub(g.since()))
 	return fmt.Errorf("%w: in-mesh stream %s: generator %s went away with results never pulled: lost at least %d, at most %d (%d received, %d made at its last pull; its schedule bounds what it sent since)",
 		ErrLost, p.spec.Stream, name, least, most, g.cursor.Last, g.cursor.Produced)
+}
+
+// since is when what a generator made was last known: its last answer, or before any its start.
+func (g *generator) since() time.Time {
+	if g.lastPull.IsZero() {
+		return g.startedAt
+	}
+	return g.lastPull
+}
+
+// scheduled is how many requests a generator's share of the rate has it send in d, and those in flight at
+// its end (one timeout's worth): what it may have made that nobody saw.
+func (p *puller) scheduled(d time.Duration) uint64 {
+	if p.share.Freq <= 0 || p.share.Per <= 0 || d < 0 {
+		return 0
+	}
+	return uint64(math.Ceil(float64(p.share.Freq) * (d + p.spec.Timeout).Seconds() / p.share.Per.Seconds()))
 }
 
 // ErrLost marks results a generator made that can never be received: the measurement is incomplete.
@@ -245,16 +260,27 @@ func (p *puller) pullOne(ctx context.Context, pod *corev1.Pod) (done bool) {
 	if pod.Status.PodIP == "" {
 		return false // not started yet: nothing sent
 	}
-	g.started = true
+	if !g.started {
+		g.started, g.startedAt = true, p.cfg.now()
+		if st := pod.Status.StartTime; st != nil && st.Time.Before(g.startedAt) {
+			g.startedAt = st.Time
+		}
+	}
+	restarts := g.cursor.Restarts
 	pulled, err := g.cursor.Pull(ctx, p.cfg.source(p.c, pod), agent.DefaultPullMax, p.cfg.now)
 	if err != nil {
 		return false // not listening yet, or a lost answer: asked again next round
 	}
-	g.lastPull = p.cfg.now()
-	if g.cursor.Restarts > 0 && g.cursor.Lost > 0 {
-		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s restarted and lost %d results", p.spec.Stream, pod.Name, g.cursor.Lost))
+	now := p.cfg.now()
+	if g.cursor.Restarts > restarts {
+		// Its previous process is gone with what it made after the last pull — known up to that pull, only
+		// bounded by its schedule since: lost, even when nothing was left at the last pull.
+		least := g.cursor.Lost
+		p.problems = append(p.problems, fmt.Errorf("%w: in-mesh stream %s: generator %s restarted: lost at least %d, at most %d (what its previous process made after the last pull; its schedule bounds it)",
+			ErrLost, p.spec.Stream, pod.Name, least, least+p.scheduled(now.Sub(g.since()))))
 		g.cursor.Lost = 0
 	}
+	g.lastPull = now
 	if pulled.Overflow > 0 {
 		p.problems = append(p.problems, fmt.Errorf("in-mesh stream %s: generator %s could not keep %d results (buffer full)", p.spec.Stream, pod.Name, pulled.Overflow))
 	}
