@@ -12,10 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/canarygate/canarygate/disrupt"
 	"github.com/canarygate/canarygate/internal/testenv"
@@ -26,22 +23,6 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
-
-func deployment(t *testing.T, e *testenv.Env, ns, name string, replicas int32) {
-	t.Helper()
-	labels := map[string]string{"app": name}
-	_, err := e.Client.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1),
-					Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-}
 
 func replicas(t *testing.T, e *testenv.Env, ns, name string) int32 {
 	t.Helper()
@@ -100,7 +81,7 @@ var errInjected = errors.New("connection reset by the test")
 func TestAForegroundDisruptionThatCannotBeRestoredIsAnError(t *testing.T) {
 	e := testenv.Need(t, env)
 	ns := e.Namespace(t, "unrestorable")
-	deployment(t, e, ns, "a", 1)
+	e.CreateDeployment(t, ns, "a", 1)
 	// The first accepted write scales to 0; every later one (the restoration) fails.
 	w := &scaleWrites{failAfterAccepted: true}
 	res := run(t, e, w, ns, "")
@@ -126,7 +107,7 @@ func TestADisruptionThatCouldNotBePutInPlaceIsAnError(t *testing.T) {
 	})
 	t.Run("a deployment already at 0 replicas", func(t *testing.T) {
 		ns := e.Namespace(t, "at-zero")
-		deployment(t, e, ns, "a", 0)
+		e.CreateDeployment(t, ns, "a", 0)
 		before := all.n.Load()
 		res := run(t, e, all, ns, "")
 		assert.Equal(t, summary.OutcomeError, res.Outcome, "%v", res.Err)
@@ -136,7 +117,7 @@ func TestADisruptionThatCouldNotBePutInPlaceIsAnError(t *testing.T) {
 	})
 	t.Run("in the background of a run that keeps nothing in the background", func(t *testing.T) {
 		ns := e.Namespace(t, "no-background")
-		deployment(t, e, ns, "a", 1)
+		e.CreateDeployment(t, ns, "a", 1)
 		before := all.n.Load()
 		res := run(t, e, all, ns, ", background: true")
 		assert.Equal(t, summary.OutcomeError, res.Outcome, "%v", res.Err)
@@ -151,7 +132,7 @@ func TestADisruptionThatCouldNotBePutInPlaceIsAnError(t *testing.T) {
 func TestADisruptionWhoseRequestFailedAfterItTookEffectIsRestored(t *testing.T) {
 	e := testenv.Need(t, env)
 	ns := e.Namespace(t, "lost-answer")
-	deployment(t, e, ns, "a", 2)
+	e.CreateDeployment(t, ns, "a", 2)
 	w := &scaleWrites{loseFirstAnswer: true} // the scale to 0 takes effect; its answer is lost
 	res := run(t, e, w, ns, "")
 	assert.Equal(t, summary.OutcomeError, res.Outcome, "%v", res.Err)

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/canarygate/canarygate/internal/testenv"
 	"github.com/canarygate/canarygate/internal/testserver"
@@ -23,18 +19,7 @@ import (
 
 func createDeployment(t *testing.T, e *testenv.Env, ns, name string, nodeSelector map[string]string) {
 	t.Helper()
-	labels := map[string]string{"app": name}
-	_, err := e.Client.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1), NodeSelector: nodeSelector,
-					Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	e.CreateDeployment(t, ns, name, 1, func(d *appsv1.Deployment) { d.Spec.Template.Spec.NodeSelector = nodeSelector })
 }
 
 func TestKubernetesStepsRunUnderLoadOnAnExistingCluster(t *testing.T) {
