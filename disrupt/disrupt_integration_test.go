@@ -9,10 +9,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/canarygate/canarygate/disrupt"
 	"github.com/canarygate/canarygate/internal/testenv"
@@ -141,4 +145,90 @@ func TestADisruptionWhoseRequestFailedAfterItTookEffectIsRestored(t *testing.T) 
 	assert.Equal(t, int32(2), replicas(t, e, ns, "a"), "scaled back to the replicas it had")
 	assert.True(t, w.lost.Load(), "the scale to 0 took effect")
 	assert.GreaterOrEqual(t, w.n.Load(), int32(2), "the scale to 0, then the restoration's")
+}
+
+// readyPods waits until ns's pods labelled app=name are n, every one ready, and returns their UIDs.
+func readyPods(t *testing.T, e *testenv.Env, ns, name string, n int) []types.UID {
+	t.Helper()
+	var uids []types.UID
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+		if err != nil {
+			return false, err
+		}
+		uids = uids[:0]
+		for i := range list.Items {
+			if p := &list.Items[i]; p.DeletionTimestamp == nil && podutils.IsPodReady(p) {
+				uids = append(uids, p.UID)
+			}
+		}
+		return len(uids) == n && len(list.Items) == n, nil
+	})
+	require.NoError(t, err, "%d ready pods of %s/%s", n, ns, name)
+	return uids
+}
+
+// Killed pods are restored once their controller's replacements are ready: the window stays open until
+// then, so that what fails while they come up is the disruption's, not the next step's — and replacements
+// that never come up (here: every node cordoned, nowhere to schedule them) are a disruption not restored,
+// the harness's error.
+func TestKilledPodsAreRestoredOnceTheirReplacementsAreReady(t *testing.T) {
+	e := testenv.Need(t, env)
+	kill := func(ns string) runner.Result {
+		return e.RunStep(context.Background(), t, "name: kill\ndisrupt: {duration: 500ms, deletePods: {namespace: "+ns+", selector: app=a}}")
+	}
+
+	t.Run("replaced", func(t *testing.T) {
+		ns := e.Namespace(t, "kill-replaced")
+		e.CreateDeployment(t, ns, "a", 2)
+		before := readyPods(t, e, ns, "a", 2)
+		res := kill(ns)
+		require.Equal(t, summary.OutcomePassed, res.Outcome, "%v", res.Err)
+		// Read at once, not waited for: the step returned only once they were back.
+		list, err := e.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=a"})
+		require.NoError(t, err)
+		ready := 0
+		for i := range list.Items {
+			p := &list.Items[i]
+			assert.NotContains(t, before, p.UID, "a killed pod is still there")
+			if p.DeletionTimestamp == nil && podutils.IsPodReady(p) {
+				ready++
+			}
+		}
+		assert.Equal(t, 2, ready, "ready replacements when the step ended: %+v", list.Items)
+	})
+
+	t.Run("never replaced", func(t *testing.T) {
+		ns := e.Namespace(t, "kill-unreplaced")
+		e.CreateDeployment(t, ns, "a", 1)
+		readyPods(t, e, ns, "a", 1)
+		cordon(t, e)
+		was := disrupt.RestoreTimeout
+		disrupt.RestoreTimeout = 3 * time.Second
+		t.Cleanup(func() { disrupt.RestoreTimeout = was })
+		res := kill(ns)
+		assert.Equal(t, summary.OutcomeError, res.Outcome, "%v", res.Err)
+		require.ErrorIs(t, res.Err, disrupt.ErrNotRestored)
+		assert.ErrorContains(t, res.Err, "0 of the 1 pods app=a in "+ns+" ready again")
+	})
+}
+
+// cordon marks every node unschedulable until the test ends.
+func cordon(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	set := func(unschedulable bool) error {
+		nodes, err := e.Client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes.Items {
+			patch := fmt.Appendf(nil, `{"spec":{"unschedulable":%t}}`, unschedulable)
+			if _, err := e.Client.CoreV1().Nodes().Patch(context.Background(), n.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	require.NoError(t, set(true))
+	t.Cleanup(func() { require.NoError(t, set(false)) })
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/cluster/kind"
@@ -104,21 +105,37 @@ func (s *scaleDown) restore(ctx context.Context) error {
 	return nil
 }
 
-// deletePods deletes the pods a selector matches with a grace period (0: killed at once). Their controller
-// re-creates them; nothing is left to restore.
+// deletePods deletes the pods a selector matches with a grace period (0: killed at once), again every Every
+// while the window lasts. Their controller re-creates them: restored once the selector matches as many
+// ready pods as it matched ready pods with a controller when the window began — until then the window stays open, so
+// that what fails while the replacements come up is the disruption's, not the next step's.
 type deletePods struct {
 	c    *cluster.Cluster
 	spec *scenarios.DeletePodsTarget
 	log  func(string, ...any)
+	// want is the ready pods with a controller the selector matched at the start (a pod without one is not
+	// re-created by anything: killing it is what was asked, and nothing waits for it).
+	want int
 }
 
+func (d *deletePods) what() string { return d.spec.Selector + " in " + d.spec.Namespace }
+
 func (d *deletePods) begin(ctx context.Context) error {
+	list, err := d.c.Client.CoreV1().Pods(d.spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+	if err != nil {
+		return fmt.Errorf("list pods %s: %w", d.what(), err)
+	}
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp == nil && metav1.GetControllerOf(p) != nil && podutils.IsPodReady(p) {
+			d.want++
+		}
+	}
 	n, err := d.deleteAll(ctx)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("no pod in %s matches %s: nothing to disrupt", d.spec.Namespace, d.spec.Selector)
+		return fmt.Errorf("no pod matches %s: nothing to disrupt", d.what())
 	}
 	return nil
 }
@@ -129,7 +146,7 @@ func (d *deletePods) deleteAll(ctx context.Context) (int, error) {
 	pods := d.c.Client.CoreV1().Pods(d.spec.Namespace)
 	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
 	if err != nil {
-		return 0, fmt.Errorf("list pods %s in %s: %w", d.spec.Selector, d.spec.Namespace, err)
+		return 0, fmt.Errorf("list pods %s: %w", d.what(), err)
 	}
 	n := 0
 	for _, p := range list.Items {
@@ -147,7 +164,31 @@ func (d *deletePods) deleteAll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (*deletePods) restore(context.Context) error { return nil }
+func (d *deletePods) restore(ctx context.Context) error {
+	if d.want == 0 {
+		return nil
+	}
+	ready := 0
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		list, err := d.c.Client.CoreV1().Pods(d.spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+		if err != nil {
+			return false, nil // the API server may be recovering too: ask again
+		}
+		ready = 0
+		for i := range list.Items {
+			// A pod being deleted with grace may still say Ready: it is going, not back.
+			if p := &list.Items[i]; p.DeletionTimestamp == nil && podutils.IsPodReady(p) {
+				ready++
+			}
+		}
+		return ready >= d.want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d of the %d pods %s ready again: %w", ready, d.want, d.what(), err)
+	}
+	d.log("%d pods %s ready again", ready, d.what())
+	return nil
+}
 
 // pauseNode pauses a kind node's container; every process in it stops (kubelet, the API server when it is
 // the control plane, the pods), its network stays up: clients see timeouts, not refusals.

@@ -7,7 +7,9 @@
 #      alternating with the vegeta CLI, against hack/okserver's two shapes ("ok": a two-byte body; "app": a
 #      small JSON body and several headers, as a real app answers): the median throughput ratio per shape;
 #      ANCHOR=<git ref> measures canarygate built at that ref too, in the same runs (before and after);
-#      the server and the generators on CPUs of their own (PIN, default 1);
+#      the server and the generators on CPUs of their own (PIN, default 1); beside each throughput, the
+#      generator's requests per CPU-second (user+system from /usr/bin/time, which the VM's steal does not
+#      move), and the median of that ratio too;
 #   3. 1M results (10000/s for 100 s) with every report: peak RSS, and the time to render the reports
 #      (canarygate report) against `vegeta plot` of the same results file;
 #   4. the in-mesh results path (meshload's ingest benchmarks: stand-in generators in another process, JSON
@@ -150,23 +152,36 @@ if [ -n "${ANCHOR:-}" ]; then
   cgs+=("$work/bin/canarygate-anchor")
   echo "  anchor: canarygate at $ANCHOR ($(git rev-parse --short "$ANCHOR")), beside this tree's"
 fi
-throughput() { "$VEGETA" report -type=json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput"])'; }
+# measure results-file cpu-file: "throughput requests-per-CPU-second" of one generator's run.
+measure() {
+  "$VEGETA" report -type=json "$1" | python3 -c 'import json, sys
+r = json.load(sys.stdin)
+user, system = (float(x) for x in open(sys.argv[1]).read().split())
+print(r["throughput"], r["requests"] / (user + system))' "$2"
+}
 ratios_for() { # shape
   local shape="$1" v c j label
   for j in "${!cgs[@]}"; do : >"$work/ratios-$shape-$j"; done
   for i in $(seq "$RUNS"); do
     fresh_server "$shape"
-    echo "GET http://$addr/" | "${client_pin[@]}" "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin"
-    v="$(throughput "$work/v2.bin")"
+    echo "GET http://$addr/" | /usr/bin/time -o "$work/cpu" -f '%U %S' "${client_pin[@]}" "$VEGETA" attack -rate=0 -max-workers="$MAX_WORKERS" -duration="$MAX_DURATION" >"$work/v2.bin"
+    v="$(measure "$work/v2.bin" "$work/cpu")"
     for j in "${!cgs[@]}"; do
       label=canarygate
       [ "$j" -gt 0 ] && label="canarygate@$ANCHOR"
       fresh_server "$shape"
       scenario c2 max "$MAX_DURATION" "vegeta" "$MAX_WORKERS"
-      "${client_pin[@]}" "${cgs[$j]}" run "$work/c2.yaml" --no-env >/dev/null 2>&1 || true
-      c="$(throughput "$work/c2/results.bin")"
-      python3 -c "import sys; v, c = float(sys.argv[1]), float(sys.argv[2]); print(f'  {sys.argv[3]} run {sys.argv[4]}: vegeta CLI {v:.0f}/s, {sys.argv[5]} {c:.0f}/s, ratio {c/v:.3f}')" "$v" "$c" "$shape" "$i" "$label"
-      python3 -c "import sys; print(float(sys.argv[2]) / float(sys.argv[1]))" "$v" "$c" >>"$work/ratios-$shape-$j"
+      /usr/bin/time -o "$work/cpu" -f '%U %S' "${client_pin[@]}" "${cgs[$j]}" run "$work/c2.yaml" --no-env >/dev/null 2>&1 || true
+      c="$(measure "$work/c2/results.bin" "$work/cpu")"
+      python3 - "$v" "$c" "$shape" "$i" "$label" "$work/ratios-$shape-$j" <<'PY'
+import sys
+(v, vc), (c, cc) = (map(float, a.split()) for a in sys.argv[1:3])
+shape, run, label, out = sys.argv[3:]
+print(f"  {shape} run {run}: vegeta CLI {v:.0f}/s ({vc:.0f} per CPU-second), {label} {c:.0f}/s "
+      f"({cc:.0f} per CPU-second), ratio {c/v:.3f} (per CPU-second {cc/vc:.3f})")
+with open(out, "a") as f:
+    print(c / v, cc / vc, file=f)
+PY
       rm -rf "$work/c2"
     done
     rm -f "$work/v2.bin"
@@ -174,7 +189,14 @@ ratios_for() { # shape
   for j in "${!cgs[@]}"; do
     label=canarygate
     [ "$j" -gt 0 ] && label="canarygate@$ANCHOR"
-    python3 -c "import statistics, sys; r = [float(x) for x in open(sys.argv[1])]; print(f'  {sys.argv[2]}: median ratio {sys.argv[3]}/vegeta CLI {statistics.median(r):.3f} over {len(r)} runs (min {min(r):.3f}, max {max(r):.3f})')" "$work/ratios-$shape-$j" "$shape" "$label"
+    python3 - "$work/ratios-$shape-$j" "$shape" "$label" <<'PY'
+import statistics, sys
+rows = [tuple(map(float, line.split())) for line in open(sys.argv[1])]
+t, c = [r[0] for r in rows], [r[1] for r in rows]
+print(f"  {sys.argv[2]}: median ratio {sys.argv[3]}/vegeta CLI {statistics.median(t):.3f} over {len(t)} runs "
+      f"(min {min(t):.3f}, max {max(t):.3f}); requests per CPU-second {statistics.median(c):.3f} "
+      f"(min {min(c):.3f}, max {max(c):.3f})")
+PY
   done
 }
 ratios_for ok
