@@ -117,6 +117,40 @@ func TestLatencyP99(t *testing.T) {
 
 	c = Evaluate(g, run(func(r *summary.Run) { r.Streams[0].PerPhase[2] = summary.Stats{} }))
 	assert.False(t, c.Passed, "no request in the selected step: nothing was measured")
+	assert.False(t, c.NotApplicable)
+}
+
+// A gate on a rollback branch the upgrade never needed has nothing to judge: not applicable — it does not fail
+// the run, and no report shows it as a pass. A step that did not run because the run was interrupted or an
+// earlier step failed is no such thing: nothing was measured where the gate asked, a failure.
+func TestLatencyP99OfStepsAllSkippedIsNotApplicable(t *testing.T) {
+	t.Parallel()
+	g := gate(scenarios.GateLatencyP99, &scenarios.LatencyP99{Max: scenarios.Duration(50 * time.Millisecond), Steps: []string{"rollback"}})
+	rollback := func(outcome string) *summary.Run {
+		return run(func(r *summary.Run) {
+			r.Phases = append(r.Phases, summary.Phase{Name: "rollback", Kind: "step", StartMs: 6100, EndMs: 6100, Outcome: outcome})
+			r.Streams[0].PerPhase = append(r.Streams[0].PerPhase, summary.Stats{})
+		})
+	}
+	c := Evaluate(g, rollback(summary.OutcomeSkipped))
+	assert.True(t, c.NotApplicable, c.Summary)
+	assert.True(t, c.Passed, "it does not fail the run")
+	assert.Equal(t, "n/a", c.Mark())
+	assert.Equal(t, "not applicable: every step it judges (rollback) was skipped by its condition — nothing of it ran to judge", c.Summary)
+
+	for _, outcome := range []string{summary.OutcomeNotRun, summary.OutcomePassed} {
+		c = Evaluate(g, rollback(outcome))
+		assert.False(t, c.Passed, outcome)
+		assert.False(t, c.NotApplicable, outcome)
+		assert.Equal(t, "fail", c.Mark())
+		assert.Equal(t, "no requests in the selected steps", c.Summary, outcome)
+	}
+	// A skipped step among others that ran is judged on those.
+	g.Spec.(*scenarios.LatencyP99).Steps = []string{"rollback", "upgrade"}
+	c = Evaluate(g, rollback(summary.OutcomeSkipped))
+	assert.True(t, c.Passed, c.Summary)
+	assert.False(t, c.NotApplicable)
+	assert.Equal(t, "pass", c.Mark())
 }
 
 func TestStepsSucceeded(t *testing.T) {

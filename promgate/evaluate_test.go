@@ -72,6 +72,28 @@ func TestEvaluateNeverPassesWithoutData(t *testing.T) {
 	assert.Equal(t, "value < 0.01 in the run (0.002) — query: "+g.Query, ok.Summary)
 }
 
+// Per step on a rollback branch that never ran (skipped by its condition): nothing to ask Prometheus about,
+// not applicable — not the "not judged" failure of a run that ended before the step it names.
+func TestEvaluatePerStepOfStepsAllSkippedIsNotApplicable(t *testing.T) {
+	g := gate(scenarios.PerStep)
+	g.Steps = []string{"rollback"}
+	run := func(outcome string) *summary.Run {
+		return &summary.Run{Phases: []summary.Phase{{Name: "upgrade", Kind: "step", Outcome: summary.OutcomePassed},
+			{Name: "rollback", Kind: "step", Outcome: outcome}}}
+	}
+	skipped := run(summary.OutcomeSkipped)
+	require.Empty(t, Windows(g, skipped), "nothing is asked")
+	c := Evaluate(g, skipped)
+	assert.True(t, c.NotApplicable, c.Summary)
+	assert.True(t, c.Passed)
+	assert.Contains(t, c.Summary, "not applicable: every step it judges (rollback) was skipped by its condition")
+
+	c = Evaluate(g, run(summary.OutcomeNotRun))
+	assert.False(t, c.Passed)
+	assert.False(t, c.NotApplicable)
+	assert.Contains(t, c.Summary, "not judged")
+}
+
 // The per-step windows are the steps that ran, as the run recorded them; per run, the traffic.
 func TestWindowsFollowTheRunsPhases(t *testing.T) {
 	start := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)

@@ -274,7 +274,7 @@ var page = template.Must(template.Must(base.Clone()).New("report").Parse(`<!DOCT
 <h2>Checks</h2>
 <table><tr><th>check</th><th>result</th><th>summary</th><th>evidence</th></tr>
 {{range .Run.Checks}}<tr><td>{{.Name}}{{with .Phase}} <small>(during {{.}})</small>{{end}}<br><small>{{.Description}}</small></td>
-<td class="{{if .Passed}}ok{{else}}bad{{end}}">{{if .Passed}}pass{{else}}fail{{end}}</td><td>{{.Summary}}</td>
+<td class="{{if .NotApplicable}}{{else if .Passed}}ok{{else}}bad{{end}}">{{.Mark}}</td><td>{{.Summary}}</td>
 <td>{{range .Evidence}}<div>{{.}}</div>{{end}}</td></tr>
 {{end}}</table>
 

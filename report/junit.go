@@ -111,7 +111,11 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 			name += " (during " + c.Phase + ")"
 		}
 		tc := junitCase{Name: name, Classname: run.Scenario + ".checks", Time: "0.000"}
-		if !c.Passed {
+		switch {
+		case c.NotApplicable:
+			tc.Skipped = &junitMessage{Message: c.Summary}
+			suite.Skipped++
+		case !c.Passed:
 			var b strings.Builder
 			for _, e := range c.Evidence {
 				b.WriteString(e + "\n")
@@ -121,7 +125,7 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 			}
 			tc.Failure = &junitMessage{Message: c.Summary, Type: "check", Text: b.String()}
 			suite.Failures++
-		} else {
+		default:
 			tc.SystemOut = c.Summary
 		}
 		suite.Cases = append(suite.Cases, tc)

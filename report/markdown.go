@@ -27,6 +27,9 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	b.WriteString("| check | result | summary |\n|---|---|---|\n")
 	for _, c := range run.Checks {
 		result := passFail(c.Passed)
+		if c.NotApplicable {
+			result = "➖ n/a"
+		}
 		if c.Decision {
 			result = "↩️ decided: rolled back"
 		}

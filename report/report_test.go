@@ -261,3 +261,43 @@ func TestWindowsAreReportedAndNamedBesideTheFailuresSentInThem(t *testing.T) {
 	assert.Contains(t, html.String(), "NOT restored: disruption not restored: unpause failed")
 	assert.Contains(t, html.String(), "<small>disruption istiod-down; API server of cluster lab unreachable 10:00:04–10:00:05</small>")
 }
+
+// A check with nothing to judge (its steps all skipped by their conditions) reads "n/a" in every report — a
+// skipped testcase in JUnit, never a pass nor a failure.
+func TestANotApplicableCheckIsNeitherPassNorFailInEveryReport(t *testing.T) {
+	t.Parallel()
+	run := sampleRun(10)
+	c := summary.Check{Name: "rollbackLatency", Kind: "latencyP99"}
+	c.SkippedSteps([]string{"later"})
+	run.Checks = append(run.Checks, c)
+
+	var md, html, junit bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, run, Config{}))
+	assert.Contains(t, md.String(), "| rollbackLatency | ➖ n/a | not applicable: every step it judges (later) was skipped by its condition")
+	require.NoError(t, WriteHTML(&html, run, Config{}))
+	assert.Regexp(t, `rollbackLatency<br><small></small></td>\s*<td class="">n/a</td>`, html.String())
+
+	require.NoError(t, WriteJUnit(&junit, run, Config{}))
+	var doc struct {
+		Failures int `xml:"failures,attr"`
+		Skipped  int `xml:"skipped,attr"`
+		Suite    struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Skipped *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"skipped"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(junit.Bytes(), &doc))
+	assert.Equal(t, 2, doc.Failures, "as without it")
+	assert.Equal(t, 2, doc.Skipped, "the skipped step and the check")
+	var skipped string
+	for _, tc := range doc.Suite.Cases {
+		if tc.Name == "check: rollbackLatency" && tc.Skipped != nil {
+			skipped = tc.Skipped.Message
+		}
+	}
+	assert.Contains(t, skipped, "not applicable", "the check's testcase is skipped, saying why")
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -416,6 +417,29 @@ type Check struct {
 	Decision bool `json:"decision,omitempty"`
 	// Steps names the steps (phases) a failed check blames, in timeline order.
 	Steps []string `json:"steps,omitempty"`
+	// NotApplicable marks a check with nothing to judge because every step it judges was skipped by its
+	// condition (a rollback branch the upgrade never needed): it neither fails the run nor shows as a pass.
+	// Passed is true with it, so that readers that know only Passed do not fail the run on its account.
+	NotApplicable bool `json:"notApplicable,omitempty"`
+}
+
+// SkippedSteps marks the check not applicable: every step it judges, named in steps, was skipped by its
+// condition (OnlySkipped).
+func (c *Check) SkippedSteps(steps []string) {
+	c.Passed, c.NotApplicable = true, true
+	c.Summary = fmt.Sprintf("not applicable: every step it judges (%s) was skipped by its condition — nothing of it ran to judge", strings.Join(steps, ", "))
+}
+
+// Mark is how a check reads in every report: "n/a", "pass" or "fail".
+func (c Check) Mark() string {
+	switch {
+	case c.NotApplicable:
+		return "n/a"
+	case c.Passed:
+		return "pass"
+	default:
+		return "fail"
+	}
 }
 
 // TotalFailures adds up every stream's failures.
@@ -434,6 +458,22 @@ func (r *Run) TotalRequests() int64 {
 		n += s.Totals.Requests
 	}
 	return n
+}
+
+// OnlySkipped reports whether steps names at least one step of the run and every one it names was skipped
+// by its condition (Outcome "skipped"; not "not run", which an interrupt or an earlier failure causes).
+func (r *Run) OnlySkipped(steps []string) bool {
+	found := false
+	for _, p := range r.Phases {
+		if !p.IsStep() || !slices.Contains(steps, p.Name) {
+			continue
+		}
+		if p.Outcome != OutcomeSkipped {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // PhaseIndex finds a phase by name.
