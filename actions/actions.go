@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/canarygate/canarygate/base/ctxcall"
 	"github.com/canarygate/canarygate/checks"
 	"github.com/canarygate/canarygate/runner"
 	"github.com/canarygate/canarygate/scenarios"
@@ -90,14 +91,7 @@ func Run(ctx context.Context, env *runner.Env, a *scenarios.RunAction) error {
 
 // Soak holds for the step's duration: the load keeps running and is attributed to this step.
 func Soak(ctx context.Context, env *runner.Env, a *scenarios.SoakAction) error {
-	t := time.NewTimer(a.Duration.D())
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return ctxcall.Sleep(ctx, a.Duration.D())
 }
 
 // HTTP sends one request and fails unless the status is expected; with retryFor it probes again every

@@ -21,6 +21,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/canarygate/canarygate/aggregate"
+	"github.com/canarygate/canarygate/base/ctxcall"
 	"github.com/canarygate/canarygate/base/shutdown"
 	_ "github.com/canarygate/canarygate/builtin" // every shipped action and gate
 	"github.com/canarygate/canarygate/checks"
@@ -500,7 +501,7 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	}()
 	stopTicker := startTicker(ctx, r.tl, r.agg, r.opts.Tick)
 
-	sleep(ctx, sc.Traffic.Warmup.D())
+	_ = ctxcall.Sleep(ctx, sc.Traffic.Warmup.D()) // an interrupt is the run's to report
 	// Disruptions the steps leave in the background are held on the run's context: restored when their
 	// window ends, at once on an interrupt — and always before the load stops and teardown runs.
 	r.runner.Background = runner.NewBackground(ctx)
@@ -512,7 +513,7 @@ func (r *rehearsal) traffic(ctx context.Context) {
 	}
 	if ctx.Err() == nil {
 		r.tl.Begin(scenarios.PhaseCooldown, timeline.KindCooldown)
-		sleep(ctx, sc.Traffic.Cooldown.D())
+		_ = ctxcall.Sleep(ctx, sc.Traffic.Cooldown.D())
 		// Streams on their own clock run their whole duration, however soon the steps ended.
 		r.clock.wait(ctx)
 	}
@@ -663,18 +664,6 @@ func notRun(steps []scenarios.Step, kind timeline.Kind, why string) []runner.Res
 		out = append(out, runner.NotRun(&steps[i], kind, why))
 	}
 	return out
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func startTicker(ctx context.Context, tl *timeline.Timeline, agg *aggregate.Aggregate, tick func(summary.Live)) (stop func()) {

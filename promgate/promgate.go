@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/canarygate/canarygate/base/ctxcall"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 	"github.com/canarygate/canarygate/timeline"
@@ -154,7 +155,7 @@ func Query(ctx context.Context, g *scenarios.Prometheus, run *summary.Run) ([]su
 			last = w.To
 		}
 	}
-	if err := until(ctx, last.Add(2*scrape)); err != nil {
+	if err := ctxcall.Sleep(ctx, time.Until(last.Add(2*scrape))); err != nil {
 		return nil, fmt.Errorf("waiting for Prometheus's scrapes after the run: %w", err)
 	}
 	var obs []summary.Observation
@@ -179,22 +180,6 @@ func Query(ctx context.Context, g *scenarios.Prometheus, run *summary.Run) ([]su
 		obs = append(obs, summary.Observation{AtMs: res.ToMs, Value: string(b)})
 	}
 	return obs, nil
-}
-
-// until waits for the clock to reach t, or ctx to end.
-func until(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // scrapeInterval reads the global scrape_interval from Prometheus's configuration (its default when unset

@@ -6,6 +6,7 @@ package ctxcall
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Do runs fn and returns its error, or ctx's error as soon as ctx ends. fn cannot be stopped from outside:
@@ -34,4 +35,20 @@ func Value[T any](ctx context.Context, what string, fn func() (T, error)) (T, er
 		return err
 	})
 	return v, err
+}
+
+// Sleep waits for d, or until ctx ends, whichever is first: nil after the whole of d, else ctx's error. A
+// step's soak, the warm-up and the wait for Prometheus's last scrape all end at once on an interrupt.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

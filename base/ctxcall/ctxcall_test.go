@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -33,4 +34,14 @@ func TestDoDoesNotStartAfterTheContextEnded(t *testing.T) {
 	called := false
 	assert.ErrorIs(t, Do(ctx, "x", func() error { called = true; return nil }), context.Canceled)
 	assert.False(t, called)
+}
+
+// Sleep ends with its duration, or at once when its context ends first (an interrupt during a soak).
+func TestSleepEndsWithItsDurationOrItsContext(t *testing.T) {
+	assert.NoError(t, Sleep(context.Background(), time.Nanosecond))
+	assert.NoError(t, Sleep(context.Background(), 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, Sleep(ctx, time.Hour), context.Canceled, "an hour cut short by the context")
+	assert.ErrorIs(t, Sleep(ctx, 0), context.Canceled)
 }
