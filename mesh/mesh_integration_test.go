@@ -37,17 +37,9 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
 
+// deployment is testenv's with one replica, its pods annotated (a proxy's status, for instance).
 func deployment(ns, name string, annotations map[string]string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
-				Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1), Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}}},
-		},
-	}
+	return testenv.Deployment(ns, name, 1, func(d *appsv1.Deployment) { d.Spec.Template.Annotations = annotations })
 }
 
 func TestMoveNamespaceRelabelsAndRestartsEveryWorkload(t *testing.T) {

@@ -14,6 +14,14 @@ import (
 // nodes), changed by mutate first: what a step under test scales, restarts or disrupts.
 func (e *Env) CreateDeployment(t testing.TB, ns, name string, replicas int32, mutate ...func(*appsv1.Deployment)) {
 	t.Helper()
+	if _, err := e.Client.AppsV1().Deployments(ns).Create(context.Background(), Deployment(ns, name, replicas, mutate...), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create deployment %s/%s: %v", ns, name, err)
+	}
+}
+
+// Deployment is the Deployment CreateDeployment creates, for a test that creates it its own way: pods
+// labelled app=name, one container whose image nothing pulls (kwok runs the pods), a one-second grace period.
+func Deployment(ns, name string, replicas int32, mutate ...func(*appsv1.Deployment)) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -28,7 +36,5 @@ func (e *Env) CreateDeployment(t testing.TB, ns, name string, replicas int32, mu
 	for _, m := range mutate {
 		m(d)
 	}
-	if _, err := e.Client.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create deployment %s/%s: %v", ns, name, err)
-	}
+	return d
 }
