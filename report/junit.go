@@ -106,29 +106,7 @@ func WriteJUnit(w io.Writer, run *summary.Run, _ Config) error {
 		suite.Cases = append(suite.Cases, tc)
 	}
 	for _, c := range run.Checks {
-		name := "check: " + c.Name
-		if c.Phase != "" {
-			name += " (during " + c.Phase + ")"
-		}
-		tc := junitCase{Name: name, Classname: run.Scenario + ".checks", Time: "0.000"}
-		switch {
-		case c.NotApplicable:
-			tc.Skipped = &junitMessage{Message: c.Summary}
-			suite.Skipped++
-		case !c.Passed:
-			var b strings.Builder
-			for _, e := range c.Evidence {
-				b.WriteString(e + "\n")
-			}
-			for _, f := range c.Failures {
-				fmt.Fprintf(&b, "%s at %.3fs during %q: %s\n", f.Stream, f.AtMs/1000, f.Phase, f.Error)
-			}
-			tc.Failure = &junitMessage{Message: c.Summary, Type: "check", Text: b.String()}
-			suite.Failures++
-		default:
-			tc.SystemOut = c.Summary
-		}
-		suite.Cases = append(suite.Cases, tc)
+		suite.Cases = append(suite.Cases, checkCase(&suite, run, c))
 	}
 	// One testcase per stream's load generator: an error (not a failure) when it could not do what was asked,
 	// so test reporters show the run as broken rather than the target as failing.
@@ -197,4 +175,31 @@ func anySaturated(run *summary.Run) bool {
 		}
 	}
 	return false
+}
+
+// checkCase is a check's testcase, counted in suite: a failure, skipped when it had nothing to judge (n/a).
+func checkCase(suite *junitSuite, run *summary.Run, c summary.Check) junitCase {
+	name := "check: " + c.Name
+	if c.Phase != "" {
+		name += " (during " + c.Phase + ")"
+	}
+	tc := junitCase{Name: name, Classname: run.Scenario + ".checks", Time: "0.000"}
+	switch {
+	case c.NotApplicable:
+		tc.Skipped = &junitMessage{Message: c.Summary}
+		suite.Skipped++
+	case !c.Passed:
+		var b strings.Builder
+		for _, e := range c.Evidence {
+			b.WriteString(e + "\n")
+		}
+		for _, f := range c.Failures {
+			fmt.Fprintf(&b, "%s at %.3fs during %q: %s\n", f.Stream, f.AtMs/1000, f.Phase, f.Error)
+		}
+		tc.Failure = &junitMessage{Message: c.Summary, Type: "check", Text: b.String()}
+		suite.Failures++
+	default:
+		tc.SystemOut = c.Summary
+	}
+	return tc
 }
