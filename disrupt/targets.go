@@ -7,6 +7,7 @@ import (
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
@@ -121,16 +122,16 @@ type deletePods struct {
 func (d *deletePods) what() string { return d.spec.Selector + " in " + d.spec.Namespace }
 
 func (d *deletePods) begin(ctx context.Context) error {
-	list, err := d.c.Client.CoreV1().Pods(d.spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+	list, err := d.list(ctx)
 	if err != nil {
-		return fmt.Errorf("list pods %s: %w", d.what(), err)
+		return err
 	}
-	for i := range list.Items {
-		if p := &list.Items[i]; p.DeletionTimestamp == nil && metav1.GetControllerOf(p) != nil && podutils.IsPodReady(p) {
+	for i := range list {
+		if p := &list[i]; serving(p) && metav1.GetControllerOf(p) != nil {
 			d.want++
 		}
 	}
-	n, err := d.deleteAll(ctx)
+	n, err := d.delete(ctx, list)
 	if err != nil {
 		return err
 	}
@@ -140,16 +141,29 @@ func (d *deletePods) begin(ctx context.Context) error {
 	return nil
 }
 
-func (d *deletePods) keep(ctx context.Context) error { _, err := d.deleteAll(ctx); return err }
-
-func (d *deletePods) deleteAll(ctx context.Context) (int, error) {
-	pods := d.c.Client.CoreV1().Pods(d.spec.Namespace)
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+func (d *deletePods) keep(ctx context.Context) error {
+	list, err := d.list(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list pods %s: %w", d.what(), err)
+		return err
 	}
+	_, err = d.delete(ctx, list)
+	return err
+}
+
+// list is the pods the selector matches now.
+func (d *deletePods) list(ctx context.Context) ([]corev1.Pod, error) {
+	list, err := d.c.Client.CoreV1().Pods(d.spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+	if err != nil {
+		return nil, fmt.Errorf("list pods %s: %w", d.what(), err)
+	}
+	return list.Items, nil
+}
+
+// delete deletes the pods of list, but those already going with grace; it returns how many it deleted.
+func (d *deletePods) delete(ctx context.Context, list []corev1.Pod) (int, error) {
+	pods := d.c.Client.CoreV1().Pods(d.spec.Namespace)
 	n := 0
-	for _, p := range list.Items {
+	for _, p := range list {
 		if p.DeletionTimestamp != nil && d.spec.GracePeriodSeconds > 0 {
 			continue // already going, with grace
 		}
@@ -164,20 +178,23 @@ func (d *deletePods) deleteAll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// serving is a pod that is ready and not going: one being deleted with grace may still say Ready. Ready is
+// kubectl's reading (podutils.IsPodReady), as kube's waits use.
+func serving(p *corev1.Pod) bool { return p.DeletionTimestamp == nil && podutils.IsPodReady(p) }
+
 func (d *deletePods) restore(ctx context.Context) error {
 	if d.want == 0 {
 		return nil
 	}
 	ready := 0
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		list, err := d.c.Client.CoreV1().Pods(d.spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: d.spec.Selector})
+		list, err := d.list(ctx)
 		if err != nil {
 			return false, nil // the API server may be recovering too: ask again
 		}
 		ready = 0
-		for i := range list.Items {
-			// A pod being deleted with grace may still say Ready: it is going, not back.
-			if p := &list.Items[i]; p.DeletionTimestamp == nil && podutils.IsPodReady(p) {
+		for i := range list {
+			if serving(&list[i]) {
 				ready++
 			}
 		}

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/runner"
@@ -109,7 +110,7 @@ func Diagnose(ctx context.Context, env *runner.Env, c *cluster.Cluster, namespac
 			continue
 		}
 		for _, p := range pods.Items {
-			if podReady(&p) {
+			if podutils.IsPodReady(&p) {
 				continue
 			}
 			env.Diagnose("pod %s/%s not ready: phase %s%s", ns, p.Name, p.Status.Phase, podReasons(&p))
@@ -135,15 +136,6 @@ func eventTime(ev corev1.Event) time.Time {
 	default:
 		return ev.CreationTimestamp.Time
 	}
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func podReasons(p *corev1.Pod) string {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	kubectlwait "k8s.io/kubectl/pkg/cmd/wait"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/canarygate/canarygate/cluster"
 	"github.com/canarygate/canarygate/runner"
@@ -202,7 +203,7 @@ func WaitPodsReady(ctx context.Context, c *cluster.Cluster, ns, selector string)
 	pre := func(store cache.Store) (bool, error) {
 		for _, o := range store.List() {
 			p := o.(*corev1.Pod)
-			state[p.Name] = podReady(p) && p.DeletionTimestamp == nil
+			state[p.Name] = podutils.IsPodReady(p) && p.DeletionTimestamp == nil
 		}
 		return allReady(), nil
 	}
@@ -214,7 +215,7 @@ func WaitPodsReady(ctx context.Context, c *cluster.Cluster, ns, selector string)
 		if ev.Type == watch.Deleted {
 			delete(state, p.Name)
 		} else {
-			state[p.Name] = podReady(p) && p.DeletionTimestamp == nil
+			state[p.Name] = podutils.IsPodReady(p) && p.DeletionTimestamp == nil
 		}
 		return allReady(), nil
 	})

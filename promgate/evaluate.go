@@ -22,13 +22,13 @@ func Evaluate(g *scenarios.Prometheus, run *summary.Run) summary.Check {
 		return c
 	}
 	obs, ok := run.Observations[Key(g)]
-	if (!ok || len(obs) == 0) && g.Per == scenarios.PerStep && run.OnlySkipped(g.Steps) {
-		// A rollback branch the upgrade never needed: nothing of it ran, so there is nothing to judge —
-		// not a failure, and not a pass either.
-		c.SkippedSteps(g.Steps)
-		return c
-	}
 	if !ok || len(obs) == 0 {
+		if g.Per == scenarios.PerStep && run.OnlySkipped(g.Steps) {
+			// A rollback branch the upgrade never needed: nothing of it ran, so there is nothing to judge —
+			// not a failure, and not a pass either.
+			c.SkippedSteps(g.Steps)
+			return c
+		}
 		c.Summary = "not judged: Prometheus was not queried (the run ended before its traffic, or the step windows asked for never ran) — no data is not a pass"
 		return c
 	}
