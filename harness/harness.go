@@ -564,6 +564,7 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 	}
 	rolledBack := markDecisions(run)
 	run.Checks = append(run.Checks, checks.EvaluateAll(r.sc.Checks, run)...)
+	r.harnessErr = errors.Join(r.harnessErr, checkErrors(run.Checks))
 	if c := r.sc.Compare; c != nil {
 		run.Thresholds = &summary.Thresholds{P99Ratio: c.P99Ratio, P99IncreaseMs: summary.Ms(c.P99Increase.D()),
 			DurationRatio: c.DurationRatio, DurationIncreaseMs: summary.Ms(c.DurationIncrease.D())}
@@ -582,6 +583,17 @@ func (r *rehearsal) judge(ctx context.Context) *summary.Run {
 		run.Error = r.harnessErr.Error()
 	}
 	return run
+}
+
+// checkErrors joins the checks the harness could not judge through its own fault: no verdict on the target.
+func checkErrors(cs []summary.Check) error {
+	var errs []error
+	for _, c := range cs {
+		if c.Error != "" {
+			errs = append(errs, fmt.Errorf("check %s: %s", c.Name, c.Error))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // markDecisions marks the failed checks of every step whose failure decided the run's branch (a when:

@@ -38,6 +38,19 @@ func TestVerdictPutsTheHarnessBeforeTheGates(t *testing.T) {
 	}
 }
 
+// A check the harness could not judge (a result it recorded does not read back) spoils the run: "error",
+// named — not the "fail" of the check's Passed false, and not a pass beside passing checks.
+func TestACheckTheHarnessCouldNotJudgeIsAnError(t *testing.T) {
+	spoiled := summary.Check{Name: "prometheus", Error: "a recorded result does not decode: unexpected end of JSON input"}
+	cs := []summary.Check{{Name: "noUnexpectedStatus", Passed: true}, spoiled}
+	err := checkErrors(cs)
+	require.EqualError(t, err, "check prometheus: a recorded result does not decode: unexpected end of JSON input")
+	assert.Equal(t, summary.VerdictError, Verdict(false, err, cs))
+	assert.Equal(t, summary.VerdictInterrupted, Verdict(true, err, cs))
+	// A check that failed on the target's account is no error of the harness.
+	assert.NoError(t, checkErrors([]summary.Check{{Name: "noUnexpectedStatus", Summary: "3 unexpected"}}))
+}
+
 func parse(t *testing.T, y string) *scenarios.Scenario {
 	t.Helper()
 	sc, err := scenarios.Parse("t.yaml", []byte(y), scenarios.Vars{})

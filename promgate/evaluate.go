@@ -37,7 +37,9 @@ func Evaluate(g *scenarios.Prometheus, run *summary.Run) summary.Check {
 	for _, o := range obs {
 		var r Result
 		if err := json.Unmarshal([]byte(o.Value), &r); err != nil {
-			c.Summary = fmt.Sprintf("not judged: a recorded result does not decode: %v", err)
+			// canarygate wrote it: what it cannot read back is its own fault, not the target's.
+			c.Error = fmt.Sprintf("a recorded result does not decode: %v", err)
+			c.Summary = "not judged: " + c.Error
 			return c
 		}
 		results = append(results, r)

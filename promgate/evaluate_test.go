@@ -45,6 +45,18 @@ func TestEvaluateNamesTheSeriesAndStepOverTheThreshold(t *testing.T) {
 	assert.Len(t, c.Evidence, 2, "every window's query and values")
 }
 
+// A recorded result canarygate cannot read back is its own fault: the check says so as an error (the run's
+// verdict is then "error"), never a failure of the target.
+func TestEvaluateARecordedResultThatDoesNotDecodeIsTheHarnesssError(t *testing.T) {
+	g := gate(scenarios.PerRun)
+	run := &summary.Run{Observations: map[string][]summary.Observation{Key(g): {{AtMs: 60000, Value: `{"window": "run", "samples": [`}}}}
+	c := Evaluate(g, run)
+	assert.False(t, c.Passed)
+	assert.Contains(t, c.Error, "a recorded result does not decode: unexpected end of JSON input")
+	assert.Equal(t, "error", c.Mark())
+	assert.Equal(t, "not judged: "+c.Error, c.Summary)
+}
+
 // NaN (0/0: no requests in the window) never holds a threshold; an empty answer is no data; a window shorter
 // than two scrape intervals says so; nothing recorded is not a pass either.
 func TestEvaluateNeverPassesWithoutData(t *testing.T) {

@@ -185,6 +185,10 @@ func checkCase(suite *junitSuite, run *summary.Run, c summary.Check) junitCase {
 	}
 	tc := junitCase{Name: name, Classname: run.Scenario + ".checks", Time: "0.000"}
 	switch {
+	case c.Error != "":
+		// The harness's fault, not the target's: a JUnit error, not a failure.
+		tc.Error = &junitMessage{Message: c.Summary, Type: "harness"}
+		suite.Errors++
 	case c.NotApplicable:
 		tc.Skipped = &junitMessage{Message: c.Summary}
 		suite.Skipped++

@@ -26,14 +26,7 @@ func WriteMarkdown(w io.Writer, run *summary.Run, _ Config) error {
 	}
 	b.WriteString("| check | result | summary |\n|---|---|---|\n")
 	for _, c := range run.Checks {
-		result := passFail(c.Passed)
-		if c.NotApplicable {
-			result = "➖ n/a"
-		}
-		if c.Decision {
-			result = "↩️ decided: rolled back"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", md(checkLabel(c)), result, md(c.Summary))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", md(checkLabel(c)), checkResult(c), md(c.Summary))
 	}
 	b.WriteString("\n| step | outcome | start | duration | requests | rate (achieved/asked) | unexpected | p99 (ms) | status codes |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range rows(run) {
@@ -177,4 +170,19 @@ func md(s string) string {
 		s = s[:300] + "…"
 	}
 	return mdReplacer.Replace(s)
+}
+
+// checkResult is a check's result cell: its Mark with a glyph, or the decision it made.
+func checkResult(c summary.Check) string {
+	if c.Decision {
+		return "↩️ decided: rolled back"
+	}
+	switch c.Mark() {
+	case "error":
+		return "⚠️ error"
+	case "n/a":
+		return "➖ n/a"
+	default:
+		return passFail(c.Passed)
+	}
 }

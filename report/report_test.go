@@ -301,3 +301,42 @@ func TestANotApplicableCheckIsNeitherPassNorFailInEveryReport(t *testing.T) {
 	}
 	assert.Contains(t, skipped, "not applicable", "the check's testcase is skipped, saying why")
 }
+
+// A check the harness could not judge reads "error" in every report — a JUnit error (the harness's), never
+// a failure of the target nor a pass.
+func TestACheckTheHarnessCouldNotJudgeIsAnErrorInEveryReport(t *testing.T) {
+	t.Parallel()
+	run := sampleRun(10)
+	run.Checks = append(run.Checks, summary.Check{Name: "errorRatio", Kind: "prometheus",
+		Summary: "not judged: a recorded result does not decode: EOF", Error: "a recorded result does not decode: EOF"})
+
+	var md, html, junit bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, run, Config{}))
+	assert.Contains(t, md.String(), "| errorRatio | ⚠️ error | not judged: a recorded result does not decode: EOF |")
+	require.NoError(t, WriteHTML(&html, run, Config{}))
+	assert.Regexp(t, `errorRatio<br><small></small></td>\s*<td class="bad">error</td>`, html.String())
+
+	require.NoError(t, WriteJUnit(&junit, run, Config{}))
+	var doc struct {
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suite    struct {
+			Cases []struct {
+				Name  string `xml:"name,attr"`
+				Error *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	require.NoError(t, xml.Unmarshal(junit.Bytes(), &doc))
+	assert.Equal(t, 2, doc.Failures, "as without it")
+	assert.Equal(t, 1, doc.Errors, "the check's")
+	var errored string
+	for _, tc := range doc.Suite.Cases {
+		if tc.Name == "check: errorRatio" && tc.Error != nil {
+			errored = tc.Error.Message
+		}
+	}
+	assert.Equal(t, "not judged: a recorded result does not decode: EOF", errored, "the check's testcase is an error, saying why")
+}

@@ -421,6 +421,9 @@ type Check struct {
 	// condition (a rollback branch the upgrade never needed): it neither fails the run nor shows as a pass.
 	// Passed is true with it, so that readers that know only Passed do not fail the run on its account.
 	NotApplicable bool `json:"notApplicable,omitempty"`
+	// Error says the harness could not judge the check through its own fault (a result it recorded does not
+	// read back): the check neither passes nor fails the target, and the run's verdict is "error" (exit 3).
+	Error string `json:"error,omitempty"`
 }
 
 // SkippedSteps marks the check not applicable: every step it judges, named in steps, was skipped by its
@@ -430,9 +433,11 @@ func (c *Check) SkippedSteps(steps []string) {
 	c.Summary = fmt.Sprintf("not applicable: every step it judges (%s) was skipped by its condition — nothing of it ran to judge", strings.Join(steps, ", "))
 }
 
-// Mark is how a check reads in every report: "n/a", "pass" or "fail".
+// Mark is how a check reads in every report: "error", "n/a", "pass" or "fail".
 func (c Check) Mark() string {
 	switch {
+	case c.Error != "":
+		return "error"
 	case c.NotApplicable:
 		return "n/a"
 	case c.Passed:

@@ -91,13 +91,17 @@ func TestLabScenarioOnKind(t *testing.T) {
 	out := t.TempDir()
 	var code int
 	var stderr bytes.Buffer
+	var rehearsalFailed string
 	f := features.New("Istio canary upgrade in the offline lab").
 		Assess("the rehearsal passes every gate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// The cluster is kept for the drills below (--reuse-cluster) and deleted by the teardown.
 			code = cli.Main(labArgs(t, labCluster, filepath.Join(out, "report"), "--keep-cluster"),
 				streams.IO{In: strings.NewReader(""), Out: os.Stdout, ErrOut: &stderr})
 			if code != 0 {
-				t.Errorf("canarygate exited %d\n%s", code, stderr.String())
+				// Why, from the summary, in the failure itself — and again at the teardown, the end of the
+				// suite's output, which is what a CI log's excerpt shows.
+				rehearsalFailed = fmt.Sprintf("the lab rehearsal exited %d: %s", code, whyNotPassed(filepath.Join(out, "report")))
+				t.Errorf("%s\n%s", rehearsalFailed, stderr.String())
 			}
 			return ctx
 		}).
@@ -705,6 +709,9 @@ func TestLabScenarioOnKind(t *testing.T) {
 			return ctx
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			if rehearsalFailed != "" {
+				t.Log(rehearsalFailed)
+			}
 			deleteKindCluster(t, labCluster)
 			// The two-cluster drill's run deletes the cluster it created; should it not have got that far.
 			deleteKindCluster(t, secondCluster)
@@ -737,7 +744,7 @@ func drillWith(t *testing.T, file string, want int, flags []string, vars ...stri
 	}
 	code := cli.Main(args, streams.IO{In: strings.NewReader(""), Out: os.Stdout, ErrOut: &stderr})
 	if code != want {
-		t.Fatalf("drill %s: canarygate exited %d, want %d\n%s", file, code, want, stderr.String())
+		t.Fatalf("drill %s: canarygate exited %d, want %d: %s\n%s", file, code, want, whyNotPassed(out), stderr.String())
 	}
 	run, err := summary.Read(out)
 	if err != nil {
@@ -795,6 +802,30 @@ func nodePaused(t *testing.T, node string) bool {
 		t.Fatalf("docker inspect %s: %v %v", node, lines, err)
 	}
 	return lines[0] == "true"
+}
+
+// whyNotPassed says, from the summary in dir, what kept a run from passing: its verdict and error, every
+// failed check and every step that did not pass.
+func whyNotPassed(dir string) string {
+	run, err := summary.Read(dir)
+	if err != nil {
+		return fmt.Sprintf("no summary: %v", err)
+	}
+	why := []string{"verdict " + run.Verdict}
+	if run.Error != "" {
+		why = append(why, "error: "+run.Error)
+	}
+	for _, c := range run.Checks {
+		if !c.Passed {
+			why = append(why, fmt.Sprintf("check %s failed: %s", c.Name, c.Summary))
+		}
+	}
+	for _, p := range run.Phases {
+		if p.Outcome != summary.OutcomePassed && p.Outcome != summary.OutcomeSkipped {
+			why = append(why, fmt.Sprintf("step %s %s: %s", p.Name, p.Outcome, p.Error))
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 // checkOf is the run's check of a gate kind, or nil.

@@ -186,6 +186,8 @@ func printVerdict(s streams.IO, res *harness.Result) {
 		switch {
 		case c.Decision:
 			mark = "↩"
+		case c.Error != "":
+			mark = "!"
 		case c.NotApplicable:
 			mark = "–"
 		case !c.Passed:
