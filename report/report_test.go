@@ -46,19 +46,7 @@ func TestJUnitHasATestcasePerStepAndCheck(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	require.NoError(t, WriteJUnit(&buf, sampleRun(10), Config{}))
-	var doc struct {
-		Tests    int `xml:"tests,attr"`
-		Failures int `xml:"failures,attr"`
-		Skipped  int `xml:"skipped,attr"`
-		Suite    struct {
-			Cases []struct {
-				Name    string    `xml:"name,attr"`
-				Failure *struct{} `xml:"failure"`
-				Skipped *struct{} `xml:"skipped"`
-			} `xml:"testcase"`
-		} `xml:"testsuite"`
-	}
-	require.NoError(t, xml.Unmarshal(buf.Bytes(), &doc))
+	doc := readJUnit(t, buf.Bytes())
 	assert.Equal(t, 5, doc.Tests, "2 steps + 2 checks + the stream's load generator; warm-up and cool-down are not testcases")
 	assert.Equal(t, 2, doc.Failures)
 	assert.Equal(t, 1, doc.Skipped)
@@ -67,6 +55,47 @@ func TestJUnitHasATestcasePerStepAndCheck(t *testing.T) {
 		names = append(names, c.Name)
 	}
 	assert.Equal(t, []string{"upgrade", "later", "check: noUnexpectedStatus", "check: stepsSucceeded", "load generator: s"}, names)
+}
+
+// junitDoc is what the tests read back of a JUnit report: the counts and each testcase's outcome.
+type junitDoc struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Skipped  int `xml:"skipped,attr"`
+	Suite    struct {
+		Cases []junitTestcase `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+type junitTestcase struct {
+	Name    string           `xml:"name,attr"`
+	Failure *junitTestReason `xml:"failure"`
+	Error   *junitTestReason `xml:"error"`
+	Skipped *junitTestReason `xml:"skipped"`
+}
+
+type junitTestReason struct {
+	Message string `xml:"message,attr"`
+}
+
+func readJUnit(t *testing.T, b []byte) junitDoc {
+	t.Helper()
+	var doc junitDoc
+	require.NoError(t, xml.Unmarshal(b, &doc))
+	return doc
+}
+
+// testcase is the testcase of that name; the test stops without it.
+func (d junitDoc) testcase(t *testing.T, name string) junitTestcase {
+	t.Helper()
+	for _, tc := range d.Suite.Cases {
+		if tc.Name == name {
+			return tc
+		}
+	}
+	t.Fatalf("no testcase %q", name)
+	return junitTestcase{}
 }
 
 func TestHTMLDownsamplesLongRunsAndStaysSelfContained(t *testing.T) {
@@ -271,35 +300,14 @@ func TestANotApplicableCheckIsNeitherPassNorFailInEveryReport(t *testing.T) {
 	c.SkippedSteps([]string{"later"})
 	run.Checks = append(run.Checks, c)
 
-	var md, html, junit bytes.Buffer
-	require.NoError(t, WriteMarkdown(&md, run, Config{}))
-	assert.Contains(t, md.String(), "| rollbackLatency | ➖ n/a | not applicable: every step it judges (later) was skipped by its condition")
-	require.NoError(t, WriteHTML(&html, run, Config{}))
-	assert.Regexp(t, `rollbackLatency<br><small></small></td>\s*<td class="">n/a</td>`, html.String())
-
-	require.NoError(t, WriteJUnit(&junit, run, Config{}))
-	var doc struct {
-		Failures int `xml:"failures,attr"`
-		Skipped  int `xml:"skipped,attr"`
-		Suite    struct {
-			Cases []struct {
-				Name    string `xml:"name,attr"`
-				Skipped *struct {
-					Message string `xml:"message,attr"`
-				} `xml:"skipped"`
-			} `xml:"testcase"`
-		} `xml:"testsuite"`
-	}
-	require.NoError(t, xml.Unmarshal(junit.Bytes(), &doc))
+	md, html, doc := everyReport(t, run)
+	assert.Contains(t, md, "| rollbackLatency | ➖ n/a | not applicable: every step it judges (later) was skipped by its condition")
+	assert.Regexp(t, `rollbackLatency<br><small></small></td>\s*<td class="">n/a</td>`, html)
 	assert.Equal(t, 2, doc.Failures, "as without it")
 	assert.Equal(t, 2, doc.Skipped, "the skipped step and the check")
-	var skipped string
-	for _, tc := range doc.Suite.Cases {
-		if tc.Name == "check: rollbackLatency" && tc.Skipped != nil {
-			skipped = tc.Skipped.Message
-		}
-	}
-	assert.Contains(t, skipped, "not applicable", "the check's testcase is skipped, saying why")
+	tc := doc.testcase(t, "check: rollbackLatency")
+	require.NotNil(t, tc.Skipped, "the check's testcase is skipped")
+	assert.Contains(t, tc.Skipped.Message, "not applicable", "the check's testcase is skipped, saying why")
 }
 
 // A check the harness could not judge reads "error" in every report — a JUnit error (the harness's), never
@@ -310,33 +318,23 @@ func TestACheckTheHarnessCouldNotJudgeIsAnErrorInEveryReport(t *testing.T) {
 	run.Checks = append(run.Checks, summary.Check{Name: "errorRatio", Kind: "prometheus",
 		Summary: "not judged: a recorded result does not decode: EOF", Error: "a recorded result does not decode: EOF"})
 
-	var md, html, junit bytes.Buffer
-	require.NoError(t, WriteMarkdown(&md, run, Config{}))
-	assert.Contains(t, md.String(), "| errorRatio | ⚠️ error | not judged: a recorded result does not decode: EOF |")
-	require.NoError(t, WriteHTML(&html, run, Config{}))
-	assert.Regexp(t, `errorRatio<br><small></small></td>\s*<td class="bad">error</td>`, html.String())
-
-	require.NoError(t, WriteJUnit(&junit, run, Config{}))
-	var doc struct {
-		Failures int `xml:"failures,attr"`
-		Errors   int `xml:"errors,attr"`
-		Suite    struct {
-			Cases []struct {
-				Name  string `xml:"name,attr"`
-				Error *struct {
-					Message string `xml:"message,attr"`
-				} `xml:"error"`
-			} `xml:"testcase"`
-		} `xml:"testsuite"`
-	}
-	require.NoError(t, xml.Unmarshal(junit.Bytes(), &doc))
+	md, html, doc := everyReport(t, run)
+	assert.Contains(t, md, "| errorRatio | ⚠️ error | not judged: a recorded result does not decode: EOF |")
+	assert.Regexp(t, `errorRatio<br><small></small></td>\s*<td class="bad">error</td>`, html)
 	assert.Equal(t, 2, doc.Failures, "as without it")
 	assert.Equal(t, 1, doc.Errors, "the check's")
-	var errored string
-	for _, tc := range doc.Suite.Cases {
-		if tc.Name == "check: errorRatio" && tc.Error != nil {
-			errored = tc.Error.Message
-		}
-	}
-	assert.Equal(t, "not judged: a recorded result does not decode: EOF", errored, "the check's testcase is an error, saying why")
+	tc := doc.testcase(t, "check: errorRatio")
+	require.NotNil(t, tc.Error, "the check's testcase is an error")
+	assert.Nil(t, tc.Failure, "not a failure")
+	assert.Equal(t, "not judged: a recorded result does not decode: EOF", tc.Error.Message, "the check's testcase is an error, saying why")
+}
+
+// everyReport renders the run's markdown and HTML reports and reads back its JUnit report.
+func everyReport(t *testing.T, run *summary.Run) (md, html string, junit junitDoc) {
+	t.Helper()
+	var m, h, j bytes.Buffer
+	require.NoError(t, WriteMarkdown(&m, run, Config{}))
+	require.NoError(t, WriteHTML(&h, run, Config{}))
+	require.NoError(t, WriteJUnit(&j, run, Config{}))
+	return m.String(), h.String(), readJUnit(t, j.Bytes())
 }

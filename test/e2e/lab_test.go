@@ -31,6 +31,7 @@ import (
 	"github.com/canarygate/canarygate/harness"
 	"github.com/canarygate/canarygate/internal/cli"
 	"github.com/canarygate/canarygate/internal/cli/streams"
+	"github.com/canarygate/canarygate/report"
 	"github.com/canarygate/canarygate/scenarios"
 	"github.com/canarygate/canarygate/summary"
 )
@@ -804,22 +805,15 @@ func nodePaused(t *testing.T, node string) bool {
 	return lines[0] == "true"
 }
 
-// whyNotPassed says, from the summary in dir, what kept a run from passing: its verdict and error, every
-// failed check and every step that did not pass.
+// whyNotPassed says, from the summary in dir, what kept a run from passing: its verdict and the reports'
+// verdict line (report.Headline: the failures, the failed checks, the harness's error), then every step that
+// did not pass with its error (the headline names a failed step, not why).
 func whyNotPassed(dir string) string {
 	run, err := summary.Read(dir)
 	if err != nil {
 		return fmt.Sprintf("no summary: %v", err)
 	}
-	why := []string{"verdict " + run.Verdict}
-	if run.Error != "" {
-		why = append(why, "error: "+run.Error)
-	}
-	for _, c := range run.Checks {
-		if !c.Passed {
-			why = append(why, fmt.Sprintf("check %s failed: %s", c.Name, c.Summary))
-		}
-	}
+	why := []string{"verdict " + run.Verdict + ": " + report.Headline(run)}
 	for _, p := range run.Phases {
 		if p.Outcome != summary.OutcomePassed && p.Outcome != summary.OutcomeSkipped {
 			why = append(why, fmt.Sprintf("step %s %s: %s", p.Name, p.Outcome, p.Error))

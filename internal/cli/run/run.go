@@ -179,19 +179,15 @@ func CodeFor(r *summary.Run) int {
 	}
 }
 
+// checkMarks is how the terminal shows each of a check's marks (summary.Check.Mark).
+var checkMarks = map[string]string{"pass": "✓", "fail": "✗", "n/a": "–", "error": "!"}
+
 func printVerdict(s streams.IO, res *harness.Result) {
 	r := res.Run
 	for _, c := range r.Checks {
-		mark := "✓"
-		switch {
-		case c.Decision:
+		mark := checkMarks[c.Mark()]
+		if c.Decision {
 			mark = "↩"
-		case c.Error != "":
-			mark = "!"
-		case c.NotApplicable:
-			mark = "–"
-		case !c.Passed:
-			mark = "✗"
 		}
 		where := ""
 		if !c.Passed && len(c.Steps) > 0 {
